@@ -1,0 +1,33 @@
+# Two commands for readers: `make book` and `make test`. Both create .venv if needed.
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= cpu
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install book test lint clean
+
+# Create the virtual environment and install the exact pins, the package, and its kernel.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name ttc --display-name "Python (ttc)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make book [PROFILE=cpu|smoke|gpu]: execute every notebook and build the HTML book
+book: install
+	$(BIN)/ttc book --profile $(PROFILE)
+
+## make test: lint, unit tests, notebooks under the smoke profile, book build, browser checks
+test: install
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -ra
+
+lint: install
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf book/_build book/notebooks results

@@ -1,0 +1,1 @@
+"""The model family: sizes, training, loading."""

@@ -1,0 +1,80 @@
+"""Profiles: named sets of notebook parameters (``data/profiles/<name>.yaml``).
+
+A profile is a YAML mapping from notebook name to that notebook's parameters::
+
+    02_family:
+      train_steps: 2400
+
+``smoke`` sizes everything for tests (the whole book in a few minutes), ``cpu`` is the embedded
+default a reader runs on a laptop, ``gpu`` is a larger run on one GPU. A notebook that a profile
+does not name runs with its own defaults. Every profile is validated before anything runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ttc.chapters import CHAPTERS
+from ttc.config import ConfigError, build_config
+from ttc.paths import notebooks_dir, profiles_dir
+
+
+class ProfileError(ConfigError):
+    """A profile file is missing, malformed, or names an unknown notebook or parameter."""
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+def profile_path(name: str | Path) -> Path:
+    """A profile's file: a name from ``data/profiles`` or a path to a YAML file."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ProfileError(f"profile file {str(path)!r} does not exist")
+        return path
+    path = profiles_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ProfileError(
+            f"unknown profile {str(name)!r}; allowed: {', '.join(available_profiles())}"
+        )
+    return path
+
+
+def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
+    """Read and validate a profile; return its raw parameters per notebook.
+
+    Raises :class:`ProfileError` with a one-line message for an unknown notebook, an unknown
+    parameter, a wrong type or a value out of range.
+    """
+    path = profile_path(name)
+    label = f"profile {path.stem}"
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ProfileError(f"{label}: not valid YAML ({err})".replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{label}: expected a mapping of notebook name -> parameters")
+    for key, params in raw.items():
+        if key not in CHAPTERS:
+            raise ProfileError(
+                f"{label}: unknown notebook {key!r}; allowed: {', '.join(CHAPTERS)}"
+            )
+        if not (notebooks_dir() / f"{key}.md").is_file():
+            raise ProfileError(f"{label}: notebook {key!r} has no file notebooks/{key}.md")
+        if params is None:
+            raw[key] = params = {}
+        if not isinstance(params, dict):
+            raise ProfileError(f"{label}, notebook {key}: expected a mapping of parameters")
+        build_config(CHAPTERS[key].config_cls, params, where=f"{label}, notebook {key}")
+    return raw
+
+
+def chapter_config(profile: str | Path, key: str, overrides: dict[str, Any] | None = None):
+    """The validated config of one chapter under a profile, with optional overrides."""
+    params = {**load_profile(profile).get(key, {}), **(overrides or {})}
+    return build_config(CHAPTERS[key].config_cls, params, where=f"profile {profile}, {key}")

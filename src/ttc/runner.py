@@ -1,0 +1,180 @@
+"""Execute the notebooks with papermill under a profile and build the book with Jupyter Book.
+
+Notebooks are MyST markdown (jupytext); each is converted to ``.ipynb``, executed by papermill
+(which injects the profile's parameters after the ``parameters`` cell) into ``book/notebooks/``,
+and Jupyter Book renders the executed copies with execution turned off.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ttc.chapters import CHAPTERS, get_chapter
+from ttc.paths import book_dir, executed_dir, notebooks_dir
+from ttc.profiles import load_profile
+
+KERNEL_NAME = "ttc"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
+
+
+def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None = None) -> Path:
+    """Execute ``notebooks/<key>.md`` with ``parameters``; return the executed ``.ipynb``."""
+    import jupytext
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = notebooks_dir() / f"{key}.md"
+    out_dir = Path(out_dir or executed_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{key}.ipynb"
+    notebook = jupytext.read(source)
+    kernel = _kernel_name()
+    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (ttc)",
+                                       "language": "python"}
+    staged = out_dir / f".{key}.input.ipynb"
+    nbformat.write(notebook, staged)
+    try:
+        papermill.execute_notebook(
+            str(staged), str(output), parameters=parameters, kernel_name=kernel,
+            cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
+        )
+    except PapermillExecutionError as err:
+        source_lines = "\n    ".join(err.source.splitlines()[:12])
+        raise NotebookFailed(
+            f"notebook {key} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue}\n"
+            f"  cell source:\n    {source_lines}\n  executed copy with the traceback: {output}"
+        ) from None
+    finally:
+        staged.unlink(missing_ok=True)
+    return output
+
+
+def execute_all(profile: str, only: Iterable[str] | None = None) -> dict[str, float]:
+    """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook."""
+    params = load_profile(profile)
+    keys = [get_chapter(k).key for k in only] if only else list(CHAPTERS)
+    timings: dict[str, float] = {}
+    for key in keys:
+        print(f"[ttc] executing {key} (profile {profile}) ...", flush=True)
+        start = time.perf_counter()
+        execute_notebook(key, params.get(key, {}))
+        timings[key] = time.perf_counter() - start
+        print(f"[ttc]   {key}: {timings[key]:.1f} s", flush=True)
+    return timings
+
+
+def vendor_mathjax() -> Path:
+    """Copy MathJax 3 (from the ``django-static-mathjax`` wheel) into ``book/_static``.
+
+    Sphinx loads MathJax from a CDN by default, which fails offline and leaves raw TeX on the
+    page; the book points ``mathjax_path`` at this local copy instead (ignored by git).
+    """
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("MathJax not installed: pip install django-static-mathjax")
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    dest = book_dir() / "_static" / "mathjax"
+    fonts = Path("output") / "chtml" / "fonts" / "woff-v2"
+    if not (dest / "tex-mml-chtml.js").is_file():
+        (dest / fonts).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(es5 / "tex-mml-chtml.js", dest / "tex-mml-chtml.js")
+        shutil.copytree(es5 / fonts, dest / fonts, dirs_exist_ok=True)
+    return dest
+
+
+_SCRIPT_TAG = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
+_SCRIPT_SRC = re.compile(r'\bsrc="([^"?]+)')
+
+
+def _dedupe_scripts(text: str) -> tuple[str, int]:
+    """``text`` without ``<script>`` tags already seen in it, and how many were dropped."""
+    kept: list[str] = []
+    seen_tags: set[str] = set()
+    seen_srcs: set[str] = set()
+    dropped = 0
+    last = 0
+    for match in _SCRIPT_TAG.finditer(text):
+        tag = match.group(0)
+        src = _SCRIPT_SRC.search(tag.split(">", 1)[0])
+        key = src.group(1) if src else None
+        kept.append(text[last:match.start()])
+        last = match.end()
+        if tag in seen_tags or (key is not None and key in seen_srcs):
+            dropped += 1
+            continue
+        kept.append(tag)
+        seen_tags.add(tag)
+        if key is not None:
+            seen_srcs.add(key)
+    kept.append(text[last:])
+    return "".join(kept), dropped
+
+
+def drop_duplicate_scripts(html_dir: Path) -> int:
+    """Remove ``<script>`` tags that a page already loaded; return how many were dropped.
+
+    With the pinned Jupyter Book 1 stack, some extensions' scripts land twice in every page
+    (sphinx-thebe's inline config and the MathJax loader), and the second copy throws in the
+    browser ("Identifier 'THEBE_JS_URL' has already been declared"; MathJax's "Cannot set
+    property Package"). A tag is dropped when it is identical to an earlier one, or when it
+    loads a ``src`` that an earlier tag already loads.
+    """
+    total = 0
+    for page in html_dir.rglob("*.html"):
+        text, dropped = _dedupe_scripts(page.read_text(encoding="utf-8"))
+        if dropped:
+            page.write_text(text, encoding="utf-8")
+            total += dropped
+    return total
+
+
+def build_html(strict: bool = True) -> Path:
+    """Render the executed notebooks and prose pages to HTML; return ``index.html``."""
+    vendor_mathjax()
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+           "build", str(book_dir()), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+    index = book_dir() / "_build" / "html" / "index.html"
+    drop_duplicate_scripts(index.parent)
+    if not index.is_file():
+        raise RuntimeError(f"jupyter-book reported success but wrote no {index}")
+    return index
+
+
+def build_book(profile: str, strict: bool = True) -> Path:
+    """Execute all notebooks under ``profile`` and build the HTML book."""
+    total = time.perf_counter()
+    timings = execute_all(profile)
+    start = time.perf_counter()
+    print("[ttc] building HTML with Jupyter Book ...", flush=True)
+    index = build_html(strict=strict)
+    print(f"[ttc]   HTML: {time.perf_counter() - start:.1f} s", flush=True)
+    print("[ttc] notebook run times (profile " + profile + "):")
+    for key, seconds in timings.items():
+        print(f"[ttc]   {key:<24} {seconds:7.1f} s")
+    print(f"[ttc]   {'total (with HTML)':<24} {time.perf_counter() - total:7.1f} s")
+    return index

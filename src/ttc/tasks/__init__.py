@@ -1,0 +1,41 @@
+"""Tasks with exact verifiers used throughout the book (currently: arithmetic chains)."""
+
+from __future__ import annotations
+
+from ttc.tasks.arithmetic import (
+    OPS,
+    SPLITS,
+    Problem,
+    Step,
+    TaskConfig,
+    apply_op,
+    first_error,
+    generate_problems,
+    grade,
+    parse_answer,
+    parse_steps,
+    sample_problem,
+    split_of,
+    step_labels,
+    train_stream,
+    training_text,
+)
+
+__all__ = [
+    "OPS",
+    "SPLITS",
+    "Problem",
+    "Step",
+    "TaskConfig",
+    "apply_op",
+    "first_error",
+    "generate_problems",
+    "grade",
+    "parse_answer",
+    "parse_steps",
+    "sample_problem",
+    "split_of",
+    "step_labels",
+    "train_stream",
+    "training_text",
+]

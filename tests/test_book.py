@@ -1,0 +1,75 @@
+"""The whole book: notebooks execute under the smoke profile, the build is warning-free,
+glued numbers reach the pages, and a failing notebook is reported by name and cell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_project
+from ttc.chapters import CHAPTERS
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_chapter_is_rendered(smoke_book: Path):
+    for key in CHAPTERS:
+        page = smoke_book / "notebooks" / f"{key}.html"
+        assert page.is_file(), key
+        assert "Traceback" not in page.read_text()
+
+
+def page_text(path: Path) -> str:
+    """The visible text of a built page (tags removed, white space folded)."""
+    from bs4 import BeautifulSoup
+
+    return " ".join(BeautifulSoup(path.read_text(), "html.parser").get_text(" ").split())
+
+
+def test_glued_numbers_reach_chapter_1(smoke_book: Path):
+    text = page_text(smoke_book / "notebooks" / "01_accounting.html")
+    # M = 14 at R = 0.16, 0.79, 22: 258x, 63x, 16x (rounded by the glue format)
+    for number in ("258", "63", "16"):
+        assert f"{number} ×" in text
+    assert "{glue" not in text  # every glue role was resolved
+    html = (smoke_book / "notebooks" / "01_accounting.html").read_text()
+    assert 'id="fig-exchange-factor"' in html and html.count("<img") >= 1
+
+
+def test_bibliography_lists_the_papers(smoke_book: Path):
+    text = page_text(smoke_book / "bibliography.html").lower()
+    assert "scaling llm test-time compute optimally" in text
+    assert "large language monkeys" in text
+
+
+def test_failing_notebook_names_notebook_and_cell(tmp_path):
+    root = copy_project(tmp_path)
+    broken = root / "notebooks" / "01_accounting.md"
+    broken.write_text(broken.read_text().replace(
+        "plots.set_style()", "plots.set_style()\nraise ValueError('deliberately broken')"))
+    result = subprocess.run(
+        [sys.executable, "-m", "ttc", "book", "--profile", "smoke", "--no-html"],
+        env={**os.environ, "TTC_ROOT": str(root)}, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "notebook 01_accounting failed in cell" in result.stderr
+    assert "ValueError: deliberately broken" in result.stderr
+    assert len(result.stderr.splitlines()) < 30
+
+
+def test_duplicate_scripts_are_dropped():
+    from ttc.runner import _dedupe_scripts
+
+    page = (
+        '<script>const A = 1</script><script src="x.js?v=1"></script>'
+        '<p>body</p><script>const A = 1</script><script defer src="x.js?v=1"></script>'
+        '<script>const B = 2</script>'
+    )
+    text, dropped = _dedupe_scripts(page)
+    assert dropped == 2
+    assert text == '<script>const A = 1</script><script src="x.js?v=1"></script><p>body</p>' \
+        '<script>const B = 2</script>'

@@ -1,0 +1,74 @@
+"""Profiles and configs: good files pass, bad ones fail with a one-line message."""
+
+import pytest
+
+from ttc import cli
+from ttc.chapters import CHAPTERS, get_chapter
+from ttc.config import ConfigError, build_config, config_hash
+from ttc.profiles import ProfileError, available_profiles, load_profile
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+def test_shipped_profiles_are_valid(name):
+    assert name in available_profiles()
+    profile = load_profile(name)
+    assert set(profile) <= set(CHAPTERS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("99_nothing: {}\n", "unknown notebook '99_nothing'"),
+        ("01_accounting:\n  n_point: 3\n", "unknown parameter(s) 'n_point'"),
+        ("01_accounting:\n  n_points: many\n", "parameter 'n_points': expected int"),
+        ("01_accounting:\n  ratios: 2\n", "parameter 'ratios': expected a list"),
+        ("01_accounting:\n  ratios: [0.5]\n", "'ratios' must be in"),
+        ("01_accounting:\n  family: [f32x2, nope]\n", "unknown family member 'nope'"),
+        ("01_accounting: [1, 2]\n", "expected a mapping of parameters"),
+        ("- just a list\n", "expected a mapping of notebook name"),
+        ("01_accounting: {n_points: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_profiles_fail_with_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_profile_lists_the_allowed_ones():
+    with pytest.raises(ProfileError, match="allowed: cpu, gpu, smoke"):
+        load_profile("laptop")
+
+
+def test_int_is_accepted_for_float_and_lists_become_tuples():
+    cfg = build_config(CHAPTERS["01_accounting"].config_cls, {"r_max": 10, "ratios": [2, 3]})
+    assert cfg.r_max == 10.0 and isinstance(cfg.r_max, float)
+    assert cfg.ratios == (2.0, 3.0)
+    with pytest.raises(ConfigError, match="expected int"):
+        build_config(CHAPTERS["01_accounting"].config_cls, {"n_points": True})
+
+
+def test_config_hash_is_stable_and_sensitive():
+    cls = CHAPTERS["01_accounting"].config_cls
+    assert config_hash(cls()) == config_hash(cls())
+    assert config_hash(cls()) != config_hash(cls(n_points=51))
+
+
+def test_chapter_lookup():
+    assert get_chapter("1").key == get_chapter("accounting").key == "01_accounting"
+    with pytest.raises(ValueError, match="allowed: 01_accounting"):
+        get_chapter("nope")
+
+
+def test_cli_run_writes_tables(tmp_path, capsys):
+    assert cli.main(["run", "01_accounting", "--profile", "smoke", "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"curve.csv", "snell.csv", "family.csv"}
+
+
+def test_cli_reports_bad_parameters_without_traceback(capsys):
+    assert cli.main(["run", "1", "--profile", "smoke", "--set", "n_points=-3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttc: error:") and "n_points" in err and "Traceback" not in err
