@@ -70,7 +70,10 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
             raw[key] = params = {}
         if not isinstance(params, dict):
             raise ProfileError(f"{label}, notebook {key}: expected a mapping of parameters")
-        build_config(CHAPTERS[key].config_cls, params, where=f"{label}, notebook {key}")
+        try:
+            build_config(CHAPTERS[key].config_cls, params, where=f"{label}, notebook {key}")
+        except ConfigError as err:
+            raise ProfileError(str(err)) from None
     return raw
 
 
