@@ -60,3 +60,45 @@ def plot_exchange_factor(
     ax.set_ylabel("inference budget multiplier\nfor the smaller model")
     ax.legend(title="parameter ratio", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def plot_training_curves(curves: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Validation loss (solution tokens) against tokens trained, one line per model.
+
+    ``curves`` has columns ``model``, ``tokens``, ``val_loss``.
+    """
+    ax = _axes(ax)
+    sns.lineplot(data=curves, x="tokens", y="val_loss", hue="model", marker="o",
+                 markersize=3, palette=PALETTE, ax=ax)
+    ax.set(yscale="log", xlabel="tokens trained", ylabel="validation loss (nats per token)")
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_accuracy_heatmap(
+    accuracy: pd.DataFrame, value: str = "accuracy", ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Accuracy of each model (rows, in the table's order) at each difficulty (columns).
+
+    ``accuracy`` has columns ``model``, ``n_ops`` and ``value``.
+    """
+    ax = _axes(ax)
+    order = list(dict.fromkeys(accuracy["model"]))
+    grid = accuracy.pivot(index="model", columns="n_ops", values=value).loc[order]
+    sns.heatmap(grid, annot=True, fmt=".2f", vmin=0, vmax=1, cmap=PALETTE, ax=ax,
+                cbar_kws={"label": value.replace("_", " ")})
+    ax.set(xlabel="operations per problem", ylabel="model")
+    return ax
+
+
+def plot_accuracy_by_difficulty(
+    results: pd.DataFrame, y: str = "correct", ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Mean of a 0/1 outcome against the number of operations, one line per model, with 95%
+    bootstrap intervals over problems. ``results`` has one row per (model, problem)."""
+    ax = _axes(ax)
+    sns.lineplot(data=results, x="n_ops", y=y, hue="model", marker="o", palette=PALETTE,
+                 errorbar=("ci", 95), n_boot=500, seed=0, ax=ax)
+    ax.set(xlabel="operations per problem", ylabel="greedy accuracy", ylim=(-0.02, 1.02))
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax

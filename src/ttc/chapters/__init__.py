@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ttc.chapters import accounting
+from ttc.chapters import accounting, family
 from ttc.config import build_config
 
 
@@ -39,6 +39,7 @@ CHAPTERS: dict[str, Chapter] = {
     for c in (
         Chapter("01_accounting", "The question and the accounting",
                 accounting.AccountingConfig, accounting.run),
+        Chapter("02_family", "A controlled model family", family.FamilyConfig, family.run),
     )
 }
 

@@ -1,0 +1,228 @@
+"""Training the family: one data stream, one recipe, cached checkpoints.
+
+Every member sees the *same* sequence of training tokens (documents ``<bos> prompt solution
+<eos>`` packed into fixed-length blocks, no padding), with the same optimiser schedule. The
+only per-size rule is the learning rate, which scales as ``lr * (lr_ref_width / d_model)``
+(wider models take smaller steps, as in muP-style width scaling), so small members are not
+left undertrained by a step size tuned for large ones.
+
+Loss is computed on solution tokens only: the prompt's operands are random, so predicting them
+teaches nothing. ``D`` (tokens trained) counts every token in every block, prompt included,
+because every token costs a forward and backward pass: ``C = 6 N D``.
+
+A trained member is saved with ``save_pretrained`` (weights, config, tokenizer) plus
+``training.json`` (N, D, FLOPs, wall time, loss curve) into a folder named by the hash of
+everything that determines it, written atomically: an interrupted run leaves no folder and the
+next run retrains from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+from ttc.cache import artifact_path, atomic_dir
+from ttc.config import ConfigError, config_hash, require_range
+from ttc.family.specs import ModelSpec, count_parameters
+from ttc.flops import pretraining_flops
+from ttc.tasks import TaskConfig, generate_problems, train_stream
+from ttc.tokenizer import build_tokenizer
+
+IGNORE = -100  # label id that the loss skips
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The shared training recipe of the family."""
+
+    steps: int = 300
+    batch_size: int = 16  # blocks per step
+    block_size: int = 128  # tokens per block (documents packed end to end)
+    lr: float = 2e-3  # peak learning rate at width lr_ref_width
+    lr_ref_width: int = 128
+    warmup_frac: float = 0.05
+    weight_decay: float = 0.1
+    seed: int = 0
+    eval_every: int = 100  # steps between validation losses
+    n_val_blocks: int = 32
+    task: TaskConfig = field(default_factory=TaskConfig)
+
+    def __post_init__(self) -> None:
+        require_range("steps", self.steps, low=1)
+        require_range("batch_size", self.batch_size, low=1)
+        require_range("block_size", self.block_size, low=16, high=4096)
+        require_range("lr", self.lr, low=1e-6, high=1.0)
+        require_range("lr_ref_width", self.lr_ref_width, low=1)
+        require_range("warmup_frac", self.warmup_frac, low=0.0, high=0.5)
+        require_range("weight_decay", self.weight_decay, low=0.0)
+        require_range("eval_every", self.eval_every, low=1)
+        require_range("n_val_blocks", self.n_val_blocks, low=1)
+        if not isinstance(self.task, TaskConfig):
+            raise ConfigError("parameter 'task' must be a TaskConfig")
+
+    @property
+    def tokens(self) -> int:
+        """Tokens trained on: D in 6·N·D."""
+        return self.steps * self.batch_size * self.block_size
+
+    def lr_for(self, spec: ModelSpec) -> float:
+        """The declared per-size rule: peak lr inversely proportional to width."""
+        return self.lr * self.lr_ref_width / spec.d_model
+
+
+def _encode(text: str, vocab: dict[str, int]) -> list[int]:
+    return [vocab[c] for c in text]
+
+
+def packed_blocks(
+    config: TrainConfig, split: str, n_blocks: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Documents of a split packed into ``n_blocks`` blocks: ids and labels, (n, block_size).
+
+    Training blocks come from :func:`train_stream` (the same stream for every member);
+    validation blocks from held-out problems of the ``val`` split.
+    """
+    tokenizer = build_tokenizer()
+    vocab = tokenizer.get_vocab()
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    need = n_blocks * config.block_size
+    ids = np.empty(need, dtype=np.int64)
+    labels = np.empty(need, dtype=np.int64)
+    if split == "train":
+        problems = train_stream(config.task, seed)
+    else:
+        per_ops = max(8, need // (40 * (config.task.max_ops - config.task.min_ops + 1)) + 8)
+        pool = generate_problems(config.task, split, per_ops, seed)
+        problems = (pool[i % len(pool)] for i in range(10**9))
+    filled = 0
+    while filled < need:
+        problem = next(problems)
+        prompt = [bos, *_encode(problem.prompt, vocab)]
+        solution = [*_encode(problem.solution, vocab), eos]
+        doc_ids = prompt + solution
+        doc_labels = [IGNORE] * len(prompt) + solution
+        take = min(len(doc_ids), need - filled)
+        ids[filled : filled + take] = doc_ids[:take]
+        labels[filled : filled + take] = doc_labels[:take]
+        filled += take
+    return ids.reshape(n_blocks, -1), labels.reshape(n_blocks, -1)
+
+
+def checkpoint_key(spec: ModelSpec, config: TrainConfig) -> str:
+    """Cache key of a trained member: its shape, the recipe and the tokenizer's vocabulary."""
+    vocab = sorted(build_tokenizer().get_vocab().items())
+    return f"{spec.name}-{config_hash((spec, config, vocab, 'v1'))}"
+
+
+def _lr_at(step: int, config: TrainConfig, peak: float) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    warmup = max(1, int(config.warmup_frac * config.steps))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def _val_loss(model, ids: torch.Tensor, labels: torch.Tensor, batch_size: int) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(ids), batch_size):
+        out = model(input_ids=ids[start : start + batch_size],
+                    labels=labels[start : start + batch_size])
+        n = int((labels[start : start + batch_size, 1:] != IGNORE).sum())
+        total, count = total + float(out.loss) * n, count + n
+    model.train()
+    return total / max(count, 1)
+
+
+def train_member(
+    spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False
+) -> Path:
+    """Train one member (or find it in the cache); return its checkpoint folder."""
+    path = artifact_path("checkpoints", checkpoint_key(spec, config))
+    if path.is_dir() and (path / "training.json").is_file() and not force:
+        return path
+
+    tokenizer = build_tokenizer()
+    torch.manual_seed(config.seed)
+    model = LlamaForCausalLM(spec.llama_config(len(tokenizer), config.block_size))
+    counts = count_parameters(model)
+    train_ids, train_labels = packed_blocks(
+        config, "train", config.steps * config.batch_size, config.seed
+    )
+    val_ids, val_labels = packed_blocks(config, "val", config.n_val_blocks, config.seed)
+    train_ids, train_labels = torch.from_numpy(train_ids), torch.from_numpy(train_labels)
+    val_ids, val_labels = torch.from_numpy(val_ids), torch.from_numpy(val_labels)
+
+    peak = config.lr_for(spec)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=peak, betas=(0.9, 0.95),
+    )
+    curve = []
+    model.train()
+    start = time.perf_counter()
+    bar = tqdm(range(config.steps), desc=f"train {spec.name}", disable=not progress,
+               leave=False)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, config, peak)
+        rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
+        loss = model(input_ids=train_ids[rows], labels=train_labels[rows]).loss  # (B, T) in
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+            val = _val_loss(model, val_ids, val_labels, 64)
+            curve.append({"step": step + 1, "tokens": (step + 1) * config.batch_size
+                          * config.block_size, "train_loss": loss.item(), "val_loss": val})
+            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+    seconds = time.perf_counter() - start
+
+    info = {
+        "name": spec.name, "d_model": spec.d_model, "n_layers": spec.n_layers,
+        "n_heads": spec.n_heads, "params_total": counts["total"],
+        "N": counts["non_embedding"], "D": config.tokens,
+        "train_flops": pretraining_flops(counts["non_embedding"], config.tokens),
+        "peak_lr": peak, "train_seconds": seconds, "curve": curve,
+        "train_config": asdict(config),
+    }
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "training.json").write_text(json.dumps(info, indent=1))
+    return path
+
+
+def load_member(path_or_id: str | Path, device: str = "cpu"):
+    """Load a causal LM and its tokenizer through the Auto classes.
+
+    Takes a local checkpoint folder (as written by :func:`train_member`) or, on a machine with a
+    model hub, a hub id: the same code path either way.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per load would drown the notebooks' own bars
+    model = AutoModelForCausalLM.from_pretrained(str(path_or_id)).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(str(path_or_id))
+    tokenizer.padding_side = "left"
+    model.eval()
+    return model, tokenizer
+
+
+def training_info(path: str | Path) -> dict:
+    """The ``training.json`` record of a checkpoint (N, D, FLOPs, time, curve)."""
+    return json.loads((Path(path) / "training.json").read_text())

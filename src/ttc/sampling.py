@@ -1,0 +1,127 @@
+"""Batched generation from any ``transformers`` causal LM, with exact token counts.
+
+One loop serves greedy decoding (temperature 0) and sampling (temperature / top-p). Prompts are
+left-padded into batches of similar length, the KV cache is reused between steps, and a row
+stops at ``<eos>`` or at ``max_new_tokens``; every completion records how many tokens it
+generated, so inference FLOPs (2·N per token) are exact.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated continuation of a prompt."""
+
+    text: str  # decoded continuation, special tokens removed
+    n_tokens: int  # tokens generated, the final <eos> included
+    finished: bool  # True if the model emitted <eos> before the limit
+
+
+def _sample_next(
+    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Pick the next token for each row of ``logits`` (B, V): argmax or nucleus sampling."""
+    if temperature == 0.0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (always at least one token)
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> list[Completion]:
+    """Generate one completion per prompt (repeat a prompt in ``prompts`` for more samples).
+
+    Deterministic for a given seed, batch size and prompt order. The prompt is encoded with the
+    tokenizer's default special tokens (``<bos>`` first for the family's tokenizer).
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    model.eval()
+    device = next(model.parameters()).device
+    eos_id, pad_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    encoded = [tokenizer(p)["input_ids"] for p in prompts]
+    # sort by length so each batch pads little; results are returned in the input order
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+    results: list[Completion | None] = [None] * len(prompts)
+    batches = range(0, len(order), batch_size)
+    for start in tqdm(batches, desc="generate", disable=not progress, leave=False):
+        rows = order[start : start + batch_size]
+        width = max(len(encoded[i]) for i in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, i in enumerate(rows):  # left padding: prompts end at the same column
+            ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+            mask[r, width - len(encoded[i]) :] = 1
+        tokens = _decode_batch(model, ids.to(device), mask.to(device), max_new_tokens,
+                               temperature, top_p, generator, eos_id, pad_id)
+        for r, i in enumerate(rows):
+            row = tokens[r].tolist()
+            finished = eos_id in row
+            n = row.index(eos_id) + 1 if finished else len(row)
+            text = tokenizer.decode(row[: n - 1 if finished else n], skip_special_tokens=True)
+            results[i] = Completion(text=text, n_tokens=n, finished=finished)
+    return results  # type: ignore[return-value]
+
+
+def _cache_keyword(model) -> str:
+    """Name of the KV-cache argument: ``cache`` in recent transformers, else the older name."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _cache_of(out) -> object:
+    return out["cache"] if "cache" in out else out["past_key_values"]
+
+
+def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generator, eos_id, pad_id):
+    """Autoregressive loop for one left-padded batch; returns generated ids (B, T_new)."""
+    batch = ids.shape[0]
+    cache_kw = _cache_keyword(model)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T): pads get position 0
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    past = _cache_of(out)
+    next_pos = positions[:, -1:] + 1  # (B, 1)
+    done = torch.zeros(batch, dtype=torch.bool, device=ids.device)
+    generated = []
+    logits = out.logits[:, -1, :]  # (B, V)
+    for _ in range(max_new_tokens):
+        token = _sample_next(logits, temperature, top_p, generator)  # (B,)
+        token = torch.where(done, torch.full_like(token, pad_id), token)
+        generated.append(token)
+        done |= token == eos_id
+        if bool(done.all()):
+            break
+        mask = torch.cat([mask, mask.new_ones(batch, 1)], dim=-1)  # (B, T+1)
+        out = model(input_ids=token.unsqueeze(-1), attention_mask=mask, position_ids=next_pos,
+                    use_cache=True, **{cache_kw: past})
+        past, next_pos = _cache_of(out), next_pos + 1
+        logits = out.logits[:, -1, :]
+    return torch.stack(generated, dim=1)  # (B, T_new)
