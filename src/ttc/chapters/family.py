@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ttc.config import ConfigError, require_range
+from ttc.config import ConfigError, require_choice, require_range
 from ttc.family.specs import get_spec
 from ttc.family.train import TrainConfig, load_member, train_member, training_info
 from ttc.sampling import generate
@@ -35,6 +35,8 @@ class FamilyConfig:
     n_test_per_ops: int = 10
     seed: int = 0
     test_seed: int = 1234
+    #: "auto" (CUDA if available), "cpu" or "cuda"; not part of any cache key
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -45,6 +47,7 @@ class FamilyConfig:
             except ValueError as err:
                 raise ConfigError(f"parameter 'members': {err}") from None
         require_range("n_test_per_ops", self.n_test_per_ops, low=1)
+        require_choice("device", self.device, ("auto", "cpu", "cuda"))
         try:  # the task and the recipe check their own fields
             _ = (self.task, self.train_config)
         except ValueError as err:
@@ -76,16 +79,18 @@ def test_problems(config: FamilyConfig) -> list[Problem]:
 def train_family(config: FamilyConfig, progress: bool = True) -> dict[str, Path]:
     """Train every member (cached by config hash); return checkpoint folders by name."""
     return {
-        name: train_member(get_spec(name), config.train_config, progress=progress)
+        name: train_member(get_spec(name), config.train_config, progress=progress,
+                           device=config.device)
         for name in tqdm(config.members, desc="family", disable=not progress)
     }
 
 
 def greedy_results(
-    name: str, checkpoint: Path, problems: list[Problem], max_new_tokens: int
+    name: str, checkpoint: Path, problems: list[Problem], max_new_tokens: int,
+    device: str = "auto",
 ) -> pd.DataFrame:
     """Greedy completions of ``problems`` by one member, graded: one row per problem."""
-    model, tokenizer = load_member(checkpoint)
+    model, tokenizer = load_member(checkpoint, device=device)
     completions = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
     pairs = list(zip(problems, completions, strict=True))
     return pd.DataFrame(
@@ -120,7 +125,8 @@ def run(config: FamilyConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
                                           "peak_lr", "train_seconds")}
                     | {"checkpoint": str(path)})
         curves += [{"model": name, **point} for point in info["curve"]]
-        greedy.append(greedy_results(name, path, problems, config.max_new_tokens))
+        greedy.append(greedy_results(name, path, problems, config.max_new_tokens,
+                                     device=config.device))
     members = pd.DataFrame(rows).rename(columns={"name": "model"})
     greedy_table = pd.concat(greedy, ignore_index=True).merge(members[["model", "N"]])
     accuracy = (

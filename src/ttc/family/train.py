@@ -144,10 +144,22 @@ def _val_loss(model, ids: torch.Tensor, labels: torch.Tensor, batch_size: int) -
     return total / max(count, 1)
 
 
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` picks CUDA when available, else CPU; other values pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def train_member(
-    spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False
+    spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False,
+    device: str = "auto",
 ) -> Path:
-    """Train one member (or find it in the cache); return its checkpoint folder."""
+    """Train one member (or find it in the cache); return its checkpoint folder.
+
+    The device is not part of the cache key: a member trained on a GPU is reused on a CPU.
+    """
+    device = resolve_device(device)
     path = artifact_path("checkpoints", checkpoint_key(spec, config))
     if path.is_dir() and (path / "training.json").is_file() and not force:
         return path
@@ -156,12 +168,15 @@ def train_member(
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(spec.llama_config(len(tokenizer), config.block_size))
     counts = count_parameters(model)
+    model.to(device)
     train_ids, train_labels = packed_blocks(
         config, "train", config.steps * config.batch_size, config.seed
     )
     val_ids, val_labels = packed_blocks(config, "val", config.n_val_blocks, config.seed)
     train_ids, train_labels = torch.from_numpy(train_ids), torch.from_numpy(train_labels)
-    val_ids, val_labels = torch.from_numpy(val_ids), torch.from_numpy(val_labels)
+    val_ids, val_labels = torch.from_numpy(val_ids).to(device), torch.from_numpy(val_labels).to(
+        device
+    )
 
     peak = config.lr_for(spec)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -180,7 +195,8 @@ def train_member(
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, config, peak)
         rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
-        loss = model(input_ids=train_ids[rows], labels=train_labels[rows]).loss  # (B, T) in
+        batch_ids, batch_labels = train_ids[rows].to(device), train_labels[rows].to(device)
+        loss = model(input_ids=batch_ids, labels=batch_labels).loss  # inputs (B, T)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -197,9 +213,10 @@ def train_member(
         "n_heads": spec.n_heads, "params_total": counts["total"],
         "N": counts["non_embedding"], "D": config.tokens,
         "train_flops": pretraining_flops(counts["non_embedding"], config.tokens),
-        "peak_lr": peak, "train_seconds": seconds, "curve": curve,
+        "peak_lr": peak, "train_seconds": seconds, "device": device, "curve": curve,
         "train_config": asdict(config),
     }
+    model.to("cpu")
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -207,7 +224,7 @@ def train_member(
     return path
 
 
-def load_member(path_or_id: str | Path, device: str = "cpu"):
+def load_member(path_or_id: str | Path, device: str = "auto"):
     """Load a causal LM and its tokenizer through the Auto classes.
 
     Takes a local checkpoint folder (as written by :func:`train_member`) or, on a machine with a
@@ -216,7 +233,7 @@ def load_member(path_or_id: str | Path, device: str = "cpu"):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per load would drown the notebooks' own bars
-    model = AutoModelForCausalLM.from_pretrained(str(path_or_id)).to(device)
+    model = AutoModelForCausalLM.from_pretrained(str(path_or_id)).to(resolve_device(device))
     tokenizer = AutoTokenizer.from_pretrained(str(path_or_id))
     tokenizer.padding_side = "left"
     model.eval()
