@@ -70,10 +70,8 @@ def test_packed_blocks_mask_prompts_and_are_deterministic():
     assert (flat_labels[1 + prompt_len : 1 + len(text)] != IGNORE).all()
 
 
-def test_lr_rule_scales_inversely_with_width():
-    cfg = tiny_config(lr=2e-3)
-    assert cfg.lr_for(get_spec("f128x4")) == pytest.approx(2e-3)
-    assert cfg.lr_for(get_spec("f32x2")) == pytest.approx(8e-3)
+def test_recipe_tokens():
+    assert tiny_config(steps=10).tokens == 10 * 4 * 64
 
 
 def test_bad_train_config_names_parameter():

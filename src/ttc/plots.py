@@ -78,7 +78,7 @@ def plot_training_curves(curves: pd.DataFrame, ax: plt.Axes | None = None) -> pl
 def plot_accuracy_heatmap(
     accuracy: pd.DataFrame, value: str = "accuracy", ax: plt.Axes | None = None
 ) -> plt.Axes:
-    """Accuracy of each model (rows, in the table's order) at each difficulty (columns).
+    """Accuracy of each model (rows, in order of first appearance) at each difficulty (columns).
 
     ``accuracy`` has columns ``model``, ``n_ops`` and ``value``.
     """

@@ -52,7 +52,7 @@ def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None 
     try:
         papermill.execute_notebook(
             str(staged), str(output), parameters=parameters, kernel_name=kernel,
-            cwd=str(notebooks_dir()), progress_bar=False, log_output=False,
+            cwd=str(notebooks_dir()), progress_bar=sys.stderr.isatty(), log_output=False,
         )
     except PapermillExecutionError as err:
         source_lines = "\n    ".join(err.source.splitlines()[:12])

@@ -26,8 +26,8 @@ class FamilyConfig:
     train_steps: int = 40
     batch_size: int = 8
     block_size: int = 128
-    #: peak learning rate at width 128 (scaled by 128 / d_model for other widths)
-    lr: float = 2e-3
+    #: peak learning rate, the same for every member
+    lr: float = 2.7e-3
     #: difficulty range: number of operations per problem
     min_ops: int = 1
     max_ops: int = 8
@@ -130,7 +130,8 @@ def run(config: FamilyConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
     members = pd.DataFrame(rows).rename(columns={"name": "model"})
     greedy_table = pd.concat(greedy, ignore_index=True).merge(members[["model", "N"]])
     accuracy = (
-        greedy_table.groupby(["model", "N", "n_ops"], as_index=False)["correct"].mean()
+        greedy_table.groupby(["model", "N", "n_ops"], as_index=False, sort=False)["correct"]
+        .mean()
         .rename(columns={"correct": "accuracy"})
     )
     return {"members": members, "curves": pd.DataFrame(curves), "greedy": greedy_table,

@@ -1,10 +1,9 @@
 """Training the family: one data stream, one recipe, cached checkpoints.
 
 Every member sees the *same* sequence of training tokens (documents ``<bos> prompt solution
-<eos>`` packed into fixed-length blocks, no padding), with the same optimiser schedule. The
-only per-size rule is the learning rate, which scales as ``lr * (lr_ref_width / d_model)``
-(wider models take smaller steps, as in muP-style width scaling), so small members are not
-left undertrained by a step size tuned for large ones.
+<eos>`` packed into fixed-length blocks, no padding), with the same optimiser, schedule and
+peak learning rate: nothing in the recipe depends on the size. (A learning rate scaled as
+1/width was tried first and hurt every member but the smallest; see docs/benchmarks.md.)
 
 Loss is computed on solution tokens only: the prompt's operands are random, so predicting them
 teaches nothing. ``D`` (tokens trained) counts every token in every block, prompt included,
@@ -46,8 +45,7 @@ class TrainConfig:
     steps: int = 300
     batch_size: int = 16  # blocks per step
     block_size: int = 128  # tokens per block (documents packed end to end)
-    lr: float = 2e-3  # peak learning rate at width lr_ref_width
-    lr_ref_width: int = 128
+    lr: float = 2.7e-3  # peak learning rate, the same for every member
     warmup_frac: float = 0.05
     weight_decay: float = 0.1
     seed: int = 0
@@ -60,7 +58,6 @@ class TrainConfig:
         require_range("batch_size", self.batch_size, low=1)
         require_range("block_size", self.block_size, low=16, high=4096)
         require_range("lr", self.lr, low=1e-6, high=1.0)
-        require_range("lr_ref_width", self.lr_ref_width, low=1)
         require_range("warmup_frac", self.warmup_frac, low=0.0, high=0.5)
         require_range("weight_decay", self.weight_decay, low=0.0)
         require_range("eval_every", self.eval_every, low=1)
@@ -73,9 +70,6 @@ class TrainConfig:
         """Tokens trained on: D in 6·N·D."""
         return self.steps * self.batch_size * self.block_size
 
-    def lr_for(self, spec: ModelSpec) -> float:
-        """The declared per-size rule: peak lr inversely proportional to width."""
-        return self.lr * self.lr_ref_width / spec.d_model
 
 
 def _encode(text: str, vocab: dict[str, int]) -> list[int]:
@@ -178,7 +172,7 @@ def train_member(
         device
     )
 
-    peak = config.lr_for(spec)
+    peak = config.lr
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
