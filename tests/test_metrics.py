@@ -30,3 +30,51 @@ def test_pass_at_k_edge_cases_and_errors():
 
 def test_mean_pass_at_k():
     assert mean_pass_at_k(4, np.array([0, 4]), 2) == pytest.approx(0.5)
+
+
+def test_bootstrap_interval_covers_truth_at_about_the_stated_rate():
+    from ttc.metrics import bootstrap_mean_ci
+
+    rng = np.random.default_rng(1)
+    truth, hits, trials = 0.3, 0, 200
+    for t in range(trials):
+        sample = rng.random(200) < truth
+        _, low, high = bootstrap_mean_ci(sample, n_boot=400, seed=t)
+        hits += low <= truth <= high
+    assert 0.90 <= hits / trials <= 0.99
+
+
+def test_majority_answer_ties_and_none():
+    from ttc.metrics import majority_answer
+
+    assert majority_answer([3, 5, 5, 3]) == 3  # tie: first seen wins
+    assert majority_answer([None, None, 7]) == 7
+    assert majority_answer([None, None]) is None
+    assert majority_answer([]) is None
+
+
+def test_majority_vote_at_k_matches_enumeration():
+    import itertools
+
+    from ttc.metrics import majority_answer, majority_vote_at_k
+
+    answers = [1, 2, 2, None, 1, 1]
+    k = 3
+    exact = np.mean([
+        majority_answer([answers[i] for i in perm[:k]]) == 1
+        for perm in itertools.permutations(range(len(answers)))
+    ])
+    assert majority_vote_at_k(answers, 1, k, n_resamples=4000, seed=0) == pytest.approx(
+        exact, abs=0.03)
+    assert majority_vote_at_k(answers, 1, len(answers)) == 1.0
+
+
+def test_power_law_fit_recovers_parameters():
+    from ttc.metrics import fit_coverage_power_law
+
+    ks = np.array([1, 2, 4, 8, 16, 32, 64])
+    a, b = -1.5, -0.4
+    a_hat, b_hat = fit_coverage_power_law(ks, np.exp(a * ks**b))
+    assert a_hat == pytest.approx(a) and b_hat == pytest.approx(b)
+    with pytest.raises(ValueError):
+        fit_coverage_power_law(ks, np.ones(7))

@@ -25,3 +25,77 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def mean_pass_at_k(n: int, correct_counts: np.ndarray, k: int) -> float:
     """pass@k averaged over problems (coverage at k), all with ``n`` samples."""
     return float(np.mean([pass_at_k(n, int(c), k) for c in np.asarray(correct_counts)]))
+
+
+def pass_at_k_curve(n: int, correct_counts: np.ndarray, ks: list[int]) -> np.ndarray:
+    """Per-problem pass@k for several k: array (problems, len(ks))."""
+    counts = np.asarray(correct_counts, dtype=int)
+    return np.array([[pass_at_k(n, int(c), k) for k in ks] for c in counts])
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of per-problem values with a percentile bootstrap interval over problems.
+
+    Problems are the unit of resampling (Miller 2024): samples of one problem are not
+    independent evidence about the population of problems.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("need at least one problem")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    means = values[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(values.mean()), float(low), float(high)
+
+
+def majority_answer(answers: list) -> object | None:
+    """The most frequent non-``None`` answer; ties go to the answer seen first.
+
+    ``None`` (no parseable answer) never wins; all-``None`` gives ``None``.
+    """
+    counts: dict[object, int] = {}
+    for a in answers:
+        if a is not None:
+            counts[a] = counts.get(a, 0) + 1
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(a for a in answers if a is not None and counts[a] == best)
+
+
+def majority_vote_at_k(
+    answers: list, truth: object, k: int, n_resamples: int = 200, seed: int = 0
+) -> float:
+    """Probability that a majority vote over ``k`` of the ``n`` samples is right.
+
+    Estimated by drawing ``n_resamples`` random subsets of size ``k`` without replacement (the
+    same samples serve every k: never re-sample the model per k). With ``k == n`` it is exact.
+    """
+    n = len(answers)
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
+    if k == n:
+        return float(majority_answer(list(answers)) == truth)
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(n_resamples):
+        pick = rng.permutation(n)[:k]
+        hits += majority_answer([answers[i] for i in pick]) == truth
+    return hits / n_resamples
+
+
+def fit_coverage_power_law(ks: np.ndarray, coverage: np.ndarray) -> tuple[float, float]:
+    """Fit ``coverage(k) ≈ exp(a · k**b)`` (Brown et al. 2024); return ``(a, b)``.
+
+    Linear least squares on ``log(-log c) = log(-a) + b log k`` over points with 0 < c < 1.
+    """
+    ks, coverage = np.asarray(ks, dtype=float), np.asarray(coverage, dtype=float)
+    keep = (coverage > 0) & (coverage < 1)
+    if keep.sum() < 2:
+        raise ValueError("need at least two coverage values strictly between 0 and 1")
+    slope, intercept = np.polyfit(np.log(ks[keep]), np.log(-np.log(coverage[keep])), 1)
+    return float(-np.exp(intercept)), float(slope)
