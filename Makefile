@@ -23,11 +23,11 @@ book: install
 
 ## make test: lint, unit tests, notebooks under the smoke profile, book build, browser checks
 test: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -ra
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf book/_build book/notebooks results
