@@ -9,7 +9,7 @@ import pandas as pd
 
 from ttc import flops
 from ttc.config import ConfigError, require_range
-from ttc.family.specs import get_spec, spec_parameters
+from ttc.family.specs import check_members, get_spec, spec_parameters
 from ttc.tokenizer import build_tokenizer
 
 
@@ -35,13 +35,7 @@ class AccountingConfig:
         if self.r_max <= self.r_min:
             raise ConfigError(f"parameter 'r_max' must be > r_min ({self.r_min}); got {self.r_max}")
         require_range("n_points", self.n_points, low=2, high=10_000)
-        if len(self.family) < 2:
-            raise ConfigError("parameter 'family' must name at least two members")
-        for name in self.family:
-            try:
-                get_spec(name)
-            except ValueError as err:
-                raise ConfigError(f"parameter 'family': {err}") from None
+        check_members("family", self.family, minimum=2)
 
 
 def run(config: AccountingConfig) -> dict[str, pd.DataFrame]:

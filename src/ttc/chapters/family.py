@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ttc.config import ConfigError, require_choice, require_range
-from ttc.family.specs import get_spec
+from ttc.family.specs import check_members, get_spec
 from ttc.family.train import TrainConfig, load_member, train_member, training_info
 from ttc.sampling import generate
 from ttc.tasks import Problem, TaskConfig, first_error, generate_problems, grade
@@ -39,13 +39,11 @@ class FamilyConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if not self.members:
-            raise ConfigError("parameter 'members' must name at least one family member")
-        for name in self.members:
-            try:
-                get_spec(name)
-            except ValueError as err:
-                raise ConfigError(f"parameter 'members': {err}") from None
+        check_members("members", self.members)
+        require_range("train_steps", self.train_steps, low=1)
+        require_range("batch_size", self.batch_size, low=1)
+        require_range("block_size", self.block_size, low=16, high=4096)
+        require_range("lr", self.lr, low=1e-6, high=1.0)
         require_range("n_test_per_ops", self.n_test_per_ops, low=1)
         require_choice("device", self.device, ("auto", "cpu", "cuda"))
         try:  # the task and the recipe check their own fields

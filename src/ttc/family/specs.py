@@ -84,6 +84,19 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def check_members(parameter: str, names: tuple[str, ...], minimum: int = 1) -> None:
+    """Validate a config parameter listing family members: enough of them, all known."""
+    from ttc.config import ConfigError
+
+    if len(names) < minimum:
+        raise ConfigError(f"parameter {parameter!r} must name at least {minimum} member(s)")
+    for name in names:
+        try:
+            get_spec(name)
+        except ValueError as err:
+            raise ConfigError(f"parameter {parameter!r}: {err}") from None
+
+
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     """Total and non-embedding parameter counts of a causal LM.
 
