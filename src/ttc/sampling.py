@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from ttc import lean_llama
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -52,12 +54,23 @@ def generate(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = False,
+    backend: str = "auto",
 ) -> list[Completion]:
     """Generate one completion per prompt (repeat a prompt in ``prompts`` for more samples).
 
-    Deterministic for a given seed, batch size and prompt order. The prompt is encoded with the
-    tokenizer's default special tokens (``<bos>`` first for the family's tokenizer).
+    Deterministic for a given seed, batch size, prompt order and backend. The prompt is encoded
+    with the tokenizer's default special tokens (``<bos>`` first for the family's tokenizer).
+    ``backend``: ``"lean"`` (:mod:`ttc.lean_llama`, plain Llama models only), ``"hf"`` (the
+    model's own forward with its KV cache; any causal LM), or ``"auto"`` (lean when supported).
+    Greedy outputs are the same with either; sampled ones differ (the random stream is
+    consumed differently).
     """
+    if backend not in ("auto", "lean", "hf"):
+        raise ValueError(f"backend must be 'auto', 'lean' or 'hf', got {backend!r}")
+    if backend == "lean" and not lean_llama.supports(model):
+        raise ValueError("backend 'lean' needs a plain LlamaForCausalLM; use 'hf' or 'auto'")
+    use_lean = backend == "lean" or (backend == "auto" and lean_llama.supports(model))
+    decode = _decode_batch_lean if use_lean else _decode_batch
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if not 0 < top_p <= 1:
@@ -81,8 +94,8 @@ def generate(
         for r, i in enumerate(rows):  # left padding: prompts end at the same column
             ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
             mask[r, width - len(encoded[i]) :] = 1
-        tokens = _decode_batch(model, ids.to(device), mask.to(device), max_new_tokens,
-                               temperature, top_p, generator, eos_id, pad_id)
+        tokens = decode(model, ids.to(device), mask.to(device), max_new_tokens,
+                        temperature, top_p, generator, eos_id, pad_id)
         for r, i in enumerate(rows):
             row = tokens[r].tolist()
             finished = eos_id in row
@@ -125,3 +138,27 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
         past, next_pos = _cache_of(out), next_pos + 1
         logits = out.logits[:, -1, :]
     return torch.stack(generated, dim=1)  # (B, T_new)
+
+
+def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, eos_id,
+                       pad_id):
+    """The same loop on :class:`ttc.lean_llama.LeanLlamaDecoder`, dropping finished rows."""
+    batch = ids.shape[0]
+    out = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long, device=ids.device)
+    decoder = lean_llama.LeanLlamaDecoder(model, ids, mask, max_new_tokens)
+    rows = torch.arange(batch, device=ids.device)  # original row of each decoder row
+    finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
+    logits = decoder.prefill(ids)  # (B, V)
+    for step in range(max_new_tokens):
+        token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
+        live = ~finished
+        out[rows[live], step] = token[live]
+        finished |= token == eos_id
+        if bool(finished.all()) or step + 1 == max_new_tokens:
+            break
+        if finished.float().mean() >= 0.25:  # compact: stop computing finished rows
+            keep = (~finished).nonzero().squeeze(1)
+            decoder.keep_rows(keep)
+            rows, token, finished = rows[keep], token[keep], finished[keep]
+        logits = decoder.step(token)
+    return out  # (B, max_new_tokens): an unfinished row has run to the limit
