@@ -81,7 +81,13 @@ class LeanLlamaDecoder:
         if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
             keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
             values = values.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)  # (B,H,T,Dh)
+        if steps == 1:
+            # one query per row: a plain masked softmax beats the CPU flash kernel here
+            scores = (q @ keys.transpose(-1, -2)) * self.head_dim**-0.5  # (B, H, 1, T)
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+            out = torch.softmax(scores, dim=-1) @ values  # (B, H, 1, Dh)
+        else:
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
         return attn.o_proj(out.transpose(1, 2).reshape(batch, steps, -1))
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor,
