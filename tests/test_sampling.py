@@ -77,3 +77,61 @@ def test_any_causal_lm_uses_the_generic_path():
     assert len(out) == 2 and all(1 <= c.n_tokens <= 6 for c in out)
     with pytest.raises(ValueError, match="backend 'lean'"):
         generate(gpt2, tok, ["1="], max_new_tokens=2, backend="lean")
+
+
+def _problems():
+    from ttc.tasks import TaskConfig, generate_problems
+
+    return generate_problems(TaskConfig(min_ops=1, max_ops=2), "test", 3, seed=0)  # 6 problems
+
+
+def test_draw_samples_is_tidy_cached_and_resumable(tmp_path, monkeypatch):
+    from ttc import sampling
+    from ttc.sampling import SampleSpec, draw_samples
+
+    model, tok = tiny_llama(), build_tokenizer()
+    problems = _problems()
+    spec = SampleSpec(n_samples=5, max_new_tokens=12, problems_per_shard=2)
+
+    monkeypatch.setenv("TTC_CACHE", str(tmp_path / "fresh"))
+    reference = draw_samples(model, tok, "tiny", problems, spec, progress=False)
+    assert len(reference) == len(problems) * 5
+    assert list(reference.groupby("problem").size()) == [5] * len(problems)
+    assert reference["correct"].dtype == bool  # garbage completions are wrong, not errors
+    assert (reference["n_tokens"] <= 12).all()
+
+    # interrupted after the first shard, then resumed: the same table
+    monkeypatch.setenv("TTC_CACHE", str(tmp_path / "resumed"))
+    real_generate, calls = sampling.generate, []
+
+    def failing_generate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "generate", failing_generate)
+    with pytest.raises(KeyboardInterrupt):
+        draw_samples(model, tok, "tiny", problems, spec, progress=False)
+    monkeypatch.setattr(sampling, "generate", real_generate)
+    resumed = draw_samples(model, tok, "tiny", problems, spec, progress=False)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(resumed, reference)
+
+    # cached: no generation at all on the next call
+    def no_generate(*args, **kwargs):
+        raise AssertionError("should come from the cache")
+
+    monkeypatch.setattr(sampling, "generate", no_generate)
+    again = draw_samples(model, tok, "tiny", problems, spec, progress=False)
+    pd.testing.assert_frame_equal(again, reference)
+
+
+def test_sample_spec_validation():
+    from ttc.sampling import SampleSpec
+
+    with pytest.raises(ValueError, match="n_samples"):
+        SampleSpec(n_samples=0, max_new_tokens=4)
+    with pytest.raises(ValueError, match="top_p"):
+        SampleSpec(n_samples=1, max_new_tokens=4, top_p=1.5)

@@ -162,3 +162,94 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
             rows, token, finished = rows[keep], token[keep], finished[keep]
         logits = decoder.step(token)
     return out  # (B, max_new_tokens): an unfinished row has run to the limit
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How to sample a policy: everything that changes the samples is part of the cache key.
+
+    Sample once at the largest ``n_samples`` a chapter needs and subsample for smaller k:
+    re-sampling per k would waste compute and make the curves for different k disagree.
+    """
+
+    n_samples: int
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 512
+    problems_per_shard: int = 16
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.problems_per_shard < 1:
+            raise ValueError(f"problems_per_shard must be >= 1, got {self.problems_per_shard}")
+
+
+def draw_samples(
+    model, tokenizer, model_key: str, problems: Sequence, spec: SampleSpec,
+    progress: bool = True,
+):
+    """``spec.n_samples`` graded samples per problem, as a tidy table; cached on disk.
+
+    One row per (problem, sample): ``problem`` (index into ``problems``), ``n_ops``,
+    ``sample``, ``completion``, ``finished``, ``n_tokens``, ``answer`` (the parsed final
+    answer as text; missing when unfinished or malformed) and ``correct``.
+
+    ``model_key`` names the policy in the cache key (for the family, the checkpoint folder
+    name, which already hashes the recipe). Problems are sampled in shards, each written
+    atomically and seeded by its index, so an interrupted run resumes where it stopped and
+    gives the same table as an uninterrupted one.
+    """
+    import pandas as pd
+
+    from ttc.cache import artifact_path, read_frame, write_frame
+    from ttc.config import config_hash
+    from ttc.tasks import grade, parse_answer
+
+    backend = "lean" if lean_llama.supports(model) else "hf"
+    key = config_hash((model_key, [p.prompt for p in problems], spec, backend))
+    folder = artifact_path("samples", f"{model_key}-{key}")
+    final = folder / "samples.parquet"
+    if final.is_file():
+        return read_frame(final)
+    shards = range(0, len(problems), spec.problems_per_shard)
+    frames = []
+    for number, start in enumerate(tqdm(shards, desc=f"sample {model_key}", disable=not progress,
+                                        leave=False)):
+        path = folder / f"shard-{number:05d}.parquet"
+        if path.is_file():
+            frames.append(read_frame(path))
+            continue
+        chunk = list(problems[start : start + spec.problems_per_shard])
+        prompts = [p.prompt for p in chunk for _ in range(spec.n_samples)]
+        completions = generate(model, tokenizer, prompts, spec.max_new_tokens,
+                               temperature=spec.temperature, top_p=spec.top_p,
+                               seed=spec.seed + number, batch_size=spec.batch_size,
+                               backend=backend)
+        owners = [p for p in chunk for _ in range(spec.n_samples)]
+        # answers as text: a garbage completion may "answer" a 40-digit number
+        answers = [parse_answer(c.text) if c.finished else None for c in completions]
+        answers = [None if a is None else str(a) for a in answers]
+        frame = pd.DataFrame({
+            "problem": [start + i // spec.n_samples for i in range(len(prompts))],
+            "n_ops": [p.n_ops for p in owners],
+            "sample": [i % spec.n_samples for i in range(len(prompts))],
+            "completion": [c.text for c in completions],
+            "finished": [c.finished for c in completions],
+            "n_tokens": [c.n_tokens for c in completions],
+            "answer": pd.array(answers, dtype="string"),
+            "correct": [grade(p, c.text, c.finished)
+                        for p, c in zip(owners, completions, strict=True)],
+        })
+        frames.append(read_frame(write_frame(frame, path)))
+    table = pd.concat(frames, ignore_index=True)
+    write_frame(table, final)
+    for path in folder.glob("shard-*.parquet"):
+        path.unlink()
+    return table
