@@ -78,3 +78,19 @@ def test_power_law_fit_recovers_parameters():
     assert a_hat == pytest.approx(a) and b_hat == pytest.approx(b)
     with pytest.raises(ValueError):
         fit_coverage_power_law(ks, np.ones(7))
+
+
+def test_majority_vote_curve_matches_slow_reference():
+    from ttc.metrics import majority_answer, majority_vote_curve
+
+    rng = np.random.default_rng(3)
+    answers = [None if x == 0 else int(x) for x in rng.integers(0, 4, size=12)]
+    truth = 2
+    curve = majority_vote_curve(answers, truth, [1, 3, 6, 12], n_resamples=3000, seed=1)
+    for k, value in zip([1, 3, 6, 12], curve, strict=True):
+        slow = np.mean([
+            majority_answer([answers[i] for i in rng.permutation(12)[:k]]) == truth
+            for _ in range(3000)
+        ])
+        assert value == pytest.approx(slow, abs=0.035)
+    assert majority_vote_curve([None, None], 1, [1, 2]).tolist() == [0.0, 0.0]

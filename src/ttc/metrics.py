@@ -67,25 +67,52 @@ def majority_answer(answers: list) -> object | None:
     return next(a for a in answers if a is not None and counts[a] == best)
 
 
+def majority_vote_curve(
+    answers: list, truth: object, ks: list[int], n_resamples: int = 200, seed: int = 0
+) -> np.ndarray:
+    """Probability that a majority vote over ``k`` of the ``n`` samples is right, for each k.
+
+    The same ``n`` samples serve every k (never re-sample the model per k): for ``k < n`` the
+    probability is estimated from ``n_resamples`` random subsets of size ``k`` drawn without
+    replacement; ``k == n`` is exact. Votes follow :func:`majority_answer` (``None`` never wins,
+    ties go to the answer seen first in the subset). Vectorised over resamples.
+    """
+    n = len(answers)
+    codes_of: dict[object, int] = {}
+    codes = np.array([-1 if a is None else codes_of.setdefault(a, len(codes_of))
+                      for a in answers])  # (n,)
+    target = codes_of.get(truth, -2)
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(ks))
+    for j, k in enumerate(ks):
+        if not 1 <= k <= n:
+            raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
+        if k == n or not codes_of:
+            out[j] = float(majority_answer(list(answers)) == truth) if k == n else 0.0
+            continue
+        picks = np.argsort(rng.random((n_resamples, n)), axis=1)[:, :k]  # (R, k)
+        drawn = codes[picks]  # (R, k)
+        n_codes = len(codes_of)
+        counts = np.zeros((n_resamples, n_codes), dtype=int)
+        first = np.full((n_resamples, n_codes), k, dtype=int)
+        rows = np.repeat(np.arange(n_resamples), k)
+        pos = np.tile(np.arange(k), n_resamples)
+        flat = drawn.ravel()
+        valid = flat >= 0
+        np.add.at(counts, (rows[valid], flat[valid]), 1)
+        np.minimum.at(first, (rows[valid], flat[valid]), pos[valid])
+        score = counts * (k + 1) - first  # most votes first, then earliest first vote
+        winner = score.argmax(axis=1)
+        has_vote = counts.max(axis=1) > 0
+        out[j] = float(np.mean(has_vote & (winner == target)))
+    return out
+
+
 def majority_vote_at_k(
     answers: list, truth: object, k: int, n_resamples: int = 200, seed: int = 0
 ) -> float:
-    """Probability that a majority vote over ``k`` of the ``n`` samples is right.
-
-    Estimated by drawing ``n_resamples`` random subsets of size ``k`` without replacement (the
-    same samples serve every k: never re-sample the model per k). With ``k == n`` it is exact.
-    """
-    n = len(answers)
-    if not 1 <= k <= n:
-        raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
-    if k == n:
-        return float(majority_answer(list(answers)) == truth)
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(n_resamples):
-        pick = rng.permutation(n)[:k]
-        hits += majority_answer([answers[i] for i in pick]) == truth
-    return hits / n_resamples
+    """:func:`majority_vote_curve` at a single ``k``."""
+    return float(majority_vote_curve(answers, truth, [k], n_resamples, seed)[0])
 
 
 def fit_coverage_power_law(ks: np.ndarray, coverage: np.ndarray) -> tuple[float, float]:
