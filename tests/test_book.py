@@ -83,3 +83,10 @@ def test_chapter_2_shows_the_family(smoke_book: Path):
         assert f'id="{figure}"' in html
     text = page_text(smoke_book / "notebooks" / "02_family.html")
     assert "80 test problems" in text  # smoke profile: 10 per length, 1..8 operations
+
+
+def test_chapter_3_shows_sampling(smoke_book: Path):
+    html = (smoke_book / "notebooks" / "03_sampling.html").read_text()
+    for figure in ("fig-coverage", "fig-coverage-flops", "fig-unsolved", "fig-hard-coverage",
+                   "fig-success-rates"):
+        assert f'id="{figure}"' in html

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -101,4 +102,74 @@ def plot_accuracy_by_difficulty(
                  errorbar=("ci", 95), n_boot=500, seed=0, ax=ax)
     ax.set(xlabel="operations per problem", ylabel="greedy accuracy", ylim=(-0.02, 1.02))
     ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_coverage_curves(coverage: pd.DataFrame, facet: str = "difficulty") -> plt.Figure:
+    """Coverage (pass@k, solid, with 95% intervals) and majority vote (dashed) against k,
+    one panel per value of ``facet``, one colour per model.
+
+    ``coverage`` has columns ``model``, ``k``, ``coverage``, ``coverage_low``,
+    ``coverage_high``, ``majority`` and ``facet``.
+    """
+    panels = list(dict.fromkeys(coverage[facet]))
+    models = list(dict.fromkeys(coverage["model"]))
+    colours = dict(zip(models, sns.color_palette(PALETTE, len(models)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        data = coverage[coverage[facet] == panel]
+        for model in models:
+            rows = data[data["model"] == model].sort_values("k")
+            ax.plot(rows["k"], rows["coverage"], color=colours[model], marker="o", ms=3,
+                    label=model)
+            ax.fill_between(rows["k"], rows["coverage_low"], rows["coverage_high"],
+                            color=colours[model], alpha=0.15, lw=0)
+            ax.plot(rows["k"], rows["majority"], color=colours[model], ls="--", lw=1)
+        ax.set(xscale="log", xlabel="samples per problem (k)", title=str(panel), ylim=(0, 1.02))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axes[0][0].set_ylabel("coverage (solid), majority vote (dashed)")
+    axes[0][-1].legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def plot_coverage_vs_flops(
+    coverage: pd.DataFrame, reference: float | None = None, reference_label: str = "",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Coverage against inference FLOPs per problem for every model on one axis.
+
+    ``coverage`` has columns ``model``, ``flops``, ``coverage``; ``reference`` draws a
+    horizontal line (e.g. the largest model's greedy accuracy).
+    """
+    ax = _axes(ax)
+    sns.lineplot(data=coverage, x="flops", y="coverage", hue="model", marker="o",
+                 markersize=4, palette=PALETTE, ax=ax)
+    if reference is not None:
+        ax.axhline(reference, color="0.3", ls=":", lw=1.2)
+        ax.annotate(reference_label, (0.01, reference), xycoords=("axes fraction", "data"),
+                    xytext=(0, 4), textcoords="offset points", fontsize=9, color="0.3")
+    ax.set(xscale="log", xlabel="inference FLOPs per problem (2·N per generated token)",
+           ylabel="coverage (pass@k)", ylim=(0, 1.02))
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_unsolved(per_problem: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Share of problems with no correct sample at all, by number of operations and model."""
+    ax = _axes(ax)
+    data = per_problem.assign(unsolved=per_problem["c"] == 0)
+    sns.lineplot(data=data, x="n_ops", y="unsolved", hue="model", marker="o",
+                 palette=PALETTE, errorbar=None, ax=ax)
+    ax.set(xlabel="operations per problem", ylabel="share of problems never solved",
+           ylim=(-0.02, 1.02))
+    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_success_distribution(per_problem: pd.DataFrame, ax: plt.Axes | None = None):
+    """Empirical CDF of per-problem success rates (correct samples / samples), per model."""
+    ax = _axes(ax)
+    sns.ecdfplot(data=per_problem, x="success_rate", hue="model", palette=PALETTE, ax=ax)
+    ax.set(xlabel="per-problem success rate (c / n)", ylabel="share of problems at or below")
     return ax

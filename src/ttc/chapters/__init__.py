@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ttc.chapters import accounting, family
+from ttc.chapters import accounting, family, sampling
 from ttc.config import build_config
 
 
@@ -40,6 +40,7 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter("01_accounting", "The question and the accounting",
                 accounting.AccountingConfig, accounting.run),
         Chapter("02_family", "A controlled model family", family.FamilyConfig, family.run),
+        Chapter("03_sampling", "Parallel sampling", sampling.SamplingConfig, sampling.run),
     )
 }
 
