@@ -27,15 +27,18 @@ def test_first_per_ops_keeps_order():
 def test_curves_equal_direct_computation():
     problems = [Problem(10, (("+", 11),)), Problem(20, (("*", 3),))]  # answers 21 and 60
     answers = [["21", "21", "5", None], ["7", "7", "60", "8"]]
+    chains = [["10+11=21", "10+12=21", "10+11=5", "10+"], ["20*3=7", "20*3=7", "20*3=60", "8"]]
     rows = []
     for index, problem_answers in enumerate(answers):
         for sample, answer in enumerate(problem_answers):
             rows.append({"problem": index, "n_ops": 1, "sample": sample, "answer": answer,
+                         "completion": chains[index][sample],
                          "correct": answer == str(problems[index].answer), "n_tokens": 10})
     samples = pd.DataFrame(rows)
     config = sampling.SamplingConfig(vote_resamples=50)
     per_problem, per_k = sampling._curves("m", 100, samples, problems, 4, config)
     assert per_problem["c"].tolist() == [2, 1]
+    assert per_problem["c_chain"].tolist() == [1, 1]  # "10+12=21" is right by luck
     at = per_k.set_index(["problem", "k"])
     assert at.loc[(0, 1), "pass_at_k"] == pytest.approx(0.5)  # k = 1: c / n
     assert at.loc[(1, 1), "pass_at_k"] == pytest.approx(0.25)

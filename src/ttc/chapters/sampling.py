@@ -19,6 +19,7 @@ from ttc.metrics import (
     pass_at_k_curve,
 )
 from ttc.sampling import SampleSpec, draw_samples
+from ttc.tasks import first_error
 
 DIFFICULTY_GROUPS = {"easy (1-2 ops)": (1, 2), "medium (3-5 ops)": (3, 5),
                      "hard (6-8 ops)": (6, 8)}
@@ -93,8 +94,15 @@ def _curves(model: str, n_params: int, samples: pd.DataFrame, problems: list, n:
             config: SamplingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-problem counts and per-(k, problem) pass@k and majority vote from one sample table."""
     ks = powers_of_two(n)
+    # a right answer can come from a wrong chain (a lucky number): check the chain as well
+    samples = samples.assign(chain_correct=[
+        bool(ok) and first_error(problems[i], text) is None
+        for i, text, ok in zip(samples["problem"], samples["completion"], samples["correct"],
+                               strict=True)
+    ])
     counts = samples.groupby("problem", sort=True).agg(
-        c=("correct", "sum"), mean_tokens=("n_tokens", "mean"), n_ops=("n_ops", "first"))
+        c=("correct", "sum"), c_chain=("chain_correct", "sum"),
+        mean_tokens=("n_tokens", "mean"), n_ops=("n_ops", "first"))
     per_problem = counts.reset_index().assign(model=model, N=n_params, n=n)
     per_problem["success_rate"] = per_problem["c"] / n
     passk = pass_at_k_curve(n, per_problem["c"].to_numpy(), ks)  # (P, K)
@@ -130,7 +138,9 @@ def summarise(per_k: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Sample every family member, score coverage and majority vote; return tidy tables.
 
-    ``per_problem`` (one row per model and problem: correct count, success rate),
+    ``per_problem`` (one row per model and problem: correct samples ``c``, correct samples
+    whose every step is right ``c_chain``, success rate), ``hard_per_problem`` (the same on
+    the hard subset),
     ``coverage`` (per model, difficulty group and k), ``coverage_by_ops`` (per model, n_ops
     and k), ``hard`` (the same per model and k on the heavily sampled hard subset),
     ``power_law`` (coverage fit exp(a·k^b) per model on the main set) and ``greedy`` (chapter
@@ -149,7 +159,7 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
                            max_new_tokens=fconfig.max_new_tokens,
                            temperature=config.temperature, top_p=config.top_p,
                            seed=config.seed + 1, problems_per_shard=2)
-    per_problem, per_k, hard_k, greedy = [], [], [], []
+    per_problem, per_k, hard_problem, hard_k, greedy = [], [], [], [], []
     for name, path in tqdm(checkpoints.items(), desc="members", disable=not progress):
         n_params = training_info(path)["N"]
         model, tokenizer = load_member(path, device=fconfig.device)
@@ -158,8 +168,9 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
         per_problem.append(counts)
         per_k.append(curve)
         hard_samples = draw_samples(model, tokenizer, path.name, hard, hard_spec, progress)
-        _, hard_curve = _curves(name, n_params, hard_samples, hard, config.hard_n_samples,
-                                config)
+        hard_counts, hard_curve = _curves(name, n_params, hard_samples, hard,
+                                          config.hard_n_samples, config)
+        hard_problem.append(hard_counts)
         hard_k.append(hard_curve)
         greedy.append(family_chapter.greedy_results(name, path, problems,
                                                     fconfig.max_new_tokens, fconfig.device)
@@ -184,6 +195,7 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
         "coverage": coverage,
         "coverage_by_ops": summarise(per_k, ["model", "N", "n_ops", "k"]),
         "hard": summarise(hard_k, ["model", "N", "k"]),
+        "hard_per_problem": pd.concat(hard_problem, ignore_index=True),
         "power_law": pd.DataFrame(fits),
         "greedy": greedy.drop(columns=["completion"]),
     }
