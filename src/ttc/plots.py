@@ -127,7 +127,7 @@ def plot_coverage_curves(coverage: pd.DataFrame, facet: str = "difficulty") -> p
                             color=colours[model], alpha=0.15, lw=0)
             ax.plot(rows["k"], rows["majority"], color=colours[model], ls="--", lw=1)
         ax.set(xscale="log", xlabel="samples per problem (k)", title=str(panel), ylim=(0, 1.02))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axes[0][0].set_ylabel("coverage (solid), majority vote (dashed)")
     axes[0][-1].legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
