@@ -90,3 +90,19 @@ def test_chapter_3_shows_sampling(smoke_book: Path):
     for figure in ("fig-coverage", "fig-coverage-flops", "fig-unsolved", "fig-hard-coverage",
                    "fig-success-rates"):
         assert f'id="{figure}"' in html
+
+
+def test_chapter_4_shows_verifiers(smoke_book: Path):
+    html = (smoke_book / "notebooks" / "04_verifiers.html").read_text()
+    for figure in ("fig-mc-labels", "fig-prm-calibration", "fig-best-of-n"):
+        assert f'id="{figure}"' in html
+    text = page_text(smoke_book / "notebooks" / "04_verifiers.html")
+    assert "32 training problems" in text  # smoke profile: 4 per length, 1..8 operations
+
+
+def test_chapter_5_shows_search(smoke_book: Path):
+    html = (smoke_book / "notebooks" / "05_search.html").read_text()
+    for figure in ("fig-search-budget", "fig-search-flops"):
+        assert f'id="{figure}"' in html
+    text = page_text(smoke_book / "notebooks" / "05_search.html")
+    assert "budgets of 4, 16 generations" in text  # smoke profile

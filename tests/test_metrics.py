@@ -94,3 +94,29 @@ def test_majority_vote_curve_matches_slow_reference():
         ])
         assert value == pytest.approx(slow, abs=0.035)
     assert majority_vote_curve([None, None], 1, [1, 2]).tolist() == [0.0, 0.0]
+
+
+def test_roc_auc_matches_pairwise_count():
+    from ttc.metrics import roc_auc
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(60) < 0.4
+    scores = rng.integers(0, 6, size=60).astype(float)  # many ties
+    pos, neg = scores[labels], scores[~labels]
+    brute = np.mean([(p > q) + 0.5 * (p == q) for p in pos for q in neg])
+    assert roc_auc(labels, scores) == pytest.approx(brute)
+    assert roc_auc([True, False], [0.9, 0.1]) == 1.0
+    assert roc_auc([True, False], [0.1, 0.9]) == 0.0
+    assert np.isnan(roc_auc([True, True], [0.1, 0.9]))
+
+
+def test_within_group_auc_ignores_between_group_differences():
+    from ttc.metrics import roc_auc, within_group_auc
+
+    groups = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    labels = np.array([1, 0, 0, 1, 1, 0, 0, 0], dtype=bool)  # group 2 has one class only
+    scores = np.array([0.3, 0.2, 0.1, 0.9, 0.95, 0.99, 0.5, 0.4])
+    # group 0: perfect (1.0); group 1: the negative outscores both positives (0.0)
+    assert within_group_auc(groups, labels, scores) == pytest.approx(0.5)
+    assert roc_auc(labels, scores) != pytest.approx(0.5)  # pooled AUC mixes the groups
+    assert np.isnan(within_group_auc(groups[6:], labels[6:], scores[6:]))

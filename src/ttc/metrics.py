@@ -72,40 +72,15 @@ def majority_vote_curve(
 ) -> np.ndarray:
     """Probability that a majority vote over ``k`` of the ``n`` samples is right, for each k.
 
-    The same ``n`` samples serve every k (never re-sample the model per k): for ``k < n`` the
-    probability is estimated from ``n_resamples`` random subsets of size ``k`` drawn without
-    replacement; ``k == n`` is exact. Votes follow :func:`majority_answer` (``None`` never wins,
-    ties go to the answer seen first in the subset). Vectorised over resamples.
+    The same ``n`` samples serve every k: for ``k < n`` the probability is estimated from
+    ``n_resamples`` random subsets of size ``k``; ``k == n`` is exact. Votes follow
+    :func:`majority_answer` (``None`` never wins, ties go to the answer seen first in the
+    subset). See :func:`ttc.selection.selection_curve` for the verifier-weighted rules.
     """
-    n = len(answers)
-    codes_of: dict[object, int] = {}
-    codes = np.array([-1 if a is None else codes_of.setdefault(a, len(codes_of))
-                      for a in answers])  # (n,)
-    target = codes_of.get(truth, -2)
-    rng = np.random.default_rng(seed)
-    out = np.empty(len(ks))
-    for j, k in enumerate(ks):
-        if not 1 <= k <= n:
-            raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
-        if k == n or not codes_of:
-            out[j] = float(majority_answer(list(answers)) == truth) if k == n else 0.0
-            continue
-        picks = np.argsort(rng.random((n_resamples, n)), axis=1)[:, :k]  # (R, k)
-        drawn = codes[picks]  # (R, k)
-        n_codes = len(codes_of)
-        counts = np.zeros((n_resamples, n_codes), dtype=int)
-        first = np.full((n_resamples, n_codes), k, dtype=int)
-        rows = np.repeat(np.arange(n_resamples), k)
-        pos = np.tile(np.arange(k), n_resamples)
-        flat = drawn.ravel()
-        valid = flat >= 0
-        np.add.at(counts, (rows[valid], flat[valid]), 1)
-        np.minimum.at(first, (rows[valid], flat[valid]), pos[valid])
-        score = counts * (k + 1) - first  # most votes first, then earliest first vote
-        winner = score.argmax(axis=1)
-        has_vote = counts.max(axis=1) > 0
-        out[j] = float(np.mean(has_vote & (winner == target)))
-    return out
+    from ttc.selection import selection_curve
+
+    return selection_curve(answers, truth, ks, rule="majority", n_resamples=n_resamples,
+                           seed=seed)
 
 
 def majority_vote_at_k(
@@ -126,3 +101,38 @@ def fit_coverage_power_law(ks: np.ndarray, coverage: np.ndarray) -> tuple[float,
         raise ValueError("need at least two coverage values strictly between 0 and 1")
     slope, intercept = np.polyfit(np.log(ks[keep]), np.log(-np.log(coverage[keep])), 1)
     return float(-np.exp(intercept)), float(slope)
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random positive outscores a random
+    negative, ties counting one half (the Mann-Whitney U statistic). NaN if a class is empty.
+    """
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # average ranks over ties
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    average = first + (counts + 1) / 2.0  # 1-based mean rank of each tie group
+    ranks[order] = np.repeat(average, counts)
+    u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def within_group_auc(groups: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean ROC AUC computed inside each group (e.g. the samples of one problem), over the
+    groups that have both classes. This is what selecting among one problem's candidates
+    needs; a pooled AUC also rewards telling easy problems from hard ones."""
+    frame = {"g": np.asarray(groups), "y": np.asarray(labels, dtype=bool),
+             "s": np.asarray(scores, dtype=float)}
+    values = []
+    for g in np.unique(frame["g"]):
+        rows = frame["g"] == g
+        auc = roc_auc(frame["y"][rows], frame["s"][rows])
+        if not np.isnan(auc):
+            values.append(auc)
+    return float(np.mean(values)) if values else float("nan")

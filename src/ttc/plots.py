@@ -173,3 +173,73 @@ def plot_success_distribution(per_problem: pd.DataFrame, ax: plt.Axes | None = N
     sns.ecdfplot(data=per_problem, x="success_rate", hue="model", palette=PALETTE, ax=ax)
     ax.set(xlabel="per-problem success rate (c / n)", ylabel="share of problems at or below")
     return ax
+
+
+def plot_budget_curves(
+    summary: pd.DataFrame, x: str, hue: str, facet: str = "difficulty", y: str = "accuracy",
+    xlabel: str = "budget (generations)", ylabel: str = "accuracy",
+    dashed: Sequence[str] = (), log_x: bool = True,
+) -> plt.Figure:
+    """Accuracy (with its 95% band) against a budget, one line per ``hue`` value, one panel
+    per ``facet`` value. Lines named in ``dashed`` (references such as coverage or an
+    oracle) are drawn dashed and without a band.
+
+    ``summary`` has columns ``x``, ``y``, ``{y}_low``, ``{y}_high``, ``hue`` and ``facet``.
+    """
+    panels = list(dict.fromkeys(summary[facet]))
+    lines = list(dict.fromkeys(summary[hue]))
+    colours = dict(zip(lines, sns.color_palette("tab10", len(lines)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        data = summary[summary[facet] == panel]
+        for line in lines:
+            rows = data[data[hue] == line].sort_values(x)
+            if rows.empty:
+                continue
+            ref = line in dashed
+            ax.plot(rows[x], rows[y], color=colours[line], marker="o", ms=3, label=line,
+                    ls="--" if ref else "-", lw=1.2 if ref else 1.6)
+            if not ref and f"{y}_low" in rows:
+                ax.fill_between(rows[x], rows[f"{y}_low"], rows[f"{y}_high"],
+                                color=colours[line], alpha=0.12, lw=0)
+        ax.set(xlabel=xlabel, title=str(panel), ylim=(-0.02, 1.02))
+        if log_x:
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def plot_mc_labels(labels: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Distribution of Monte-Carlo step labels, split by whether the prefix is right (oracle).
+
+    ``labels`` has columns ``mc_label`` and ``oracle``.
+    """
+    ax = _axes(ax)
+    data = labels.assign(prefix=labels["oracle"].map({True: "every step right",
+                                                      False: "a step wrong"}))
+    sns.histplot(data=data, x="mc_label", hue="prefix", bins=20, stat="probability",
+                 common_norm=False, element="step", palette="tab10", ax=ax,
+                 hue_order=["every step right", "a step wrong"])
+    ax.set(xlabel="Monte-Carlo label (share of rollouts reaching the right answer)",
+           ylabel="share of prefixes")
+    return ax
+
+
+def plot_calibration(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Share of step prefixes the oracle marks right, against the PRM's mean score per bin.
+
+    ``table`` has columns ``prm`` (mean score in the bin), ``oracle`` (share right) and
+    ``steps`` (count, drawn as marker area).
+    """
+    ax = _axes(ax)
+    ax.plot([0, 1], [0, 1], color="0.6", ls=":", lw=1)
+    sizes = 20 + 300 * table["steps"] / table["steps"].max()
+    ax.scatter(table["prm"], table["oracle"], s=sizes, color=sns.color_palette(PALETTE)[2],
+               alpha=0.8)
+    ax.plot(table["prm"], table["oracle"], color=sns.color_palette(PALETTE)[2], lw=1)
+    ax.set(xlabel="PRM score (bin mean)", ylabel="share of prefixes right (oracle)",
+           xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    return ax

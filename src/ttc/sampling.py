@@ -22,9 +22,10 @@ from ttc import lean_llama
 class Completion:
     """One generated continuation of a prompt."""
 
-    text: str  # decoded continuation, special tokens removed
-    n_tokens: int  # tokens generated, the final <eos> included
+    text: str  # decoded continuation, special tokens removed (a stop token is kept)
+    n_tokens: int  # tokens generated, the final <eos> or stop token included
     finished: bool  # True if the model emitted <eos> before the limit
+    stopped: bool = False  # True if the row ended at one of ``stop_token_ids``
 
 
 def _sample_next(
@@ -55,6 +56,7 @@ def generate(
     batch_size: int = 256,
     progress: bool = False,
     backend: str = "auto",
+    stop_token_ids: Sequence[int] = (),
 ) -> list[Completion]:
     """Generate one completion per prompt (repeat a prompt in ``prompts`` for more samples).
 
@@ -63,7 +65,8 @@ def generate(
     ``backend``: ``"lean"`` (:mod:`ttc.lean_llama`, plain Llama models only), ``"hf"`` (the
     model's own forward with its KV cache; any causal LM), or ``"auto"`` (lean when supported).
     Greedy outputs are the same with either; sampled ones differ (the random stream is
-    consumed differently).
+    consumed differently). ``stop_token_ids`` end a row like ``<eos>`` but stay in the text
+    (search uses the step separator to generate one reasoning step at a time).
     """
     if backend not in ("auto", "lean", "hf"):
         raise ValueError(f"backend must be 'auto', 'lean' or 'hf', got {backend!r}")
@@ -80,6 +83,7 @@ def generate(
     model.eval()
     device = next(model.parameters()).device
     eos_id, pad_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    ends = torch.tensor([eos_id, *stop_token_ids], dtype=torch.long, device=device)
     encoded = [tokenizer(p)["input_ids"] for p in prompts]
     # sort by length so each batch pads little; results are returned in the input order
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -95,13 +99,16 @@ def generate(
             ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
             mask[r, width - len(encoded[i]) :] = 1
         tokens = decode(model, ids.to(device), mask.to(device), max_new_tokens,
-                        temperature, top_p, generator, eos_id, pad_id)
+                        temperature, top_p, generator, ends, pad_id)
+        stops = set(stop_token_ids)
         for r, i in enumerate(rows):
             row = tokens[r].tolist()
-            finished = eos_id in row
-            n = row.index(eos_id) + 1 if finished else len(row)
+            end = next((j for j, t in enumerate(row) if t == eos_id or t in stops), None)
+            n = len(row) if end is None else end + 1
+            finished = end is not None and row[end] == eos_id
             text = tokenizer.decode(row[: n - 1 if finished else n], skip_special_tokens=True)
-            results[i] = Completion(text=text, n_tokens=n, finished=finished)
+            results[i] = Completion(text=text, n_tokens=n, finished=finished,
+                                    stopped=end is not None and not finished)
     return results  # type: ignore[return-value]
 
 
@@ -114,7 +121,7 @@ def _cache_of(out) -> object:
     return out["cache"] if "cache" in out else out["past_key_values"]
 
 
-def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generator, eos_id, pad_id):
+def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends, pad_id):
     """Autoregressive loop for one left-padded batch; returns generated ids (B, T_new)."""
     batch = ids.shape[0]
     cache_kw = _cache_keyword(model)
@@ -129,7 +136,7 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
         token = _sample_next(logits, temperature, top_p, generator)  # (B,)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         generated.append(token)
-        done |= token == eos_id
+        done |= torch.isin(token, ends)
         if bool(done.all()):
             break
         mask = torch.cat([mask, mask.new_ones(batch, 1)], dim=-1)  # (B, T+1)
@@ -140,7 +147,7 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
     return torch.stack(generated, dim=1)  # (B, T_new)
 
 
-def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, eos_id,
+def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends,
                        pad_id):
     """The same loop on :class:`ttc.lean_llama.LeanLlamaDecoder`, dropping finished rows."""
     batch = ids.shape[0]
@@ -153,7 +160,7 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
         token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
         live = ~finished
         out[rows[live], step] = token[live]
-        finished |= token == eos_id
+        finished |= torch.isin(token, ends)
         if bool(finished.all()) or step + 1 == max_new_tokens:
             break
         if finished.float().mean() >= 0.25:  # compact: stop computing finished rows

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ttc.chapters import accounting, family, sampling
+from ttc.chapters import accounting, family, sampling, search, verifiers
 from ttc.config import build_config
 
 
@@ -41,6 +41,9 @@ CHAPTERS: dict[str, Chapter] = {
                 accounting.AccountingConfig, accounting.run),
         Chapter("02_family", "A controlled model family", family.FamilyConfig, family.run),
         Chapter("03_sampling", "Parallel sampling", sampling.SamplingConfig, sampling.run),
+        Chapter("04_verifiers", "Verifiers", verifiers.VerifiersConfig, verifiers.run),
+        Chapter("05_search", "Search against a verifier", search.SearchChapterConfig,
+                search.run),
     )
 }
 

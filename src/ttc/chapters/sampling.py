@@ -90,6 +90,32 @@ def difficulty_group(n_ops: int) -> str:
     return f"{n_ops} ops"
 
 
+def main_problems(config: SamplingConfig) -> list:
+    """The chapter's main problem set: the first problems of each length of the test set."""
+    return first_per_ops(family_chapter.test_problems(config.family), config.n_problems_per_ops)
+
+
+def main_sample_spec(config: SamplingConfig) -> SampleSpec:
+    """How the main set is sampled (later chapters reuse these cached samples)."""
+    return SampleSpec(n_samples=config.n_samples, max_new_tokens=config.family.max_new_tokens,
+                      temperature=config.temperature, top_p=config.top_p, seed=config.seed)
+
+
+def member_samples(config: SamplingConfig, member: str, progress: bool = True):
+    """One member's checkpoint, the main problems and their samples (from the cache if this
+    chapter already ran): ``(checkpoint, problems, samples)``."""
+    fconfig = config.family
+    if member not in fconfig.members:
+        raise ConfigError(f"member {member!r} is not in profile {config.family_profile!r}'s "
+                          f"family; allowed: {', '.join(fconfig.members)}")
+    path = family_chapter.train_family(fconfig, progress=progress)[member]
+    model, tokenizer = load_member(path, device=fconfig.device)
+    problems = main_problems(config)
+    samples = draw_samples(model, tokenizer, path.name, problems, main_sample_spec(config),
+                           progress)
+    return path, problems, samples
+
+
 def _curves(model: str, n_params: int, samples: pd.DataFrame, problems: list, n: int,
             config: SamplingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-problem counts and per-(k, problem) pass@k and majority vote from one sample table."""
@@ -149,12 +175,10 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
     fconfig = config.family
     checkpoints = family_chapter.train_family(fconfig, progress=progress)
     test = family_chapter.test_problems(fconfig)
-    problems = first_per_ops(test, config.n_problems_per_ops)
+    problems = main_problems(config)
     hardest = max(p.n_ops for p in test)
     hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
-    main_spec = SampleSpec(n_samples=config.n_samples, max_new_tokens=fconfig.max_new_tokens,
-                           temperature=config.temperature, top_p=config.top_p,
-                           seed=config.seed)
+    main_spec = main_sample_spec(config)
     hard_spec = SampleSpec(n_samples=config.hard_n_samples,
                            max_new_tokens=fconfig.max_new_tokens,
                            temperature=config.temperature, top_p=config.top_p,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ttc.tasks.arithmetic import (
     OPS,
     SPLITS,
+    STEP_SEP,
     Problem,
     Step,
     TaskConfig,
@@ -24,6 +25,7 @@ from ttc.tasks.arithmetic import (
 __all__ = [
     "OPS",
     "SPLITS",
+    "STEP_SEP",
     "Problem",
     "Step",
     "TaskConfig",
