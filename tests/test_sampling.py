@@ -135,3 +135,22 @@ def test_sample_spec_validation():
         SampleSpec(n_samples=0, max_new_tokens=4)
     with pytest.raises(ValueError, match="top_p"):
         SampleSpec(n_samples=1, max_new_tokens=4, top_p=1.5)
+
+
+@pytest.mark.parametrize("backend", ["lean", "hf"])
+def test_stop_tokens_end_a_row_and_stay_in_the_text(backend):
+    model, tok = tiny_llama(), build_tokenizer()
+    prompts = ["12+34-5=", "5*6=", "99-98+7*3="] * 4
+    greedy = generate(model, tok, prompts, 24, temperature=0.0, backend=backend)
+    # stop on the character greedy decoding writes most often, so the stop is exercised
+    chars = "".join(c.text for c in greedy)
+    stop = max(sorted(set(chars)), key=chars.count)
+    out = generate(model, tok, prompts, 24, temperature=0.0, backend=backend,
+                   stop_token_ids=[tok.convert_tokens_to_ids(stop)])
+    for c, g in zip(out, greedy, strict=True):
+        if c.stopped:  # ends right after the first stop character, which is kept
+            assert c.text.endswith(stop) and c.text.count(stop) == 1 and not c.finished
+            assert g.text.startswith(c.text) and c.n_tokens == len(c.text)
+        else:  # no stop character before <eos> or the limit: the same as without stops
+            assert stop not in c.text and c == g
+    assert any(c.stopped for c in out)
