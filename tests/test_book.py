@@ -106,3 +106,11 @@ def test_chapter_5_shows_search(smoke_book: Path):
         assert f'id="{figure}"' in html
     text = page_text(smoke_book / "notebooks" / "05_search.html")
     assert "budgets of 4, 16 generations" in text  # smoke profile
+
+
+def test_chapter_6_shows_revisions(smoke_book: Path):
+    html = (smoke_book / "notebooks" / "06_revisions.html").read_text()
+    for figure in ("fig-revision-attempts", "fig-revision-splits"):
+        assert f'id="{figure}"' in html
+    text = page_text(smoke_book / "notebooks" / "06_revisions.html")
+    assert "8 test problems of chapter 5" in text  # smoke profile: 1 per length

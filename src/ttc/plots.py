@@ -243,3 +243,16 @@ def plot_calibration(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     ax.set(xlabel="PRM score (bin mean)", ylabel="share of prefixes right (oracle)",
            xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     return ax
+
+
+def plot_accuracy_by_position(attempts: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Share of right attempts against the attempt's position in its chain, per difficulty.
+
+    ``attempts`` has columns ``position`` (1-based), ``correct`` and ``difficulty``.
+    """
+    ax = _axes(ax)
+    sns.lineplot(data=attempts, x="position", y="correct", hue="difficulty", marker="o",
+                 palette="tab10", errorbar=("ci", 95), n_boot=300, seed=0, ax=ax)
+    ax.set(xlabel="attempt in the chain", ylabel="share of attempts right", ylim=(-0.02, 1.02))
+    ax.legend(title="difficulty", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax

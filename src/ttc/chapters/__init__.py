@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ttc.chapters import accounting, family, sampling, search, verifiers
+from ttc.chapters import accounting, family, revisions, sampling, search, verifiers
 from ttc.config import build_config
 
 
@@ -44,6 +44,8 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter("04_verifiers", "Verifiers", verifiers.VerifiersConfig, verifiers.run),
         Chapter("05_search", "Search against a verifier", search.SearchChapterConfig,
                 search.run),
+        Chapter("06_revisions", "Sequential revisions", revisions.RevisionsConfig,
+                revisions.run),
     )
 }
 

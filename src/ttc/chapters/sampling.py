@@ -169,8 +169,9 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
     the hard subset),
     ``coverage`` (per model, difficulty group and k), ``coverage_by_ops`` (per model, n_ops
     and k), ``hard`` (the same per model and k on the heavily sampled hard subset),
-    ``power_law`` (coverage fit exp(a·k^b) per model on the main set) and ``greedy`` (chapter
-    2's greedy accuracy on the same problems, for the matched-FLOPs comparison).
+    ``power_law`` (coverage fit exp(a·k^b) per model on the main set), ``greedy`` (chapter
+    2's greedy accuracy on the same problems, for the matched-FLOPs comparison) and ``per_k``
+    (per model, problem and k: pass@k, majority vote and inference FLOPs).
     """
     fconfig = config.family
     checkpoints = family_chapter.train_family(fconfig, progress=progress)
@@ -222,4 +223,5 @@ def run(config: SamplingConfig, progress: bool = True) -> dict[str, pd.DataFrame
         "hard_per_problem": pd.concat(hard_problem, ignore_index=True),
         "power_law": pd.DataFrame(fits),
         "greedy": greedy.drop(columns=["completion"]),
+        "per_k": per_k,
     }

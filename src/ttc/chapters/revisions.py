@@ -1,0 +1,238 @@
+"""Chapter 6: sequential revisions against parallel sampling at a fixed budget.
+
+The policy is fine-tuned into a revision model on its own samples of training problems
+(wrong attempts close to a right one, then the right one). On chapter 5's test problems it
+writes chains of attempts; every sequential:parallel split of every budget is scored with
+majority vote, a vote over the chains' last attempts, chapter 4's ORM and the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ttc.cache import artifact_path, read_frame, write_frame
+from ttc.chapters import family as family_chapter
+from ttc.chapters import sampling as sampling_chapter
+from ttc.chapters import search as search_chapter
+from ttc.chapters import verifiers as verifier_chapter
+from ttc.config import ConfigError, config_hash, require_range
+from ttc.family.train import load_member, training_info
+from ttc.flops import inference_flops
+from ttc.revisions import (
+    SELECTIONS,
+    RevisionTrainConfig,
+    chain_lengths,
+    generate_chains,
+    revised_away,
+    revision_examples,
+    select_split,
+    split_attempts,
+    split_lengths,
+    train_reviser,
+)
+from ttc.sampling import SampleSpec, draw_samples
+from ttc.tasks import generate_problems
+from ttc.verifiers import load_verifier
+
+
+@dataclass(frozen=True)
+class RevisionsConfig:
+    """Parameters of chapter 6. Defaults are smoke-sized."""
+
+    #: profile whose 05_search parameters give the test problems, the policy and the ORM
+    search_profile: str = "smoke"
+    #: training problems per number of operations, and policy samples of each
+    n_train_problems_per_ops: int = 4
+    train_samples: int = 8
+    #: revision sequences drawn per training problem that has a right sample
+    examples_per_problem: int = 4
+    #: earlier attempts the model sees (Snell et al.: 4); also the most wrong attempts
+    #: in a training sequence
+    history: int = 4
+    #: use the task's reference solution as the target where the policy never succeeded
+    reference_when_unsolved: bool = False
+    epochs: int = 2
+    batch_size: int = 32
+    lr: float = 1e-3
+    #: budgets in generations (powers of two); every split L = 1, 2, 4, ... budget is scored
+    budgets: tuple[int, ...] = (4, 16)
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from ttc.profiles import available_profiles
+
+        if self.search_profile not in available_profiles():
+            raise ConfigError(f"parameter 'search_profile' must be one of "
+                              f"{', '.join(map(repr, available_profiles()))}; "
+                              f"got {self.search_profile!r}")
+        require_range("n_train_problems_per_ops", self.n_train_problems_per_ops, low=1)
+        require_range("train_samples", self.train_samples, low=2)
+        require_range("examples_per_problem", self.examples_per_problem, low=1)
+        require_range("history", self.history, low=0, high=16)
+        require_range("epochs", self.epochs, low=1)
+        require_range("batch_size", self.batch_size, low=1)
+        require_range("lr", self.lr, low=1e-6, high=1.0)
+        require_range("temperature", self.temperature, low=0.01, high=10.0)
+        if not self.budgets or any(b < 2 or b & (b - 1) for b in self.budgets):
+            raise ConfigError(f"parameter 'budgets' must be a non-empty list of powers of two "
+                              f">= 2; got {list(self.budgets)!r}")
+
+    @property
+    def search(self) -> search_chapter.SearchChapterConfig:
+        from ttc.profiles import chapter_config
+
+        return chapter_config(self.search_profile, "05_search")
+
+
+def train(config: RevisionsConfig, progress: bool = True):
+    """Build the revision data from the policy's samples and fine-tune (cached); return the
+    checkpoint folder and the examples."""
+    vconfig = config.search.verifiers
+    fconfig = vconfig.sampling.family
+    policy_path = family_chapter.train_family(fconfig, progress=progress)[vconfig.policy]
+    model, tokenizer = load_member(policy_path, device=fconfig.device)
+    problems = generate_problems(fconfig.task, "train", config.n_train_problems_per_ops,
+                                 seed=config.seed + 3033)
+    spec = SampleSpec(n_samples=config.train_samples, max_new_tokens=fconfig.max_new_tokens,
+                      seed=config.seed + 13)
+    samples = draw_samples(model, tokenizer, policy_path.name, problems, spec, progress)
+    examples = revision_examples(problems, samples, per_problem=config.examples_per_problem,
+                                 seed=config.seed, max_wrong=config.history,
+                                 reference_when_unsolved=config.reference_when_unsolved)
+    if not examples:
+        raise ConfigError("no training problem has a right sample to revise towards; raise "
+                          "'train_samples' or 'n_train_problems_per_ops', or set "
+                          "'reference_when_unsolved'")
+    recipe = RevisionTrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                                 lr=config.lr, seed=config.seed)
+    return train_reviser(policy_path, examples, recipe, progress, fconfig.device), examples
+
+
+def chains(config: RevisionsConfig, progress: bool = True) -> pd.DataFrame:
+    """The revision model's chains on the test problems (cached), with ORM scores."""
+    sconfig = config.search
+    vconfig = sconfig.verifiers
+    fconfig = vconfig.sampling.family
+    reviser, _ = train(config, progress)
+    problems, _ = search_chapter.search_problems(sconfig)
+    orm_path = verifier_chapter.train_verifiers(vconfig, progress)["orm"]
+    lengths = chain_lengths(max(config.budgets))
+    key = config_hash((reviser.name, orm_path.name, [p.prompt for p in problems], lengths,
+                       config.temperature, config.seed, config.history, "v1"))
+    final = artifact_path("revisions", key) / "chains.parquet"
+    if final.is_file():
+        return read_frame(final)
+    model, tokenizer = load_member(reviser, device=fconfig.device)
+    table = generate_chains(model, tokenizer, problems, lengths, fconfig.max_new_tokens,
+                            config.temperature, config.seed, history=config.history)
+    orm = load_verifier(orm_path, device=fconfig.device)
+    scores = orm.step_scores([problems[p].prompt for p in table["problem"]],
+                             table["completion"].tolist(), table["finished"].tolist())
+    table["orm"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
+    table["n_ops"] = [problems[p].n_ops for p in table["problem"]]
+    write_frame(table, final)
+    return table
+
+
+def score_splits(config: RevisionsConfig, table: pd.DataFrame, problems: list,
+                 n_policy: int, n_verifier: int) -> pd.DataFrame:
+    """One row per (budget, chain length, selection rule, problem): right or not, and cost."""
+    rows: list[dict] = []
+    for budget in config.budgets:
+        for length in split_lengths(budget):
+            used = split_attempts(table, budget, length)
+            for p, attempts in used.groupby("problem", sort=True):
+                tokens = int(attempts["n_tokens"].sum())
+                for rule in SELECTIONS:
+                    right = select_split(attempts, str(problems[p].answer), rule,
+                                         attempts["orm"].to_numpy())
+                    verifier_tokens = tokens if rule == "verifier" else 0
+                    rows.append({
+                        "budget": budget, "length": length, "chains": budget // length,
+                        "rule": rule, "problem": p, "n_ops": problems[p].n_ops,
+                        "correct": float(right), "policy_tokens": tokens,
+                        "context_tokens": int(attempts["context_tokens"].sum()),
+                        "flops": inference_flops(n_policy, tokens)
+                        + (inference_flops(n_verifier, verifier_tokens)
+                           if verifier_tokens else 0.0),
+                    })
+    frame = pd.DataFrame(rows)
+    frame["difficulty"] = frame["n_ops"].map(sampling_chapter.difficulty_group)
+    frame["split"] = frame["chains"].astype(str) + " × " + frame["length"].astype(str)
+    return frame
+
+
+def run(config: RevisionsConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Train the revision model, write chains, score every split; compare with chapter 5.
+
+    Tables: ``training`` (the fine-tune's record), ``chains`` (every attempt),
+    ``splits`` (per budget, chain length, rule and problem), ``summary`` (accuracy with 95%
+    intervals per budget, chain length, rule and difficulty), ``best_split`` (the best chain
+    length per budget and difficulty, by majority vote), ``revised`` (right attempts
+    revised into wrong ones, per difficulty) and ``comparison`` (revisions against chapter
+    5's best-of-N, majority vote and searches at the same budgets).
+    """
+    sconfig = config.search
+    vconfig = sconfig.verifiers
+    members = family_chapter.train_family(vconfig.sampling.family, progress=False)
+    reviser, examples = train(config, progress)
+    table = chains(config, progress)
+    problems, _ = search_chapter.search_problems(sconfig)
+    n_policy = training_info(members[vconfig.policy])["N"]
+    n_verifier = training_info(members[vconfig.verifier_base])["N"]
+    splits = score_splits(config, table, problems, n_policy, n_verifier)
+    summary = verifier_chapter.summarise(
+        splits, ["budget", "length", "chains", "rule", "difficulty"], value="correct"
+    ).rename(columns={"correct": "accuracy", "correct_low": "accuracy_low",
+                      "correct_high": "accuracy_high"})
+    majority = summary[summary["rule"] == "majority"]
+    best_split = majority.loc[majority.groupby(["budget", "difficulty"])["accuracy"]
+                              .idxmax()].reset_index(drop=True)
+    table["difficulty"] = table["n_ops"].map(sampling_chapter.difficulty_group)
+    revised = []
+    for difficulty, group in table.groupby("difficulty", sort=False):
+        away, right = revised_away(group)
+        revised.append({"difficulty": difficulty, "right_then_wrong": away,
+                        "right_with_next": right,
+                        "share": away / right if right else np.nan})
+    away, right = revised_away(table)
+    revised.append({"difficulty": "all", "right_then_wrong": away, "right_with_next": right,
+                    "share": away / right if right else np.nan})
+    info = json.loads((reviser / "training.json").read_text())
+    training = pd.DataFrame([{k: info[k] for k in ("n_examples", "n_train", "val_loss_before",
+                                                   "val_loss_after", "train_seconds")}
+                             | {"wrong_attempts_mean": float(np.mean(
+                                 [e.n_wrong for e in examples]))}])
+    return {"training": training, "chains": table, "splits": splits, "summary": summary,
+            "best_split": best_split, "revised": pd.DataFrame(revised),
+            "comparison": comparison(config, splits)}
+
+
+def comparison(config: RevisionsConfig, splits: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per budget and difficulty: the best revision split (majority vote) next to
+    chapter 5's variants at the same budgets (the same problems)."""
+    search_tables = search_chapter.run(config.search, progress=False)
+    search_summary = search_tables["summary"]
+    shared = [b for b in config.budgets if b in set(search_summary["budget"])]
+    rows = []
+    majority = splits[splits["rule"] == "majority"]
+    for budget in shared:
+        for difficulty, group in majority[majority["budget"] == budget].groupby(
+                "difficulty", sort=False):
+            per_length = group.groupby("length")["correct"].mean()
+            rows.append({"budget": budget, "difficulty": difficulty,
+                         "method": "revisions, best split (majority)",
+                         "accuracy": float(per_length.max())})
+            rows.append({"budget": budget, "difficulty": difficulty,
+                         "method": "revisions, all parallel (majority)",
+                         "accuracy": float(per_length.loc[1])})
+        other = search_summary[search_summary["budget"] == budget]
+        rows += [{"budget": budget, "difficulty": r.difficulty, "method": r.variant,
+                  "accuracy": r.accuracy} for r in other.itertuples()]
+    return pd.DataFrame(rows)
+
