@@ -27,10 +27,10 @@ from ttc.verifiers import OracleVerifier, load_verifier
 
 #: the chapter's search variants: label -> (registry method, parameters besides the budget)
 VARIANTS = {
-    "beam (M=4)": ("beam", {"width": 4}),
-    "beam (M=√N)": ("beam", {"width": "sqrt"}),
-    "lookahead (k=1)": ("lookahead", {"width": 4, "lookahead": 1}),
-    "DVTS (M=4)": ("dvts", {"width": 4}),
+    "beam, width 4": ("beam", {"width": 4}),
+    "beam, width √N": ("beam", {"width": "sqrt"}),
+    "lookahead, 1 step": ("lookahead", {"width": 4, "lookahead": 1}),
+    "DVTS, width 4": ("dvts", {"width": 4}),
 }
 #: selection from independent samples, for comparison: label -> (score column, rule)
 BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
@@ -50,7 +50,7 @@ class SearchChapterConfig:
     #: search variants to run with the learned PRM (keys of VARIANTS)
     methods: tuple[str, ...] = tuple(VARIANTS)
     #: variants also run with the exact step checker as the verifier (the upper bound)
-    oracle_methods: tuple[str, ...] = ("beam (M=4)",)
+    oracle_methods: tuple[str, ...] = ("beam, width 4",)
     max_steps: int = 12
     temperature: float = 1.0
     seed: int = 0
