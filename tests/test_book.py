@@ -20,7 +20,9 @@ def page_text(path: Path) -> str:
     """The visible text of a built page (tags removed, white space folded)."""
     from bs4 import BeautifulSoup
 
-    return " ".join(BeautifulSoup(path.read_text(), "html.parser").get_text(" ").split())
+    text = BeautifulSoup(path.read_text(), "html.parser").get_text(" ")
+    # Sphinx turns straight quotes into typographic ones; compare with the source's
+    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").split())
 
 
 def test_every_chapter_is_rendered(smoke_book: Path):
@@ -114,3 +116,46 @@ def test_chapter_6_shows_revisions(smoke_book: Path):
         assert f'id="{figure}"' in html
     text = page_text(smoke_book / "notebooks" / "06_revisions.html")
     assert "8 test problems of chapter 5" in text  # smoke profile: 1 per length
+
+
+def test_chapter_7_shows_the_exchange(smoke_book: Path):
+    html = (smoke_book / "notebooks" / "07_compute_optimal.html").read_text()
+    for figure in ("fig-bin-agreement", "fig-compute-optimal", "fig-exchange",
+                   "fig-exchange-sweep"):
+        assert f'id="{figure}"' in html
+
+
+def test_chapter_7_prose_states_what_the_tables_show(smoke_book: Path, monkeypatch):
+    """Every headline claim on the page is the sentence its predicate picks from the tables
+    of the same run (the chapter re-runs from the cache the build filled)."""
+    from ttc.chapters.compute_optimal import run
+    from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
+    from ttc.profiles import chapter_config
+
+    monkeypatch.setenv("TTC_ROOT", str(smoke_book.parents[2]))
+    tables = run(chapter_config("smoke", "07_compute_optimal"), progress=False)
+    text = page_text(smoke_book / "notebooks" / "07_compute_optimal.html")
+    for claim in COMPUTE_OPTIMAL_CLAIMS:
+        assert claim.text(tables) in text, claim.key
+        other = claim.fails_text if claim.holds(tables) else claim.holds_text
+        assert other not in text, claim.key
+
+
+def test_chapter_8_and_conclusions(smoke_book: Path, monkeypatch):
+    from ttc.chapters.floor import run
+    from ttc.claims import FLOOR_CLAIMS
+    from ttc.profiles import chapter_config
+
+    html = (smoke_book / "notebooks" / "08_floor.html").read_text()
+    for figure in ("fig-floor-unsolved", "fig-tradeoff"):
+        assert f'id="{figure}"' in html
+    monkeypatch.setenv("TTC_ROOT", str(smoke_book.parents[2]))
+    tables = run(chapter_config("smoke", "08_floor"), progress=False)
+    text = page_text(smoke_book / "notebooks" / "08_floor.html")
+    for claim in FLOOR_CLAIMS:
+        assert claim.text(tables) in text, claim.key
+    conclusions = page_text(smoke_book / "conclusions.html")
+    # numbers glued across documents reached the page (no raw role text left behind)
+    assert "glue:text" not in conclusions and "::" not in conclusions
+    vote_claim = next(c for c in FLOOR_CLAIMS if c.key == "claim_vote_no_exchange")
+    assert vote_claim.text(tables) in conclusions

@@ -256,3 +256,86 @@ def plot_accuracy_by_position(attempts: pd.DataFrame, ax: plt.Axes | None = None
     ax.set(xlabel="attempt in the chain", ylabel="share of attempts right", ylim=(-0.02, 1.02))
     ax.legend(title="difficulty", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def plot_bin_agreement(counts: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Problems per (oracle bin, predicted bin): ``counts`` is a crosstab with the oracle bins
+    as the index and the predicted bins as columns."""
+    ax = _axes(ax)
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
+    ax.set(xlabel="predicted bin (mean PRM score; 1 = easiest)",
+           ylabel="oracle bin (pass@1; 1 = easiest)")
+    return ax
+
+
+def plot_exchange(table: pd.DataFrame) -> plt.Figure:
+    """Relative improvement of the small model's compute-optimal test-time compute over the
+    larger model's greedy answer at matched total FLOPs, per difficulty bin and R, one panel
+    per larger model. Above zero: test-time compute wins.
+
+    ``table`` has columns ``large``, ``M``, ``R``, ``bin`` and ``relative_improvement``.
+    """
+    panels = list(dict.fromkeys(table["large"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, large in zip(axes[0], panels, strict=True):
+        data = table[table["large"] == large].assign(R=lambda t: t["R"].map(lambda r: f"{r:g}"))
+        sns.barplot(data=data, x="bin", y="relative_improvement", hue="R", palette=PALETTE,
+                    ax=ax)
+        ax.axhline(0, color="0.3", lw=1)
+        m = float(data["M"].iloc[0])
+        ax.set(xlabel="difficulty bin (1 = easiest)", title=f"vs {large} (M = {m:.1f})")
+        ax.get_legend().remove()
+    axes[0][0].set_ylabel("relative improvement over the larger model")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    axes[0][-1].legend(handles, labels, title="R", loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def plot_exchange_sweep(sweep: pd.DataFrame) -> plt.Figure:
+    """Accuracy difference (small with compute-optimal test-time compute minus larger model
+    greedy) against R, one line per difficulty bin, one panel per larger model."""
+    panels = list(dict.fromkeys(sweep["large"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), sharey=True,
+                             squeeze=False)
+    data = sweep.assign(difference=sweep["small_accuracy"] - sweep["large_accuracy"],
+                        bin=sweep["bin"].map(lambda b: f"bin {b}"))
+    for ax, large in zip(axes[0], panels, strict=True):
+        sns.lineplot(data=data[data["large"] == large], x="R", y="difference", hue="bin",
+                     palette=PALETTE, ax=ax, legend=ax is axes[0][-1])
+        ax.axhline(0, color="0.3", lw=1)
+        ax.set(xscale="log", xlabel="R = inference tokens / pretraining tokens",
+               title=f"vs {large}")
+    axes[0][0].set_ylabel("accuracy: small + test-time compute − larger")
+    axes[0][-1].legend(title="difficulty", loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
+    """Test-time FLOPs per problem needed to reach each target accuracy against training
+    FLOPs, one line per target, one panel per strategy (Jones 2021). Members that never reach
+    a target are marked at the top of the panel with an x.
+
+    ``table`` has columns ``strategy``, ``model``, ``train_flops``, ``target``,
+    ``test_flops`` and ``reached``.
+    """
+    panels = list(dict.fromkeys(table["strategy"]))
+    targets = sorted(table["target"].unique())
+    colours = dict(zip(targets, sns.color_palette(PALETTE, len(targets)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), sharey=True,
+                             sharex=True, squeeze=False)
+    top = table["test_flops"].max() * 3 if table["reached"].any() else 1.0
+    for ax, strategy in zip(axes[0], panels, strict=True):
+        data = table[table["strategy"] == strategy]
+        for target in targets:
+            rows = data[data["target"] == target].sort_values("train_flops")
+            ok = rows[rows["reached"]]
+            ax.plot(ok["train_flops"], ok["test_flops"], marker="o", color=colours[target],
+                    label=f"accuracy {target:g}")
+            missing = rows[~rows["reached"]]
+            ax.scatter(missing["train_flops"], [top] * len(missing), marker="x",
+                       color=colours[target])
+        ax.set(xscale="log", yscale="log", xlabel="training FLOPs (6·N·D)", title=strategy)
+    axes[0][0].set_ylabel("test-time FLOPs per problem to reach the target")
+    axes[0][-1].legend(title="target (x: never)", loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig

@@ -13,7 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from ttc.chapters import accounting, family, revisions, sampling, search, verifiers
+from ttc.chapters import (
+    accounting,
+    compute_optimal,
+    family,
+    floor,
+    revisions,
+    sampling,
+    search,
+    verifiers,
+)
 from ttc.config import build_config
 
 
@@ -46,6 +55,9 @@ CHAPTERS: dict[str, Chapter] = {
                 search.run),
         Chapter("06_revisions", "Sequential revisions", revisions.RevisionsConfig,
                 revisions.run),
+        Chapter("07_compute_optimal", "Compute-optimal scaling and the exchange",
+                compute_optimal.ComputeOptimalConfig, compute_optimal.run),
+        Chapter("08_floor", "Where capability sets a floor", floor.FloorConfig, floor.run),
     )
 }
 
