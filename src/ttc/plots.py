@@ -178,7 +178,7 @@ def plot_success_distribution(per_problem: pd.DataFrame, ax: plt.Axes | None = N
 def plot_budget_curves(
     summary: pd.DataFrame, x: str, hue: str, facet: str = "difficulty", y: str = "accuracy",
     xlabel: str = "budget (generations)", ylabel: str = "accuracy",
-    dashed: Sequence[str] = (), log_x: bool = True,
+    dashed: Sequence[str] = (), log_x: bool = True, log_base: int = 2,
 ) -> plt.Figure:
     """Accuracy (with its 95% band) against a budget, one line per ``hue`` value, one panel
     per ``facet`` value. Lines named in ``dashed`` (references such as coverage or an
@@ -205,8 +205,10 @@ def plot_budget_curves(
                                 color=colours[line], alpha=0.12, lw=0)
         ax.set(xlabel=xlabel, title=str(panel), ylim=(-0.02, 1.02))
         if log_x:
-            ax.set_xscale("log", base=2)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xscale("log", base=log_base)
+            if log_base == 2:  # budgets: plain integers; other bases keep 10^k labels
+                ax.xaxis.set_major_formatter(
+                    matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

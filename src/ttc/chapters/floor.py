@@ -17,6 +17,7 @@ import pandas as pd
 from ttc.chapters import compute_optimal as compute_optimal_chapter
 from ttc.chapters import family as family_chapter
 from ttc.chapters import sampling as sampling_chapter
+from ttc.claims import MARGIN
 from ttc.config import ConfigError, require_range
 from ttc.family.train import training_info
 from ttc.flops import exchange_factor, inference_flops
@@ -123,31 +124,35 @@ def tradeoff_slopes(table: pd.DataFrame) -> pd.DataFrame:
                                        "test_saved_per_10x_train"])
 
 
-def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame, policy: str,
+def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
                r_values) -> pd.DataFrame:
-    """Over all problems: samples the policy may draw per query at matched total FLOPs with
-    each larger member (for each R), its majority-vote accuracy there, and the larger
-    member's greedy accuracy."""
+    """Over all problems, for every (smaller, larger) pair of members and every R: samples
+    the smaller one may draw per query at matched total FLOPs with the larger one's single
+    greedy answer, its majority-vote accuracy with that many (the largest k tried that fits),
+    and the larger member's greedy accuracy."""
     n = members.set_index("model")["N"]
     tokens = greedy.groupby("model")["n_tokens"].mean()
     acc = greedy.groupby("model")["correct"].mean()
-    curve = per_k[per_k["model"] == policy].groupby("k")["majority"].mean()
     rows = []
-    for large in n.index:
-        if n[large] <= n[policy]:
-            continue
-        m = n[large] / n[policy]
-        for r in r_values:
-            allowed_tokens = exchange_factor(m, r) * tokens[large]
-            mine = per_k[(per_k["model"] == policy) & (per_k["k"] == 1)]
-            per_sample = mine["flops"].mean() / (2 * n[policy])  # tokens per sample
-            k_afford = allowed_tokens / per_sample
-            usable = [k for k in curve.index if k <= k_afford]
-            rows.append({"large": large, "M": m, "R": r, "samples_affordable": k_afford,
-                         "k_used": max(usable) if usable else 0,
-                         "small_majority": float(curve.loc[max(usable)]) if usable
-                         else np.nan,
-                         "large_greedy": float(acc[large])})
+    for small in n.index:
+        mine = per_k[per_k["model"] == small]
+        curve = mine.groupby("k")["majority"].mean()
+        per_sample = mine[mine["k"] == 1]["flops"].mean() / (2 * n[small])  # tokens per sample
+        for large in n.index:
+            if n[large] <= n[small]:
+                continue
+            m = n[large] / n[small]
+            for r in r_values:
+                k_afford = exchange_factor(m, r) * tokens[large] / per_sample
+                usable = [k for k in curve.index if k <= k_afford]
+                small_acc = float(curve.loc[max(usable)]) if usable else np.nan
+                rows.append({"small": small, "large": large, "M": m, "R": r,
+                             "samples_affordable": k_afford,
+                             "k_used": max(usable) if usable else 0,
+                             "small_majority": small_acc, "large_greedy": float(acc[large]),
+                             "winner": "test-time compute" if small_acc >= acc[large] + MARGIN
+                             else "larger model" if acc[large] >= small_acc + MARGIN
+                             else "tie"})
     return pd.DataFrame(rows)
 
 
@@ -176,6 +181,5 @@ def run(config: FloorConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
                        for strategy in TRADEOFF_STRATEGIES], ignore_index=True)
     return {"unsolved": unsolved, "out_of_reach": out_of_reach(per_problem, greedy),
             "tradeoff": table, "slopes": tradeoff_slopes(table),
-            "deployment": deployment(per_k, greedy, members, vconfig.policy,
-                                     cconfig.r_values),
+            "deployment": deployment(per_k, greedy, members, cconfig.r_values),
             "members": members}
