@@ -159,3 +159,9 @@ def test_chapter_8_and_conclusions(smoke_book: Path, monkeypatch):
     assert "glue:text" not in conclusions and "::" not in conclusions
     vote_claim = next(c for c in FLOOR_CLAIMS if c.key == "claim_vote_no_exchange")
     assert vote_claim.text(tables) in conclusions
+
+
+def test_site_root_has_a_favicon(smoke_book: Path):
+    """Browsers ask for /favicon.ico on the redirect page; a 404 there is a console error."""
+    assert (smoke_book / "favicon.ico").read_bytes() == \
+        (smoke_book / "_static" / "favicon.png").read_bytes()

@@ -71,6 +71,9 @@ def test_every_page_loads_with_its_figures(smoke_book: Path, server: str):
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # name the resource behind a "Failed to load resource" console error
+        page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}")
+                if r.status >= 400 else None)
         for rel in pages:
             errors.clear()
             response = page.goto(f"{server}/{rel}", wait_until="load")

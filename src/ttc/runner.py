@@ -8,6 +8,7 @@ and Jupyter Book renders the executed copies with execution turned off.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -147,6 +148,14 @@ def drop_duplicate_scripts(html_dir: Path) -> int:
     return total
 
 
+def add_root_favicon(html_dir: Path) -> None:
+    """Copy the book's icon to ``/favicon.ico``: a browser asks for it on pages that declare
+    no icon (Jupyter Book's ``index.html`` redirect), and the 404 shows as a console error."""
+    icon = html_dir / "_static" / "favicon.png"
+    if icon.is_file():
+        shutil.copyfile(icon, html_dir / "favicon.ico")
+
+
 def build_html(strict: bool = True) -> Path:
     """Render the executed notebooks and prose pages to HTML; return ``index.html``."""
     vendor_mathjax()
@@ -160,6 +169,7 @@ def build_html(strict: bool = True) -> Path:
         raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
     index = book_dir() / "_build" / "html" / "index.html"
     drop_duplicate_scripts(index.parent)
+    add_root_favicon(index.parent)
     if not index.is_file():
         raise RuntimeError(f"jupyter-book reported success but wrote no {index}")
     return index
