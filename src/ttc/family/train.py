@@ -28,9 +28,10 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-from ttc.cache import artifact_path, atomic_dir
+from ttc.cache import artifact_path
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import ModelSpec, count_parameters
+from ttc.finetune import save_checkpoint
 from ttc.flops import pretraining_flops
 from ttc.tasks import TaskConfig, generate_problems, train_stream
 from ttc.tokenizer import build_tokenizer
@@ -210,12 +211,7 @@ def train_member(
         "peak_lr": peak, "train_seconds": seconds, "device": device, "curve": curve,
         "train_config": asdict(config),
     }
-    model.to("cpu")
-    with atomic_dir(path) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "training.json").write_text(json.dumps(info, indent=1))
-    return path
+    return save_checkpoint(path, model, tokenizer, info)
 
 
 def load_member(path_or_id: str | Path, device: str = "auto"):

@@ -12,42 +12,24 @@ from __future__ import annotations
 
 import json
 import math
-import random
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ttc.cache import artifact_path, atomic_dir
+from ttc.cache import artifact_path
 from ttc.config import config_hash
 from ttc.family.train import resolve_device
+from ttc.finetune import FinetuneConfig, fit, save_checkpoint, split_examples
 from ttc.verifiers.labels import VerifierExample
 from ttc.verifiers.scoring import LearnedVerifier, step_end_positions, verifier_ids
 
 KINDS = ("orm", "prm")
 
 
-@dataclass(frozen=True)
-class VerifierTrainConfig:
+class VerifierTrainConfig(FinetuneConfig):
     """Recipe for fine-tuning a verifier (the same for ORM and PRM)."""
-
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 1e-3
-    warmup_frac: float = 0.1
-    weight_decay: float = 0.01
-    val_frac: float = 0.1  # share of examples held out to report a validation loss
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
-        if not 0 <= self.val_frac < 1:
-            raise ValueError(f"val_frac must be in [0, 1), got {self.val_frac}")
 
 
 def _tensors(tokenizer, examples: Sequence[VerifierExample]):
@@ -70,27 +52,19 @@ def _tensors(tokenizer, examples: Sequence[VerifierExample]):
     return ids, mask, targets
 
 
-def _loss(model, ids, mask, targets) -> torch.Tensor:
-    width = int(mask.sum(dim=1).max())  # right padding: drop columns every row pads
-    ids, mask, targets = ids[:, :width], mask[:, :width], targets[:, :width]
-    logits = model(input_ids=ids, attention_mask=mask).logits[..., 0]  # (B, T)
+def _loss(model, ids, mask, targets) -> torch.Tensor | None:
+    """BCE with logits at the labelled step ends; None for a batch without labels."""
     labelled = ~torch.isnan(targets)
+    if not bool(labelled.any()):
+        return None
+    width = int(mask.sum(dim=1).max())  # right padding: drop columns every row pads
+    logits = model(input_ids=ids[:, :width], attention_mask=mask[:, :width]).logits[..., 0]
     return torch.nn.functional.binary_cross_entropy_with_logits(
-        logits[labelled], targets[labelled])
+        logits[labelled[:, :width]], targets[:, :width][labelled[:, :width]])
 
 
-@torch.no_grad()
-def _mean_loss(model, ids, mask, targets, batch_size: int) -> float:
-    model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(ids), batch_size):
-        rows = slice(start, start + batch_size)
-        n = int((~torch.isnan(targets[rows])).sum())
-        if n:
-            total += float(_loss(model, ids[rows], mask[rows], targets[rows])) * n
-            count += n
-    model.train()
-    return total / max(count, 1)
+def _n_labels(ids, mask, targets) -> int:
+    return int((~torch.isnan(targets)).sum())
 
 
 def train_verifier(
@@ -125,62 +99,14 @@ def train_verifier(
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model.to(device).train()
 
-    order = list(range(len(examples)))
-    random.Random(config.seed).shuffle(order)
-    n_val = min(int(round(config.val_frac * len(examples))), len(examples) - 1)
-    val = [examples[i] for i in order[:n_val]]
-    train = [examples[i] for i in order[n_val:]]
-    ids, mask, targets = (t.to(device) for t in _tensors(tokenizer, train))
-    val_t = tuple(t.to(device) for t in _tensors(tokenizer, val)) if val else None
-
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    warmup = max(1, int(config.warmup_frac * total))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-
-    def lr_factor(step: int) -> float:  # linear warm-up, then cosine decay to zero
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    val_before = _mean_loss(model, *val_t, 128) if val_t else math.nan
-    curve = []
-    generator = torch.Generator().manual_seed(config.seed)
-    start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=f"train {kind}", disable=not progress, leave=False)
-    for epoch in bar:
-        perm = torch.randperm(len(train), generator=generator)
-        losses = []
-        for step in range(steps_per_epoch):
-            rows = perm[step * config.batch_size : (step + 1) * config.batch_size].to(device)
-            if not bool((~torch.isnan(targets[rows])).any()):
-                continue
-            loss = _loss(model, ids[rows], mask[rows], targets[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-        val_loss = _mean_loss(model, *val_t, 128) if val_t else math.nan
-        curve.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                      "val_loss": val_loss})
-        bar.set_postfix(train=f"{np.mean(losses):.3f}", val=f"{val_loss:.3f}")
-    info = {
-        "kind": kind, "base": base.name, "n_examples": len(examples), "n_train": len(train),
-        "n_val": len(val), "n_labels": int((~torch.isnan(targets)).sum()),
-        "val_loss_before": val_before, "val_loss_after": curve[-1]["val_loss"],
-        "curve": curve, "train_seconds": time.perf_counter() - start,
-        "train_config": asdict(config),
-    }
-    model.to("cpu")
-    with atomic_dir(path) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "training.json").write_text(json.dumps(info, indent=1))
-    return path
+    train, val = split_examples(examples, config.val_frac, config.seed)
+    tensors = [t.to(device) for t in _tensors(tokenizer, train)]
+    val_t = [t.to(device) for t in _tensors(tokenizer, val)] if val else None
+    record = fit(model, tensors, val_t, _loss, _n_labels, config, f"train {kind}", progress)
+    info = {"kind": kind, "base": base.name, "n_examples": len(examples),
+            "n_train": len(train), "n_val": len(val), "n_labels": _n_labels(*tensors),
+            **record, "train_config": asdict(config)}
+    return save_checkpoint(path, model, tokenizer, info)
 
 
 def load_verifier(path: str | Path, device: str = "auto", batch_size: int = 256
