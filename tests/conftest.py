@@ -41,3 +41,31 @@ def smoke_book(tmp_path_factory) -> Path:
     html = root / "book" / "_build" / "html"
     assert (html / "index.html").is_file()
     return html
+
+
+@pytest.fixture
+def tiny_base(tmp_path, monkeypatch):
+    """A random-init f32x2 member saved as a checkpoint, and a scratch model cache.
+
+    Yields ``(checkpoint folder, cache folder)``. A model this small trains fastest on one
+    thread: with several, a busy machine makes them wait on each other (0.3 s against
+    10-20 s on 2 loaded cores).
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from ttc.family.specs import get_spec
+    from ttc.tokenizer import build_tokenizer
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TTC_CACHE", str(cache))
+    tokenizer = build_tokenizer()
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(get_spec("f32x2").llama_config(len(tokenizer), 256))
+    base = tmp_path / "f32x2-tiny"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield base, cache
+    torch.set_num_threads(threads)

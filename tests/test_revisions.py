@@ -522,29 +522,6 @@ def test_generate_chains_with_a_scripted_model(monkeypatch):
 # Fine-tuning and sampling a tiny revision model.
 
 
-@pytest.fixture
-def tiny_base(tmp_path, monkeypatch):
-    """A random-init f32x2 member saved as a checkpoint; the cache points at a scratch dir."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    from ttc.family.specs import get_spec
-    from ttc.tokenizer import build_tokenizer
-
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("TTC_CACHE", str(cache))
-    tokenizer = build_tokenizer()
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(get_spec("f32x2").llama_config(len(tokenizer), 256))
-    base = tmp_path / "f32x2-tiny"
-    model.save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    threads = torch.get_num_threads()  # a model this small trains fastest on one thread
-    torch.set_num_threads(1)
-    yield base, cache
-    torch.set_num_threads(threads)
-
-
 def unsolved_examples(per_problem: int = 4) -> list[RevisionExample]:
     """Revision sequences towards the reference solution of 12 short training problems, each
     with three wrong samples (the last result off by 1, 2 or 3)."""

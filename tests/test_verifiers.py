@@ -182,31 +182,6 @@ def test_monte_carlo_needs_rollouts():
 # ---------------------------------------------------------------------------------------------
 # Training a tiny learned verifier.
 
-@pytest.fixture
-def tiny_base(tmp_path, monkeypatch):
-    """A random-init f32x2 member saved as a checkpoint; the cache points at a scratch dir."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    from ttc.family.specs import get_spec
-    from ttc.tokenizer import build_tokenizer
-
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("TTC_CACHE", str(cache))
-    tokenizer = build_tokenizer()
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(get_spec("f32x2").llama_config(len(tokenizer), 64))
-    base = tmp_path / "f32x2-tiny"
-    model.save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    # a model this small trains fastest on one thread; with several, a busy machine makes
-    # the threads wait on each other (0.3 s against 10-20 s on 2 loaded cores)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield base, cache
-    torch.set_num_threads(threads)
-
-
 def oracle_examples(n_per_ops: int = 16) -> list[VerifierExample]:
     """Right chains and chains wrong at their last step, labelled by the oracle.
 
