@@ -136,3 +136,19 @@ def within_group_auc(groups: np.ndarray, labels: np.ndarray, scores: np.ndarray)
         if not np.isnan(auc):
             values.append(auc)
     return float(np.mean(values)) if values else float("nan")
+
+
+def mean_by(frame, by: list[str], value: str, name: str | None = None, n_boot: int = 400):
+    """Mean of the per-problem column ``value`` per group of ``by``, with a 95% bootstrap
+    interval over problems: columns ``name``, ``name_low``, ``name_high`` and ``problems``
+    (``name`` defaults to ``value``)."""
+    import pandas as pd
+
+    name = name or value
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        mean, low, high = bootstrap_mean_ci(group[value].to_numpy(), n_boot=n_boot)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     name: mean, f"{name}_low": low, f"{name}_high": high,
+                     "problems": len(group)})
+    return pd.DataFrame(rows)

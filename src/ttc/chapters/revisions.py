@@ -22,6 +22,7 @@ from ttc.chapters import verifiers as verifier_chapter
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member, training_info
 from ttc.flops import inference_flops
+from ttc.metrics import mean_by
 from ttc.revisions import (
     SELECTIONS,
     RevisionTrainConfig,
@@ -186,10 +187,8 @@ def run(config: RevisionsConfig, progress: bool = True) -> dict[str, pd.DataFram
     n_policy = training_info(members[vconfig.policy])["N"]
     n_verifier = training_info(members[vconfig.verifier_base])["N"]
     splits = score_splits(config, table, problems, n_policy, n_verifier)
-    summary = verifier_chapter.summarise(
-        splits, ["budget", "length", "chains", "rule", "difficulty"], value="correct"
-    ).rename(columns={"correct": "accuracy", "correct_low": "accuracy_low",
-                      "correct_high": "accuracy_high"})
+    summary = mean_by(splits, ["budget", "length", "chains", "rule", "difficulty"], "correct",
+                      name="accuracy")
     majority = summary[summary["rule"] == "majority"]
     best_split = majority.loc[majority.groupby(["budget", "difficulty"])["accuracy"]
                               .idxmax()].reset_index(drop=True)

@@ -21,6 +21,7 @@ from ttc.chapters import verifiers as verifier_chapter
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member, training_info
 from ttc.flops import inference_flops
+from ttc.metrics import mean_by
 from ttc.search import LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
 from ttc.verifiers import OracleVerifier, load_verifier
@@ -198,9 +199,7 @@ def run(config: SearchChapterConfig, progress: bool = True) -> dict[str, pd.Data
 
 
 def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    table = verifier_chapter.summarise(frame, by, value="correct").rename(
-        columns={"correct": "accuracy", "correct_low": "accuracy_low",
-                 "correct_high": "accuracy_high"})
+    table = mean_by(frame, by, "correct", name="accuracy")
     flops = frame.groupby(by, sort=False)["flops"].mean().reset_index()
     return table.merge(flops, on=by)
 

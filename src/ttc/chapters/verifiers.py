@@ -22,7 +22,7 @@ from ttc.chapters import sampling as sampling_chapter
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
 from ttc.family.train import load_member, training_info
-from ttc.metrics import bootstrap_mean_ci, pass_at_k_curve, roc_auc, within_group_auc
+from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
@@ -229,17 +229,6 @@ def best_of_n_curves(problems: list[Problem], scored: pd.DataFrame, n_resamples:
     return frame
 
 
-def summarise(frame: pd.DataFrame, by: list[str], value: str = "accuracy") -> pd.DataFrame:
-    """Mean of ``value`` over problems per group, with a 95% bootstrap interval."""
-    rows = []
-    for key, group in frame.groupby(by, sort=False):
-        mean, low, high = bootstrap_mean_ci(group[value].to_numpy(), n_boot=400)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                     value: mean, f"{value}_low": low, f"{value}_high": high,
-                     "problems": len(group)})
-    return pd.DataFrame(rows)
-
-
 def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     """Share of oracle-right step prefixes per bin of PRM score (a reliability table)."""
     edges = np.linspace(0, 1, bins + 1)
@@ -299,6 +288,6 @@ def run(config: VerifiersConfig, progress: bool = True) -> dict[str, pd.DataFram
         "quality": pd.DataFrame(quality),
         "calibration": calibration(steps),
         "best_of_n": curves_bon,
-        "best_of_n_summary": summarise(curves_bon, ["selector", "difficulty", "N"]),
+        "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint": str(policy_path)}]),
     }
