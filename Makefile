@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 
 # Create the virtual environment and install the exact pins, the package, and its kernel.
 $(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"make: Python 3.11 or newer is needed (the pinned numpy, pandas and ipython need it); $(PYTHON) is {v.major}.{v.minor}. Run: make PYTHON=python3.11 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

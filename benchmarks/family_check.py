@@ -17,10 +17,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from ttc.chapters import family
+from ttc import upstream
+from ttc.cache import resolve_cached
 from ttc.family.train import load_member
 from ttc.metrics import mean_pass_at_k
-from ttc.profiles import chapter_config
+from ttc.pipeline import chapter_result
 from ttc.sampling import generate
 from ttc.tasks import grade
 
@@ -34,17 +35,17 @@ def main() -> None:
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
 
-    config = chapter_config(args.profile, "02_family")
     start = time.perf_counter()
-    tables = family.run(config)
+    result = chapter_result("02_family", args.profile, progress=True)
+    config, tables = result.config, result.tables
     print(f"family trained/evaluated in {time.perf_counter() - start:.0f} s")
     members, accuracy = tables["members"], tables["accuracy"]
-    problems = family.test_problems(config)
+    problems = upstream.test_problems(config)
     subset = [p for p in problems if sum(q.n_ops == p.n_ops for q in problems[: problems.index(p)])
               < args.per_ops]
     rows = []
     for _, member in members.iterrows():
-        model, tokenizer = load_member(member["checkpoint"])
+        model, tokenizer = load_member(resolve_cached(member["checkpoint"]))
         prompts = [p.prompt for p in subset for _ in range(args.samples)]
         t0 = time.perf_counter()
         comps = generate(model, tokenizer, prompts, config.max_new_tokens, temperature=1.0,

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ttc.chapters import family
+from ttc import upstream
 from ttc.family.specs import get_spec
 from ttc.family.train import load_member, train_member
 from ttc.profiles import chapter_config
@@ -63,7 +63,7 @@ def main() -> None:
     model, tokenizer = load_member(path, device="cpu")
     n_params = sum(p.numel() for n, p in model.named_parameters()
                    if "embed_tokens" not in n and "lm_head" not in n)
-    problems = family.test_problems(config)
+    problems = upstream.test_problems(config)
     step = max(1, len(problems) // args.problems)
     prompts = [p.prompt for p in problems[::step][: args.problems]]
     peak = matmul_peak_gflops()

@@ -127,13 +127,12 @@ def test_chapter_7_shows_the_exchange(smoke_book: Path):
 
 def test_chapter_7_prose_states_what_the_tables_show(smoke_book: Path, monkeypatch):
     """Every headline claim on the page is the sentence its predicate picks from the tables
-    of the same run (the chapter re-runs from the cache the build filled)."""
-    from ttc.chapters.compute_optimal import run
+    the build published (loaded from the results store, not recomputed)."""
     from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
-    from ttc.profiles import chapter_config
+    from ttc.pipeline import chapter_result
 
     monkeypatch.setenv("TTC_ROOT", str(smoke_book.parents[2]))
-    tables = run(chapter_config("smoke", "07_compute_optimal"), progress=False)
+    tables = chapter_result("07_compute_optimal", "smoke").tables
     text = page_text(smoke_book / "notebooks" / "07_compute_optimal.html")
     for claim in COMPUTE_OPTIMAL_CLAIMS:
         assert claim.text(tables) in text, claim.key
@@ -142,15 +141,14 @@ def test_chapter_7_prose_states_what_the_tables_show(smoke_book: Path, monkeypat
 
 
 def test_chapter_8_and_conclusions(smoke_book: Path, monkeypatch):
-    from ttc.chapters.floor import run
     from ttc.claims import FLOOR_CLAIMS
-    from ttc.profiles import chapter_config
+    from ttc.pipeline import chapter_result
 
     html = (smoke_book / "notebooks" / "08_floor.html").read_text()
     for figure in ("fig-floor-unsolved", "fig-tradeoff"):
         assert f'id="{figure}"' in html
     monkeypatch.setenv("TTC_ROOT", str(smoke_book.parents[2]))
-    tables = run(chapter_config("smoke", "08_floor"), progress=False)
+    tables = chapter_result("08_floor", "smoke").tables
     text = page_text(smoke_book / "notebooks" / "08_floor.html")
     for claim in FLOOR_CLAIMS:
         assert claim.text(tables) in text, claim.key
@@ -165,3 +163,34 @@ def test_site_root_has_a_favicon(smoke_book: Path):
     """Browsers ask for /favicon.ico on the redirect page; a 404 there is a console error."""
     assert (smoke_book / "favicon.ico").read_bytes() == \
         (smoke_book / "_static" / "favicon.png").read_bytes()
+
+
+def test_warm_run_computes_nothing(smoke_book: Path, monkeypatch):
+    """With the smoke build's results stored, every chapter loads: no chapter's run, no
+    trainer, no sampler and no greedy decoding is called."""
+    import dataclasses
+
+    from ttc import chapters, pipeline, sampling
+    from ttc.family import train
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a warm run must not compute")
+
+    monkeypatch.setenv("TTC_ROOT", str(smoke_book.parents[2]))
+    for key, chapter in list(chapters.CHAPTERS.items()):
+        monkeypatch.setitem(chapters.CHAPTERS, key, dataclasses.replace(chapter, run=forbidden))
+    monkeypatch.setattr(train, "train_member", forbidden)
+    monkeypatch.setattr(sampling, "generate", forbidden)
+    monkeypatch.setattr(sampling, "draw_samples", forbidden)
+    for key in chapters.CHAPTERS:
+        result = pipeline.chapter_result(key, "smoke")
+        assert result.tables and result.facts, key
+
+
+def test_warm_book_executes_no_notebook(smoke_book: Path):
+    """A second build with nothing changed finds every executed copy current."""
+    env = {**os.environ, "TTC_ROOT": str(smoke_book.parents[2])}
+    result = subprocess.run([sys.executable, "-m", "ttc", "book", "--profile", "smoke",
+                             "--no-html"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("executed copy is current") == len(CHAPTERS), result.stdout

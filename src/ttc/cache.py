@@ -9,10 +9,12 @@ path exists and is complete, or it does not exist and the work is redone.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,37 @@ def artifact_path(kind: str, key: str) -> Path:
     return cache_root() / kind / key
 
 
+def relative_to_cache(path: str | Path) -> str:
+    """``path`` relative to the cache root when it lies inside it (so a table that records an
+    artifact stays valid when the whole cache moves), else the absolute path."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(cache_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def resolve_cached(path: str | Path) -> Path:
+    """Inverse of :func:`relative_to_cache`: an absolute path for a recorded artifact."""
+    path = Path(path)
+    return path if path.is_absolute() else cache_root() / path
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a directory entry to disk (a rename is durable only after this)."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # e.g. a file system that cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
@@ -40,7 +73,10 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache may be shared by a class
+        _fsync(Path(tmp))
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -61,7 +97,12 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(tmp)
         else:
+            for item in tmp.rglob("*"):
+                if item.is_file():
+                    _fsync(item)
+            _fsync(tmp)
             os.rename(tmp, path)
+            _fsync(path.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -84,3 +125,58 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`write_frame`."""
     path = Path(path)
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+MANIFEST = "manifest.json"
+
+
+class DamagedArtifact(RuntimeError):
+    """A cached artifact is incomplete or its bytes differ from its manifest."""
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: str | Path, names: Iterable[str] | None = None) -> Path:
+    """Record the size and sha256 of the files in ``folder`` (default: all of them) in
+    ``manifest.json``. Write it last: an artifact without its manifest is not finished."""
+    folder = Path(folder)
+    names = sorted(names if names is not None else
+                   (str(p.relative_to(folder)) for p in folder.rglob("*")
+                    if p.is_file() and p.name != MANIFEST))
+    entries = {name: {"bytes": (folder / name).stat().st_size,
+                      "sha256": file_sha256(folder / name)} for name in names}
+    path = folder / MANIFEST
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps({"files": entries}, indent=1, sort_keys=True))
+    return path
+
+
+def verify_manifest(folder: str | Path) -> dict[str, dict]:
+    """Check every file of ``folder`` against its manifest; return the manifest's entries.
+
+    Raises :class:`DamagedArtifact` with a one-line message naming the first missing,
+    truncated or altered file.
+    """
+    folder = Path(folder)
+    try:
+        entries = json.loads((folder / MANIFEST).read_text())["files"]
+    except FileNotFoundError:
+        raise DamagedArtifact(f"{folder}: no {MANIFEST} (unfinished or damaged)") from None
+    except (ValueError, KeyError, TypeError):
+        raise DamagedArtifact(f"{folder}: {MANIFEST} is not readable") from None
+    for name, entry in entries.items():
+        path = folder / name
+        if not path.is_file():
+            raise DamagedArtifact(f"{folder}: {name} is missing")
+        if path.stat().st_size != entry["bytes"]:
+            raise DamagedArtifact(f"{folder}: {name} has {path.stat().st_size} bytes, "
+                                  f"expected {entry['bytes']}")
+        if file_sha256(path) != entry["sha256"]:
+            raise DamagedArtifact(f"{folder}: {name} differs from its manifest (sha256)")
+    return entries

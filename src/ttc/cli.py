@@ -4,8 +4,9 @@
     ttc book --profile smoke
     ttc check-profile gpu
 
-``ttc run`` needs no papermill or Jupyter (e.g. on a GPU image): it calls the same
-``run(config)`` as the notebook and writes each result table to ``--out``.
+``ttc run`` needs no papermill or Jupyter (e.g. on a GPU image): it loads or computes the
+chapter's published result through the same pipeline as the notebook (earlier chapters
+under the same profile first) and writes each result table to ``--out``.
 """
 
 from __future__ import annotations
@@ -33,15 +34,18 @@ def _parse_overrides(items: list[str]) -> dict:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ttc.cache import write_frame
     from ttc.chapters import get_chapter
+    from ttc.pipeline import chapter_result
     from ttc.profiles import chapter_config
 
     chapter = get_chapter(args.chapter)
-    config = chapter_config(args.profile, chapter.key, _parse_overrides(args.set))
+    overrides = _parse_overrides(args.set)
+    config = chapter_config(args.profile, chapter.key, overrides)
     print(f"[ttc] {chapter.key} with profile {args.profile}: {config}", flush=True)
     start = time.perf_counter()
-    tables = chapter.run(config)
-    out = Path(args.out or Path("results") / args.profile / chapter.key)
-    for name, frame in tables.items():
+    result = chapter_result(chapter.key, args.profile, config=config, progress=True,
+                            recompute=args.recompute)
+    out = Path(args.out or Path("results") / Path(str(args.profile)).stem / chapter.key)
+    for name, frame in result.tables.items():
         path = write_frame(frame, out / f"{name}.{args.format}")
         print(f"[ttc]   wrote {path} ({len(frame)} rows)")
     print(f"[ttc] done in {time.perf_counter() - start:.1f} s")
@@ -52,10 +56,23 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from ttc.runner import build_book, execute_all
 
     if args.no_html:
-        execute_all(args.profile, args.only or None)
+        execute_all(args.profile, args.only or None, force=args.force)
         return 0
-    index = build_book(args.profile, strict=not args.no_strict)
+    index = build_book(args.profile, strict=not args.no_strict, only=args.only or None,
+                       force=args.force)
     print(f"[ttc] book built: {index}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    """Every chapter: the chapters it reads, and its parameters with their defaults."""
+    from ttc.chapters import CHAPTERS
+
+    for chapter in CHAPTERS.values():
+        reads = ", ".join(chapter.reads) or "nothing"
+        print(f"{chapter.key}  {chapter.title}  (reads {reads})")
+        for name, default in chapter.defaults().items():
+            print(f"    {name} = {default!r}")
     return 0
 
 
@@ -69,7 +86,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ttc import __version__
+
     parser = argparse.ArgumentParser(prog="ttc", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"ttc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one chapter's experiment and save its tables")
@@ -79,14 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override one parameter (YAML value), repeatable")
     run.add_argument("--out", help="output folder (default results/PROFILE/CHAPTER)")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    run.add_argument("--recompute", action="store_true",
+                     help="discard this chapter's stored result and compute it again")
     run.set_defaults(func=_cmd_run)
 
     book = sub.add_parser("book", help="execute every notebook and build the HTML book")
     book.add_argument("--profile", default="cpu")
     book.add_argument("--no-html", action="store_true", help="only execute the notebooks")
-    book.add_argument("--only", nargs="*", help="with --no-html: these chapters only")
+    book.add_argument("--only", nargs="*", help="execute these chapters only")
+    book.add_argument("--force", action="store_true",
+                      help="execute notebooks even where the executed copy is current")
     book.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
     book.set_defaults(func=_cmd_book)
+
+    listing = sub.add_parser("list", help="list the chapters, what each reads, and their "
+                             "parameters with defaults")
+    listing.set_defaults(func=_cmd_list)
 
     check = sub.add_parser("check-profile", help="validate profiles (default: all)")
     check.add_argument("profiles", nargs="*")
@@ -101,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"ttc: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: not an error
+        return 0
     except Exception as err:  # a failing notebook or build: one clear message, no kernel noise
         from ttc.runner import NotebookFailed
 

@@ -1,13 +1,16 @@
 """Profiles: named sets of notebook parameters (``data/profiles/<name>.yaml``).
 
-A profile is a YAML mapping from notebook name to that notebook's parameters::
+A profile is a YAML mapping from notebook name to that notebook's own parameters::
 
     02_family:
       train_steps: 2400
+    03_sampling: {}      # every chapter is named, even with no parameter of its own
 
 ``smoke`` sizes everything for tests (the whole book in a few minutes), ``cpu`` is the embedded
-default a reader runs on a laptop, ``gpu`` is a larger run on one GPU. A notebook that a profile
-does not name runs with its own defaults. Every profile is validated before anything runs.
+default a reader runs on a laptop, ``gpu`` is a larger run on one GPU. Every profile names every
+chapter (which upstream results a chapter reads follows from the chapter registry and the
+profile being built, so a chapter left out would silently run on other settings). Every
+profile is validated before anything runs.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def profile_path(name: str | Path) -> Path:
 def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
     """Read and validate a profile; return its raw parameters per notebook.
 
-    Raises :class:`ProfileError` with a one-line message for an unknown notebook, an unknown
-    parameter, a wrong type or a value out of range.
+    Raises :class:`ProfileError` with a one-line message for an unknown or missing notebook,
+    an unknown parameter, a wrong type or a value out of range.
     """
     path = profile_path(name)
     label = f"profile {path.stem}"
@@ -74,10 +77,14 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
             build_config(CHAPTERS[key].config_cls, params, where=f"{label}, notebook {key}")
         except ConfigError as err:
             raise ProfileError(str(err)) from None
+    missing = [key for key in CHAPTERS if key not in raw]
+    if missing:
+        raise ProfileError(f"{label}: no entry for chapter(s) {', '.join(missing)}; name every "
+                           f"chapter (an empty mapping {{}} keeps its defaults)")
     return raw
 
 
 def chapter_config(profile: str | Path, key: str, overrides: dict[str, Any] | None = None):
     """The validated config of one chapter under a profile, with optional overrides."""
-    params = {**load_profile(profile).get(key, {}), **(overrides or {})}
+    params = {**load_profile(profile)[key], **(overrides or {})}
     return build_config(CHAPTERS[key].config_cls, params, where=f"profile {profile}, {key}")

@@ -1,8 +1,10 @@
 """Putting computed numbers into the book's prose.
 
 Numbers reach the text through myst-nb's ``glue`` so the prose cannot drift from the data.
-``glue`` here converts numpy scalars to plain Python numbers first: myst-nb formats the
-``text/plain`` repr, and numpy 2 writes ``np.float64(1.5)``, which it cannot format.
+The convention: a chapter's ``facts(tables, config)`` returns every number and sentence its
+prose quotes as *display text*, formatted by :func:`fmt` (so a missing value reads "n/a", never
+"nan"); the notebook glues them all with :func:`glue_facts`, and the prose uses plain
+``{glue:text}`name``` roles with no format spec.
 """
 
 from __future__ import annotations
@@ -10,6 +12,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+MISSING = "n/a"
+
+
+def fmt(value: Any, spec: str = ".2f") -> str:
+    """``value`` formatted with ``spec`` (``".2f"``, ``","``, ``".0%"``, ``"g"``); ``None`` and
+    NaN read :data:`MISSING`. Strings pass through; integers ignore a float spec."""
+    value = plain(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int)) and spec.endswith("f"):
+        return f"{value:,}" if spec.startswith(",") else str(value)
+    return format(value, spec)
+
+
+def glue_facts(facts: dict[str, Any]) -> None:
+    """Glue every fact of a chapter under its name (for ``{glue:text}`` roles)."""
+    for name, value in facts.items():
+        glue(name, value)
 
 
 def plain(value: Any) -> Any:

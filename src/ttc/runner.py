@@ -1,8 +1,14 @@
 """Execute the notebooks with papermill under a profile and build the book with Jupyter Book.
 
 Notebooks are MyST markdown (jupytext); each is converted to ``.ipynb``, executed by papermill
-(which injects the profile's parameters after the ``parameters`` cell) into ``book/notebooks/``,
-and Jupyter Book renders the executed copies with execution turned off.
+(which injects the profile's parameters, and the profile's name as ``profile``, after the
+``parameters`` cell) into ``book/notebooks/``, and Jupyter Book renders the executed copies
+with execution turned off.
+
+An executed copy records a *build key*: the hash of the notebook's source, its parameters, the
+key of the chapter result it shows and the package's presentation code. When nothing of that
+changed, the copy is current and the notebook is not executed again, so a warm rebuild only
+renders HTML (and Sphinx re-reads only the pages whose copy changed).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ttc.chapters import CHAPTERS, get_chapter
+from ttc.config import config_hash
 from ttc.paths import book_dir, executed_dir, notebooks_dir
-from ttc.profiles import load_profile
+from ttc.profiles import load_profile, profile_path
 
 KERNEL_NAME = "ttc"
 
@@ -33,8 +40,36 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
-def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None = None) -> Path:
-    """Execute ``notebooks/<key>.md`` with ``parameters``; return the executed ``.ipynb``."""
+def build_key(key: str, parameters: dict[str, Any], profile: str) -> str:
+    """What an executed copy of notebook ``key`` depends on: its source, its parameters, the
+    profile's file, the key of the chapter result it shows, and the presentation code."""
+    from ttc.pipeline import store_key
+
+    package = Path(__file__).resolve().parent
+    presentation = [(name, (package / name).read_text()) for name in ("plots.py",)]
+    return config_hash((
+        (notebooks_dir() / f"{key}.md").read_text(), dict(parameters),
+        profile_path(profile).read_text(), store_key(key, profile, parameters), presentation,
+    ))
+
+
+def is_current(output: Path, key: str) -> bool:
+    """Whether an executed copy exists and was made with build key ``key``."""
+    import nbformat
+
+    if not output.is_file():
+        return False
+    try:
+        notebook = nbformat.read(output, as_version=4)
+    except Exception:  # a damaged copy is simply rebuilt
+        return False
+    return notebook.metadata.get("ttc", {}).get("build_key") == key
+
+
+def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None = None,
+                     profile: str | None = None, build: str | None = None) -> Path:
+    """Execute ``notebooks/<key>.md`` with ``parameters`` (and the build's ``profile``, which
+    decides the upstream chapters' settings); return the executed ``.ipynb``."""
     import jupytext
     import nbformat
     import papermill
@@ -44,37 +79,56 @@ def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None 
     out_dir = Path(out_dir or executed_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{key}.ipynb"
+    if profile is not None:
+        parameters = {**parameters, "profile": str(profile)}
     notebook = jupytext.read(source)
+    if build is not None:
+        notebook.metadata["ttc"] = {"build_key": build}
     kernel = _kernel_name()
     notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (ttc)",
                                        "language": "python"}
     staged = out_dir / f".{key}.input.ipynb"
+    executed = out_dir / f".{key}.output.ipynb"
     nbformat.write(notebook, staged)
     try:
         papermill.execute_notebook(
-            str(staged), str(output), parameters=parameters, kernel_name=kernel,
+            str(staged), str(executed), parameters=parameters, kernel_name=kernel,
             cwd=str(notebooks_dir()), progress_bar=sys.stderr.isatty(), log_output=False,
         )
+        executed.replace(output)  # the copy is current only once it ran to the end
     except PapermillExecutionError as err:
         source_lines = "\n    ".join(err.source.splitlines()[:12])
         raise NotebookFailed(
             f"notebook {key} failed in cell [{err.exec_count}]: {err.ename}: {err.evalue}\n"
-            f"  cell source:\n    {source_lines}\n  executed copy with the traceback: {output}"
+            f"  cell source:\n    {source_lines}\n  executed copy with the traceback: "
+            f"{executed}"
         ) from None
     finally:
         staged.unlink(missing_ok=True)
     return output
 
 
-def execute_all(profile: str, only: Iterable[str] | None = None) -> dict[str, float]:
-    """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook."""
+def execute_all(profile: str, only: Iterable[str] | None = None,
+                force: bool = False) -> dict[str, float]:
+    """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook.
+
+    A notebook whose executed copy is current (same build key) is skipped unless ``force``.
+    """
     params = load_profile(profile)
+    if Path(str(profile)).suffix in (".yaml", ".yml"):
+        profile = str(Path(profile).resolve())  # notebooks run in notebooks/
     keys = [get_chapter(k).key for k in only] if only else list(CHAPTERS)
     timings: dict[str, float] = {}
     for key in keys:
-        print(f"[ttc] executing {key} (profile {profile}) ...", flush=True)
         start = time.perf_counter()
-        execute_notebook(key, params.get(key, {}))
+        build = build_key(key, params[key], profile)
+        if not force and is_current(executed_dir() / f"{key}.ipynb", build):
+            print(f"[ttc] {key}: executed copy is current (profile {Path(profile).stem})",
+                  flush=True)
+            timings[key] = time.perf_counter() - start
+            continue
+        print(f"[ttc] executing {key} (profile {Path(profile).stem}) ...", flush=True)
+        execute_notebook(key, params[key], profile=profile, build=build)
         timings[key] = time.perf_counter() - start
         print(f"[ttc]   {key}: {timings[key]:.1f} s", flush=True)
     return timings
@@ -175,10 +229,11 @@ def build_html(strict: bool = True) -> Path:
     return index
 
 
-def build_book(profile: str, strict: bool = True) -> Path:
-    """Execute all notebooks under ``profile`` and build the HTML book."""
+def build_book(profile: str, strict: bool = True, only: Iterable[str] | None = None,
+               force: bool = False) -> Path:
+    """Execute all notebooks (or ``only`` those) under ``profile`` and build the HTML book."""
     total = time.perf_counter()
-    timings = execute_all(profile)
+    timings = execute_all(profile, only, force=force)
     start = time.perf_counter()
     print("[ttc] building HTML with Jupyter Book ...", flush=True)
     index = build_html(strict=strict)

@@ -15,14 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, read_frame, write_frame
-from ttc.chapters import family as family_chapter
-from ttc.chapters import sampling as sampling_chapter
-from ttc.chapters import search as search_chapter
-from ttc.chapters import verifiers as verifier_chapter
+from ttc.claims import MARGIN
 from ttc.config import ConfigError, config_hash, require_range
-from ttc.family.train import load_member, training_info
+from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
+from ttc.report import fmt
 from ttc.revisions import (
     SELECTIONS,
     RevisionTrainConfig,
@@ -37,15 +35,25 @@ from ttc.revisions import (
 )
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.tasks import generate_problems
+from ttc.upstream import (
+    DIFFICULTY_GROUPS,
+    checkpoint,
+    difficulty_group,
+    max_new_tokens,
+    member_sizes,
+    policy,
+    search_problems,
+    verifier_base,
+    verifier_checkpoints,
+)
 from ttc.verifiers import load_verifier
 
 
 @dataclass(frozen=True)
-class RevisionsConfig:
-    """Parameters of chapter 6. Defaults are smoke-sized."""
+class RevisionsChapterConfig:
+    """Parameters of chapter 6. Defaults are smoke-sized. The test problems are chapter 5's,
+    the policy and the ORM chapter 4's."""
 
-    #: profile whose 05_search parameters give the test problems, the policy and the ORM
-    search_profile: str = "smoke"
     #: training problems per number of operations, and policy samples of each
     n_train_problems_per_ops: int = 4
     train_samples: int = 8
@@ -65,12 +73,6 @@ class RevisionsConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from ttc.profiles import available_profiles
-
-        if self.search_profile not in available_profiles():
-            raise ConfigError(f"parameter 'search_profile' must be one of "
-                              f"{', '.join(map(repr, available_profiles()))}; "
-                              f"got {self.search_profile!r}")
         require_range("n_train_problems_per_ops", self.n_train_problems_per_ops, low=1)
         require_range("train_samples", self.train_samples, low=2)
         require_range("examples_per_problem", self.examples_per_problem, low=1)
@@ -83,19 +85,12 @@ class RevisionsConfig:
             raise ConfigError(f"parameter 'budgets' must be a non-empty list of powers of two "
                               f">= 2; got {list(self.budgets)!r}")
 
-    @property
-    def search(self) -> search_chapter.SearchChapterConfig:
-        from ttc.profiles import chapter_config
 
-        return chapter_config(self.search_profile, "05_search")
-
-
-def train(config: RevisionsConfig, progress: bool = True):
+def train(config: RevisionsChapterConfig, inputs, progress: bool = True):
     """Build the revision data from the policy's samples and fine-tune (cached); return the
     checkpoint folder and the examples."""
-    vconfig = config.search.verifiers
-    fconfig = vconfig.sampling.family
-    policy_path = family_chapter.train_family(fconfig, progress=progress)[vconfig.policy]
+    fconfig = inputs["02_family"].config
+    policy_path = checkpoint(inputs, policy(inputs))
     model, tokenizer = load_member(policy_path, device=fconfig.device)
     problems = generate_problems(fconfig.task, "train", config.n_train_problems_per_ops,
                                  seed=config.seed + 3033)
@@ -114,14 +109,12 @@ def train(config: RevisionsConfig, progress: bool = True):
     return train_reviser(policy_path, examples, recipe, progress, fconfig.device), examples
 
 
-def chains(config: RevisionsConfig, progress: bool = True) -> pd.DataFrame:
+def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = True
+           ) -> pd.DataFrame:
     """The revision model's chains on the test problems (cached), with ORM scores."""
-    sconfig = config.search
-    vconfig = sconfig.verifiers
-    fconfig = vconfig.sampling.family
-    reviser, _ = train(config, progress)
-    problems, _ = search_chapter.search_problems(sconfig)
-    orm_path = verifier_chapter.train_verifiers(vconfig, progress)["orm"]
+    fconfig = inputs["02_family"].config
+    problems, _ = search_problems(inputs)
+    orm_path = verifier_checkpoints(inputs)["orm"]
     lengths = chain_lengths(max(config.budgets))
     key = config_hash((reviser.name, orm_path.name, [p.prompt for p in problems], lengths,
                        config.temperature, config.seed, config.history, "v1"))
@@ -129,7 +122,7 @@ def chains(config: RevisionsConfig, progress: bool = True) -> pd.DataFrame:
     if final.is_file():
         return read_frame(final)
     model, tokenizer = load_member(reviser, device=fconfig.device)
-    table = generate_chains(model, tokenizer, problems, lengths, fconfig.max_new_tokens,
+    table = generate_chains(model, tokenizer, problems, lengths, max_new_tokens(inputs),
                             config.temperature, config.seed, history=config.history)
     orm = load_verifier(orm_path, device=fconfig.device)
     scores = orm.step_scores([problems[p].prompt for p in table["problem"]],
@@ -140,7 +133,7 @@ def chains(config: RevisionsConfig, progress: bool = True) -> pd.DataFrame:
     return table
 
 
-def score_splits(config: RevisionsConfig, table: pd.DataFrame, problems: list,
+def score_splits(config: RevisionsChapterConfig, table: pd.DataFrame, problems: list,
                  n_policy: int, n_verifier: int) -> pd.DataFrame:
     """One row per (budget, chain length, selection rule, problem): right or not, and cost."""
     rows: list[dict] = []
@@ -163,36 +156,36 @@ def score_splits(config: RevisionsConfig, table: pd.DataFrame, problems: list,
                            if verifier_tokens else 0.0),
                     })
     frame = pd.DataFrame(rows)
-    frame["difficulty"] = frame["n_ops"].map(sampling_chapter.difficulty_group)
+    frame["difficulty"] = frame["n_ops"].map(difficulty_group)
     frame["split"] = frame["chains"].astype(str) + " × " + frame["length"].astype(str)
     return frame
 
 
-def run(config: RevisionsConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run(config: RevisionsChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
     """Train the revision model, write chains, score every split; compare with chapter 5.
 
     Tables: ``training`` (the fine-tune's record), ``chains`` (every attempt),
     ``splits`` (per budget, chain length, rule and problem), ``summary`` (accuracy with 95%
     intervals per budget, chain length, rule and difficulty), ``best_split`` (the best chain
     length per budget and difficulty, by majority vote), ``revised`` (right attempts
-    revised into wrong ones, per difficulty) and ``comparison`` (revisions against chapter
-    5's best-of-N, majority vote and searches at the same budgets).
+    revised into wrong ones, per difficulty), ``comparison`` (revisions against chapter
+    5's best-of-N, majority vote and searches at the same budgets) and ``setup`` (the policy
+    and the verifier's base member, with their sizes).
     """
-    sconfig = config.search
-    vconfig = sconfig.verifiers
-    members = family_chapter.train_family(vconfig.sampling.family, progress=False)
-    reviser, examples = train(config, progress)
-    table = chains(config, progress)
-    problems, _ = search_chapter.search_problems(sconfig)
-    n_policy = training_info(members[vconfig.policy])["N"]
-    n_verifier = training_info(members[vconfig.verifier_base])["N"]
+    reviser, examples = train(config, inputs, progress)
+    table = chains(config, inputs, reviser, progress)
+    problems, _ = search_problems(inputs)
+    sizes = member_sizes(inputs)
+    the_policy, the_base = policy(inputs), verifier_base(inputs)
+    n_policy, n_verifier = sizes[the_policy], sizes[the_base]
     splits = score_splits(config, table, problems, n_policy, n_verifier)
     summary = mean_by(splits, ["budget", "length", "chains", "rule", "difficulty"], "correct",
                       name="accuracy")
     majority = summary[summary["rule"] == "majority"]
     best_split = majority.loc[majority.groupby(["budget", "difficulty"])["accuracy"]
                               .idxmax()].reset_index(drop=True)
-    table["difficulty"] = table["n_ops"].map(sampling_chapter.difficulty_group)
+    table["difficulty"] = table["n_ops"].map(difficulty_group)
     revised = []
     for difficulty, group in table.groupby("difficulty", sort=False):
         away, right = revised_away(group)
@@ -209,14 +202,16 @@ def run(config: RevisionsConfig, progress: bool = True) -> dict[str, pd.DataFram
                                  [e.n_wrong for e in examples]))}])
     return {"training": training, "chains": table, "splits": splits, "summary": summary,
             "best_split": best_split, "revised": pd.DataFrame(revised),
-            "comparison": comparison(config, splits)}
+            "comparison": comparison(config, splits, inputs["05_search"]["summary"]),
+            "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
+                                    "verifier_base": the_base, "n_verifier": n_verifier}])}
 
 
-def comparison(config: RevisionsConfig, splits: pd.DataFrame) -> pd.DataFrame:
+def comparison(config: RevisionsChapterConfig, splits: pd.DataFrame,
+               search_summary: pd.DataFrame) -> pd.DataFrame:
     """Accuracy per budget and difficulty: the best revision split (majority vote) next to
-    chapter 5's variants at the same budgets (the same problems)."""
-    search_tables = search_chapter.run(config.search, progress=False)
-    search_summary = search_tables["summary"]
+    chapter 5's variants at the same budgets (the same problems; ``search_summary`` is
+    chapter 5's ``summary`` table)."""
     shared = [b for b in config.budgets if b in set(search_summary["budget"])]
     rows = []
     majority = splits[splits["rule"] == "majority"]
@@ -233,5 +228,100 @@ def comparison(config: RevisionsConfig, splits: pd.DataFrame) -> pd.DataFrame:
         other = search_summary[search_summary["budget"] == budget]
         rows += [{"budget": budget, "difficulty": r.difficulty, "method": r.variant,
                   "accuracy": r.accuracy} for r in other.itertuples()]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["budget", "difficulty", "method", "accuracy"])
 
+
+# -- what the prose and the figures read -------------------------------------------------------
+
+def attempts_by_position(chains: pd.DataFrame, max_position: int = 16) -> pd.DataFrame:
+    """Every attempt with its 1-based ``position`` in its chain, up to ``max_position`` (the
+    figure of right attempts by position)."""
+    table = chains.assign(position=chains["attempt"] + 1)
+    return table[table["position"] <= max_position]
+
+
+def first_and_later(chains: pd.DataFrame, last: int = 8) -> tuple[float, float]:
+    """Share of right first attempts, and of right attempts two to ``last``, over every
+    chain (NaN where there is none)."""
+    correct = chains["correct"].astype(float)
+    first = correct[chains["attempt"] == 0]
+    later = correct[(chains["attempt"] >= 1) & (chains["attempt"] < last)]
+    return (float(first.mean()) if len(first) else np.nan,
+            float(later.mean()) if len(later) else np.nan)
+
+
+def majority_curves(summary: pd.DataFrame) -> pd.DataFrame:
+    """Majority-vote rows of ``summary`` with the budget as a label (``"B = 16"``): the lines
+    of the figure of accuracy against chain length."""
+    votes = summary[summary["rule"] == "majority"]
+    return votes.assign(budget="B = " + votes["budget"].astype(str))
+
+
+def rule_accuracy(summary: pd.DataFrame, budget: int) -> pd.Series:
+    """Accuracy per (rule, chain length) at ``budget``, averaged over the difficulty groups
+    (each group weighs the same)."""
+    rows = summary[summary["budget"] == budget]
+    return rows.groupby(["rule", "length"])["accuracy"].mean()
+
+
+def comparison_wide(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as a table: one row per (budget, method), one column per difficulty."""
+    wide = comparison.pivot_table(index=["budget", "method"], columns="difficulty",
+                                  values="accuracy", sort=False).rename_axis(columns=None)
+    return wide.reset_index()
+
+
+def _versus(a: float, b: float, above: str, below: str, same: str) -> str:
+    """``above`` if a exceeds b by more than :data:`~ttc.claims.MARGIN`, ``below`` if it falls
+    short by more, ``same`` otherwise; "n/a" where either is missing."""
+    if a != a or b != b:
+        return fmt(None)
+    return above if a > b + MARGIN else below if a < b - MARGIN else same
+
+
+def _cell(table: pd.DataFrame, column: str, row: int = 0):
+    return table[column].iloc[row] if len(table) > row and column in table else None
+
+
+def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
+    """What chapter 6's prose quotes, as display text ("n/a" where a value is missing)."""
+    training, chains, summary = tables["training"], tables["chains"], tables["summary"]
+    revised, best_split = tables["revised"], tables["best_split"]
+    b_max = max(config.budgets)
+    out = {
+        "policy": fmt(_cell(tables["setup"], "policy")),
+        "n_examples": fmt(_cell(training, "n_examples")),
+        "wrong_mean": fmt(_cell(training, "wrong_attempts_mean"), ".1f"),
+        "history": fmt(config.history),
+        "n_problems": fmt(chains["problem"].nunique()),
+        "b_max": fmt(b_max),
+        "budgets": ", ".join(map(str, config.budgets)),
+    }
+    first, later = first_and_later(chains)
+    out["first_acc"], out["later_acc"] = fmt(first), fmt(later)
+    out["later_vs_first"] = _versus(later, first, "higher", "lower", "about the same")
+    overall = revised[revised["difficulty"] == "all"]
+    out["revised_share"] = fmt(_cell(overall, "share"))
+    out["revised_n"] = fmt(_cell(overall, "right_with_next"))
+
+    top = best_split[best_split["budget"] == b_max].set_index("difficulty")
+    for difficulty in DIFFICULTY_GROUPS:
+        key = difficulty.split()[0]
+        found = difficulty in top.index
+        out[f"best_len_{key}"] = fmt(top.loc[difficulty, "length"] if found else None)
+        out[f"best_acc_{key}"] = fmt(top.loc[difficulty, "accuracy"] if found else None)
+
+    rules = rule_accuracy(summary, b_max)
+    par = {rule: float(rules.get((rule, 1), np.nan)) for rule in SELECTIONS}
+    seq = {rule: float(rules.get((rule, b_max), np.nan)) for rule in SELECTIONS}
+    out["oracle_par"], out["oracle_seq"] = fmt(par["oracle"]), fmt(seq["oracle"])
+    out["explore_text"] = _versus(
+        seq["oracle"], par["oracle"],
+        "revising within a chain reaches more distinct right answers than independent "
+        "attempts",
+        "a chain that keeps revising explores less than independent attempts",
+        "revising within a chain explores about as widely as independent attempts")
+    out["last_vs_vote"] = _versus(seq["last majority"], seq["majority"], "keeps", "loses",
+                                  "keeps")
+    out["last_seq"], out["vote_seq"] = fmt(seq["last majority"]), fmt(seq["majority"])
+    return out

@@ -16,17 +16,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ttc.cache import artifact_path, read_frame, write_frame
-from ttc.chapters import family as family_chapter
-from ttc.chapters import sampling as sampling_chapter
+from ttc import report
+from ttc.cache import artifact_path, read_frame, relative_to_cache, write_frame
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
-from ttc.family.train import load_member, training_info
+from ttc.family.train import load_member
 from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
+from ttc.upstream import (
+    checkpoint,
+    difficulty_group,
+    member_names,
+    member_samples,
+    member_sizes,
+    powers_of_two,
+)
 from ttc.verifiers import (
     OracleVerifier,
     VerifierExample,
@@ -52,11 +59,10 @@ SELECTORS = {
 
 
 @dataclass(frozen=True)
-class VerifiersConfig:
-    """Parameters of chapter 4. Defaults are smoke-sized."""
+class VerifiersChapterConfig:
+    """Parameters of chapter 4. Defaults are smoke-sized. The policy's test samples are
+    chapter 3's."""
 
-    #: profile whose 03_sampling parameters give the policy's cached test samples
-    sampling_profile: str = "smoke"
     #: the policy (a family member) and the member the verifiers start from
     policy: str = "f64x3"
     verifier_base: str = "f64x3"
@@ -74,12 +80,6 @@ class VerifiersConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from ttc.profiles import available_profiles
-
-        if self.sampling_profile not in available_profiles():
-            raise ConfigError(f"parameter 'sampling_profile' must be one of "
-                              f"{', '.join(map(repr, available_profiles()))}; "
-                              f"got {self.sampling_profile!r}")
         check_members("policy", (self.policy,))
         check_members("verifier_base", (self.verifier_base,))
         require_range("n_train_problems_per_ops", self.n_train_problems_per_ops, low=1)
@@ -89,12 +89,6 @@ class VerifiersConfig:
         require_range("batch_size", self.batch_size, low=1)
         require_range("lr", self.lr, low=1e-6, high=1.0)
         require_range("selection_resamples", self.selection_resamples, low=10)
-
-    @property
-    def sampling(self) -> sampling_chapter.SamplingConfig:
-        from ttc.profiles import chapter_config
-
-        return chapter_config(self.sampling_profile, "03_sampling")
 
     @property
     def train_config(self) -> VerifierTrainConfig:
@@ -115,17 +109,22 @@ def _examples_of(frame: pd.DataFrame) -> list[VerifierExample]:
             for r in frame.itertuples(index=False)]
 
 
-def training_data(config: VerifiersConfig, progress: bool = True):
+def training_problems(config: VerifiersChapterConfig, inputs) -> list[Problem]:
+    """The verifiers' training problems: ``n_train_problems_per_ops`` per length, from the
+    train split (never the test problems)."""
+    return generate_problems(inputs["02_family"].config.task, "train",
+                             config.n_train_problems_per_ops, seed=config.seed + 2024)
+
+
+def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True):
     """The verifiers' training data, cached: ``(orm_examples, prm_examples, mc_labels)``.
 
     The policy samples ``train_samples`` chains for each training problem; the PRM's labels
     come from ``mc_rollouts`` rollouts per distinct step prefix.
     """
-    fconfig = config.sampling.family
-    checkpoints = family_chapter.train_family(fconfig, progress=progress)
-    path = checkpoints[config.policy]
-    problems = generate_problems(fconfig.task, "train", config.n_train_problems_per_ops,
-                                 seed=config.seed + 2024)
+    fconfig = inputs["02_family"].config
+    path = checkpoint(inputs, config.policy)
+    problems = training_problems(config, inputs)
     spec = SampleSpec(n_samples=config.train_samples, max_new_tokens=fconfig.max_new_tokens,
                       seed=config.seed + 7)
     key = config_hash((path.name, [p.prompt for p in problems], spec, config.mc_rollouts,
@@ -145,13 +144,12 @@ def training_data(config: VerifiersConfig, progress: bool = True):
     return orm, prm, table
 
 
-def train_verifiers(config: VerifiersConfig, progress: bool = True) -> dict[str, Path]:
+def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_examples,
+                    progress: bool = True) -> dict[str, Path]:
     """Train (or find cached) the ORM and the PRM; return their checkpoint folders."""
-    orm_examples, prm_examples, _ = training_data(config, progress)
-    base = family_chapter.train_family(config.sampling.family, progress=progress)[
-        config.verifier_base]
+    base = checkpoint(inputs, config.verifier_base)
     return {kind: train_verifier(base, examples, config.train_config, kind, progress,
-                                 device=config.sampling.family.device)
+                                 device=inputs["02_family"].config.device)
             for kind, examples in (("orm", orm_examples), ("prm", prm_examples))}
 
 
@@ -207,7 +205,7 @@ def best_of_n_curves(problems: list[Problem], scored: pd.DataFrame, n_resamples:
     """Accuracy at N for every selector of :data:`SELECTORS`, plus coverage (pass@N): one
     row per (selector, problem, N)."""
     n = int(scored.groupby("problem").size().min())
-    ks = sampling_chapter.powers_of_two(n)
+    ks = powers_of_two(n)
     rows = []
     groups = scored.groupby("problem", sort=True)
     for index, group in tqdm(groups, desc="best-of-N", disable=not progress, leave=False):
@@ -225,7 +223,7 @@ def best_of_n_curves(problems: list[Problem], scored: pd.DataFrame, n_resamples:
                   "n_ops": problems[index].n_ops, "N": k, "accuracy": a}
                  for k, a in zip(ks, coverage, strict=True)]
     frame = pd.DataFrame(rows)
-    frame["difficulty"] = frame["n_ops"].map(sampling_chapter.difficulty_group)
+    frame["difficulty"] = frame["n_ops"].map(difficulty_group)
     return frame
 
 
@@ -238,30 +236,34 @@ def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     return table.reset_index()
 
 
-def run(config: VerifiersConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run(config: VerifiersChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
     """Train the verifiers, score chapter 3's test samples, compare selectors.
 
     Tables: ``verifiers`` (one row per verifier: data, losses, time), ``training`` (loss per
     epoch), ``mc_labels`` (one row per training prefix: Monte-Carlo label and oracle label),
     ``quality`` (per score: AUC against the outcome, and for the PRM against oracle steps),
     ``calibration`` (PRM score bins against oracle), ``best_of_n`` (per selector, problem,
-    N) and ``best_of_n_summary`` (per selector, difficulty, N with 95% intervals).
+    N), ``best_of_n_summary`` (per selector, difficulty, N with 95% intervals),
+    ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
+    chapters select from) and ``setup`` (one row: the number of training problems).
     """
-    scfg = config.sampling
-    _, _, mc_labels = training_data(config, progress)
-    paths = train_verifiers(config, progress)
-    policy_path, problems, samples = sampling_chapter.member_samples(scfg, config.policy,
-                                                                     progress)
+    for name in (config.policy, config.verifier_base):
+        if name not in member_names(inputs):
+            raise ConfigError(f"parameter 'policy'/'verifier_base': {name!r} is not in "
+                              f"chapter 2's family; allowed: {', '.join(member_names(inputs))}")
+    orm_examples, prm_examples, mc_labels = training_data(config, inputs, progress)
+    paths = train_verifiers(config, inputs, orm_examples, prm_examples, progress)
+    policy_path, problems, samples = member_samples(inputs, config.policy, progress)
     scored, steps = score_samples(problems, samples, paths, progress)
     infos = []
     curves = []
     for kind, path in paths.items():
         info = verifier_info(path)
-        infos.append({"verifier": kind.upper(), "N": training_info(
-            family_chapter.train_family(scfg.family, progress=False)[config.verifier_base]
-        )["N"], **{k: info[k] for k in ("n_examples", "n_labels", "val_loss_before",
-                                         "val_loss_after", "train_seconds")},
-            "checkpoint": str(path)})
+        infos.append({"verifier": kind.upper(), "N": member_sizes(inputs)[config.verifier_base],
+                      **{k: info[k] for k in ("n_examples", "n_labels", "val_loss_before",
+                                              "val_loss_after", "train_seconds")},
+                      "checkpoint": relative_to_cache(path)})
         curves += [{"verifier": kind.upper(), **point} for point in info["curve"]]
     finished = scored[scored["finished"]]
     quality = [{"score": label, "level": "outcome",
@@ -289,5 +291,109 @@ def run(config: VerifiersConfig, progress: bool = True) -> dict[str, pd.DataFram
         "calibration": calibration(steps),
         "best_of_n": curves_bon,
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
-        "config": pd.DataFrame([asdict(config) | {"policy_checkpoint": str(policy_path)}]),
+        "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
+                                                  relative_to_cache(policy_path)}]),
+        "scored": scored,
+        "setup": pd.DataFrame([{"n_train_problems": len(training_problems(config, inputs))}]),
     }
+
+
+#: the difficulty group the prose quotes best-of-N on
+MEDIUM = "medium (3-5 ops)"
+#: the prose's best-of-N figures: glue prefix -> selector
+QUOTED_SELECTORS = {"vote": "majority vote", "orm_best": "ORM, best-of-N",
+                    "orm_weighted": "ORM, weighted", "prm_best": "PRM last, best-of-N",
+                    "prm_weighted": "PRM last, weighted", "oracle": "oracle, best-of-N",
+                    "coverage": "pass@N (coverage)"}
+
+
+def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.005) -> str:
+    """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
+    ``-tolerance``, ``level`` in between; "n/a" when ``change`` is missing (NaN)."""
+    if change is None or np.isnan(change):
+        return report.MISSING
+    return up if change > tolerance else down if change < -tolerance else level
+
+
+def mc_label_stats(mc_labels: pd.DataFrame) -> dict[str, float]:
+    """Monte-Carlo labels of the training prefixes split by the exact checker: the mean label
+    of right prefixes (``right_mean``) and of wrong ones (``wrong_mean``), and the share of
+    right prefixes labelled exactly 0 (``right_zero``); NaN where a group is empty."""
+    oracle = mc_labels["oracle"].astype(bool)
+    right, wrong = mc_labels.loc[oracle, "mc_label"], mc_labels.loc[~oracle, "mc_label"]
+    return {"right_mean": float(right.mean()) if len(right) else float("nan"),
+            "wrong_mean": float(wrong.mean()) if len(wrong) else float("nan"),
+            "right_zero": float((right == 0).mean()) if len(right) else float("nan")}
+
+
+def quality_value(quality: pd.DataFrame, score: str, column: str = "auc") -> float:
+    """One AUC of the ``quality`` table (``column`` of the row ``score``); NaN if absent."""
+    rows = quality[quality["score"] == score]
+    return float(rows[column].iloc[0]) if len(rows) else float("nan")
+
+
+def accuracy_at(summary: pd.DataFrame, selector: str, n: int,
+                difficulty: str = MEDIUM) -> float:
+    """Accuracy of ``selector`` with ``n`` samples on a difficulty group, from
+    ``best_of_n_summary``; NaN if that point was not measured."""
+    rows = summary[(summary["selector"] == selector) & (summary["N"] == n)
+                   & (summary["difficulty"] == difficulty)]
+    return float(rows["accuracy"].iloc[0]) if len(rows) else float("nan")
+
+
+def _first(table: pd.DataFrame, column: str) -> int | None:
+    return int(table[column].iloc[0]) if len(table) else None
+
+
+def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
+    """What chapter 4's prose quotes, as display text.
+
+    Setup: ``policy``, ``verifier_base``, ``verifier_N``, ``n_train_problems``,
+    ``train_samples``, ``mc_rollouts``, ``n_prefixes``. Monte-Carlo labels: ``mc_right_mean``,
+    ``mc_wrong_mean``, ``mc_right_zero``, ``mc_auc``. Verification: ``orm_auc``,
+    ``orm_within``, ``prm_within``, ``oracle_within``, ``prm_step_auc``. Best-of-N on medium
+    problems at ``n_max`` (all samples) and ``n_small`` (4, or fewer) samples:
+    ``<selector>_max`` and ``<selector>_small`` for every key of :data:`QUOTED_SELECTORS`,
+    ``weighted_vs_vote`` (weighted PRM best-of-N "above"/"below"/"level with" majority vote
+    at ``n_max``) and ``best_trend`` (PRM best-of-N "rises"/"falls"/"stays flat" from
+    ``n_small`` to ``n_max``).
+    """
+    info, mc_labels, quality = tables["verifiers"], tables["mc_labels"], tables["quality"]
+    summary = tables["best_of_n_summary"]
+    n_max = int(tables["best_of_n"]["N"].max()) if len(tables["best_of_n"]) else None
+    n_small = None if n_max is None else min(4, n_max)
+    stats = mc_label_stats(mc_labels)
+    out = {
+        "policy": config.policy,
+        "verifier_base": config.verifier_base,
+        "verifier_N": report.fmt(_first(info, "N"), ","),
+        "n_train_problems": report.fmt(_first(tables["setup"], "n_train_problems"), ","),
+        "train_samples": report.fmt(config.train_samples, ","),
+        "mc_rollouts": report.fmt(config.mc_rollouts, ","),
+        "n_prefixes": report.fmt(len(mc_labels), ","),
+        "n_max": report.fmt(n_max, ","),
+        "n_small": report.fmt(n_small, ","),
+        "mc_right_mean": report.fmt(stats["right_mean"]),
+        "mc_wrong_mean": report.fmt(stats["wrong_mean"]),
+        "mc_right_zero": report.fmt(stats["right_zero"]),
+        "mc_auc": report.fmt(quality_value(quality, "Monte-Carlo label")),
+        "orm_auc": report.fmt(quality_value(quality, "ORM")),
+        "orm_within": report.fmt(quality_value(quality, "ORM", "auc_within_problem")),
+        "prm_within": report.fmt(quality_value(quality, "PRM last", "auc_within_problem")),
+        "oracle_within": report.fmt(quality_value(quality, "oracle", "auc_within_problem")),
+        "prm_step_auc": report.fmt(quality_value(quality, "PRM step")),
+    }
+
+    def at(selector: str, n: int | None) -> float:
+        return float("nan") if n is None else accuracy_at(summary, selector, n)
+
+    for key, selector in QUOTED_SELECTORS.items():
+        out[f"{key}_max"] = report.fmt(at(selector, n_max))
+        out[f"{key}_small"] = report.fmt(at(selector, n_small))
+    out["weighted_vs_vote"] = direction(
+        at("PRM last, weighted", n_max) - at("majority vote", n_max),
+        "above", "below", "level with")
+    out["best_trend"] = direction(
+        at("PRM last, best-of-N", n_max) - at("PRM last, best-of-N", n_small),
+        "rises", "falls", "stays flat")
+    return out

@@ -16,16 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.chapters import family as family_chapter
-from ttc.chapters import revisions as revisions_chapter
-from ttc.chapters import sampling as sampling_chapter
-from ttc.chapters import search as search_chapter
-from ttc.chapters import verifiers as verifier_chapter
-from ttc.claims import MARGIN
+from ttc.claims import COMPUTE_OPTIMAL_CLAIMS, MARGIN
 from ttc.config import ConfigError, require_range
-from ttc.family.train import training_info
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops
+from ttc.report import fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
+from ttc.upstream import policy, search_problems, verifier_base
 
 #: strategies that select among independent samples: label -> chapter 4 selector
 SAMPLE_STRATEGIES = {"majority vote": "majority vote",
@@ -37,11 +33,10 @@ VERIFIER_SELECTORS = {"PRM last, weighted", "ORM, weighted", "PRM last, best-of-
 
 
 @dataclass(frozen=True)
-class ComputeOptimalConfig:
-    """Parameters of chapter 7. Defaults are smoke-sized."""
+class ComputeOptimalChapterConfig:
+    """Parameters of chapter 7. Defaults are smoke-sized. Everything it selects among comes
+    from chapters 3-6; nothing is sampled here."""
 
-    #: profile whose 06_revisions parameters (and through them chapters 3-5) give the data
-    revisions_profile: str = "smoke"
     #: difficulty bins on chapter 3's problem set, and on chapter 5's smaller subset
     n_bins: int = 5
     subset_bins: int = 2
@@ -51,24 +46,12 @@ class ComputeOptimalConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from ttc.profiles import available_profiles
-
-        if self.revisions_profile not in available_profiles():
-            raise ConfigError(f"parameter 'revisions_profile' must be one of "
-                              f"{', '.join(map(repr, available_profiles()))}; "
-                              f"got {self.revisions_profile!r}")
         require_range("n_bins", self.n_bins, low=2, high=20)
         require_range("subset_bins", self.subset_bins, low=1, high=10)
         require_range("r_sweep_points", self.r_sweep_points, low=3, high=1000)
         if not self.r_values or any(r <= 0 for r in self.r_values):
             raise ConfigError(f"parameter 'r_values' must be a non-empty list of positive "
                               f"numbers; got {list(self.r_values)!r}")
-
-    @property
-    def revisions(self) -> revisions_chapter.RevisionsConfig:
-        from ttc.profiles import chapter_config
-
-        return chapter_config(self.revisions_profile, "06_revisions")
 
 
 def _bins(values: pd.Series, n_bins: int, seed: int) -> pd.Series:
@@ -165,32 +148,30 @@ def exchange(pool: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame, members:
     return pd.DataFrame(rows)
 
 
-def run(config: ComputeOptimalConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
     """Bins, compute-optimal strategies, efficiency over best-of-N and the exchange.
 
     Tables: ``bins`` (per problem: pass@1, mean PRM score, oracle and predicted bins),
     ``bin_agreement`` (oracle × predicted counts), ``optimal`` (per bin kind, bin and budget:
     compute-optimal and best-of-N accuracy), ``efficiency`` (budget needed to match best-of-N),
     ``subset`` (the same with search and revisions on chapter 5's problems), ``exchange`` (per
-    larger member, R and bin) and ``sweep`` (the same over a continuous range of R).
+    larger member, R and bin), ``sweep`` (the same over a continuous range of R),
+    ``members`` (chapter 2's N, D and training FLOPs) and ``setup`` (the policy, the
+    verifiers' base member and their sizes).
     """
-    rconfig = config.revisions
-    sconfig = rconfig.search
-    vconfig = sconfig.verifiers
-    scfg = vconfig.sampling
-    checkpoints = family_chapter.train_family(scfg.family, progress=False)
-    members = {name: training_info(path) for name, path in checkpoints.items()}
-    n_policy, n_verifier = members[vconfig.policy]["N"], members[vconfig.verifier_base]["N"]
+    table = inputs["02_family"]["members"]
+    members = {row.model: {"N": row.N, "D": row.D, "train_flops": row.train_flops}
+               for row in table.itertuples()}
+    the_policy = policy(inputs)
+    n_policy, n_verifier = members[the_policy]["N"], members[verifier_base(inputs)]["N"]
     if not any(info["N"] > n_policy for info in members.values()):
-        raise ConfigError(f"chapter 7 compares the policy {vconfig.policy!r} with larger "
-                          f"members, but it is the largest in profile "
-                          f"{scfg.family_profile!r}'s family; choose a smaller 'policy' in "
-                          f"04_verifiers")
+        raise ConfigError(f"chapter 7 compares the policy {the_policy!r} with larger "
+                          f"members, but it is the largest of chapter 2's family; choose a "
+                          f"smaller 'policy' in 04_verifiers")
 
-    ver = verifier_chapter.run(vconfig, progress)
-    paths = verifier_chapter.train_verifiers(vconfig, progress=False)
-    _, problems, samples = sampling_chapter.member_samples(scfg, vconfig.policy, False)
-    scored, _ = verifier_chapter.score_samples(problems, samples, paths, False)
+    ver = inputs["04_verifiers"]
+    scored = ver["scored"]
     per_problem = scored.groupby("problem").agg(pass1=("correct", "mean"),
                                                 prm=("prm_last", "mean"),
                                                 n_ops=("n_ops", "first"))
@@ -211,31 +192,34 @@ def run(config: ComputeOptimalConfig, progress: bool = True) -> dict[str, pd.Dat
         optimal_rows.append(summary.assign(bins=kind))
         efficiency_rows.append(efficiency(opt, base).assign(bins=kind))
 
-    greedy = sampling_chapter.run(scfg, progress=False)["greedy"]
+    greedy = inputs["03_sampling"]["greedy"]
     oracle_bins = per_problem["oracle_bin"]
-    table = exchange(pool, oracle_bins, greedy, members, vconfig.policy, config.r_values,
+    table = exchange(pool, oracle_bins, greedy, members, the_policy, config.r_values,
                      config.seed)
     sweep_r = np.logspace(-2, 2, config.r_sweep_points)
-    sweep = exchange(pool, oracle_bins, greedy, members, vconfig.policy, sweep_r, config.seed)
+    sweep = exchange(pool, oracle_bins, greedy, members, the_policy, sweep_r, config.seed)
 
-    subset = subset_analysis(config, pool, per_problem, n_policy, n_verifier)
+    _, indices = search_problems(inputs)
+    subset = subset_analysis(config, pool, per_problem, indices,
+                             inputs["05_search"]["results"], inputs["06_revisions"]["splits"])
     return {"bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
             "subset": subset, "exchange": table, "sweep": sweep,
             "members": pd.DataFrame([{"model": k, "N": v["N"], "D": v["D"],
                                       "train_flops": v["train_flops"]}
-                                     for k, v in members.items()])}
+                                     for k, v in members.items()]),
+            "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
+                                    "verifier_base": verifier_base(inputs),
+                                    "n_verifier": n_verifier}])}
 
 
-def subset_analysis(config: ComputeOptimalConfig, pool: pd.DataFrame, per_problem: pd.DataFrame,
-                    n_policy: int, n_verifier: int) -> pd.DataFrame:
+def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
+                    per_problem: pd.DataFrame, indices: list[int], search: pd.DataFrame,
+                    rev: pd.DataFrame) -> pd.DataFrame:
     """Compute-optimal choice on chapter 5's problems with every strategy: sample selection,
-    PRM-guided search (chapter 5) and revision splits (chapter 6). Few problems: coarse bins."""
-    rconfig = config.revisions
-    sconfig = rconfig.search
-    _, indices = search_chapter.search_problems(sconfig)
-    search = search_chapter.run_variants(sconfig, progress=False)
+    PRM-guided search (chapter 5's ``results``) and revision splits (chapter 6's ``splits``).
+    ``indices``: chapter 5's problems in chapter 3's main set. Few problems: coarse bins."""
     search = search[search["verifier"] == "PRM"]
     rows = [pool[pool["problem"].isin(indices)].assign(
         problem=lambda t: t["problem"].map({p: i for i, p in enumerate(indices)}))]
@@ -243,7 +227,6 @@ def subset_analysis(config: ComputeOptimalConfig, pool: pd.DataFrame, per_proble
                               "problem": search["problem"], "n_ops": search["n_ops"],
                               "correct": search["correct"].astype(float),
                               "flops": search["policy_flops"] + search["verifier_flops"]}))
-    rev = revisions_chapter.run(rconfig, progress=False)["splits"]
     rev = rev[rev["rule"] == "majority"]
     rows.append(pd.DataFrame({"strategy": "revisions, " + rev["length"].astype(str)
                               + " per chain", "budget": rev["budget"],
@@ -264,3 +247,103 @@ def subset_analysis(config: ComputeOptimalConfig, pool: pd.DataFrame, per_proble
     chosen = choices.groupby(["bin", "budget"])["strategy"].agg(lambda s: " / ".join(
         dict.fromkeys(s)))
     return out.join(chosen.rename("chosen")).reset_index()
+
+
+#: labels of the two curves of the compute-optimal figure
+CURVE_LABELS = {"optimal": "compute-optimal (cross-validated)", "best_of_n": BASELINE}
+
+
+def bin_summary(bins: pd.DataFrame) -> pd.DataFrame:
+    """Per oracle bin (``bins``: chapter 7's per-problem table): mean pass@1, mean PRM score,
+    mean number of operations and the number of problems, one row per bin in order."""
+    return (bins.groupby("oracle_bin")
+            .agg(pass1=("pass1", "mean"), prm=("prm", "mean"), n_ops=("n_ops", "mean"),
+                 problems=("pass1", "size"))
+            .reset_index())
+
+
+def bin_agreement_rates(bins: pd.DataFrame) -> tuple[float, float]:
+    """Share of problems whose predicted bin equals the oracle bin, and share within one
+    bin of it; NaN for no problems."""
+    if bins.empty:
+        return float("nan"), float("nan")
+    gap = (bins["oracle_bin"] - bins["predicted_bin"]).abs()
+    return float((gap == 0).mean()), float((gap <= 1).mean())
+
+
+def optimal_curves(optimal: pd.DataFrame, kind: str = "oracle") -> pd.DataFrame:
+    """The compute-optimal figure's table: ``optimal`` (one row per bin kind, bin and
+    budget) melted to one row per (bin, budget, curve), with columns ``bin`` ("bin 1", ...),
+    ``budget``, ``strategy`` (the curve's label, :data:`CURVE_LABELS`) and ``accuracy``,
+    for the ``kind`` of bins ("oracle" or "predicted")."""
+    rows = optimal[optimal["bins"] == kind]
+    long = rows.melt(id_vars=["bin", "budget"], value_vars=list(CURVE_LABELS),
+                     var_name="strategy", value_name="accuracy")
+    return long.assign(strategy=long["strategy"].map(CURVE_LABELS),
+                       bin="bin " + long["bin"].astype(str))
+
+
+def winners_table(exchange: pd.DataFrame) -> pd.DataFrame:
+    """Who wins the exchange: one row per larger member and R (columns ``large``, ``R``),
+    one column per difficulty bin ("bin 1", ...) holding the ``winner``."""
+    if exchange.empty:
+        return pd.DataFrame(columns=["large", "R"])
+    table = exchange.pivot_table(index=["large", "R"], columns="bin", values="winner",
+                                 aggfunc="first")
+    table.columns = [f"bin {c}" for c in table.columns]
+    return table.reset_index()
+
+
+def savings(efficiency: pd.DataFrame, kind: str = "oracle") -> pd.Series:
+    """The measured savings over best-of-N for one kind of bins, every bin and budget above
+    the smallest (where best-of-N has something to gain), NaN ones dropped."""
+    rows = efficiency[(efficiency["bins"] == kind) & efficiency["saving"].notna()]
+    rows = rows[rows["budget"] > rows["budget"].min()]
+    return rows["saving"].astype(float).reset_index(drop=True)
+
+
+def _first(values: pd.Series) -> float | None:
+    return float(values.iloc[0]) if len(values) else None
+
+
+def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
+    """Every number and sentence chapter 7's prose quotes, as display text.
+
+    The bins (problems, per-bin count, agreement of predicted with oracle bins, mean pass@1
+    of the easiest and hardest bins), the savings over best-of-N, the headline claims of
+    :data:`ttc.claims.COMPUTE_OPTIMAL_CLAIMS` and the exchange against the largest member
+    (wins, ties, the easiest bin at the smallest R). Missing values read "n/a".
+    """
+    bins, exchange = tables["bins"], tables["exchange"]
+    summary = bin_summary(bins)
+    same, near = bin_agreement_rates(bins)
+    oracle, predicted = savings(tables["efficiency"], "oracle"), savings(
+        tables["efficiency"], "predicted")
+    setup = tables["setup"]
+    largest = exchange[exchange["M"] == exchange["M"].max()]
+    r_lo, r_hi = min(config.r_values), max(config.r_values)
+    first = largest[(largest["R"] == r_lo) & (largest["bin"] == largest["bin"].min())]
+    out = {
+        "policy": str(setup["policy"].iloc[0]) if len(setup) else fmt(None),
+        "n_problems": fmt(len(bins)),
+        "n_bins": fmt(config.n_bins),
+        "per_bin": fmt(len(bins) // config.n_bins),
+        "bins_same": fmt(same),
+        "bins_near": fmt(near),
+        "bin1_pass1": fmt(_first(summary["pass1"])),
+        "binN_pass1": fmt(_first(summary["pass1"].iloc[::-1])),
+        "saving_max": fmt(oracle.max() if len(oracle) else None, ".1f"),
+        "saving_median": fmt(oracle.median() if len(oracle) else None, ".1f"),
+        "saving_pred_median": fmt(predicted.median() if len(predicted) else None, ".1f"),
+        "largest": str(largest["large"].iloc[0]) if len(largest) else "none",
+        "largest_M": fmt(_first(largest["M"]), ".1f"),
+        "r_lo": fmt(float(r_lo), "g"),
+        "r_hi": fmt(float(r_hi), "g"),
+        "n_wins": fmt(int((exchange["winner"] == "test-time compute").sum())),
+        "n_ties": fmt(int((exchange["winner"] == "tie").sum())),
+        "n_cells": fmt(len(exchange)),
+        "easy_small": fmt(_first(first["small_accuracy"])),
+        "easy_large": fmt(_first(first["large_accuracy"])),
+    }
+    out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
+    return out

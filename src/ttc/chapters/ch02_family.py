@@ -8,15 +8,18 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ttc.config import ConfigError, require_choice, require_range
+from ttc.cache import artifact_path, read_frame, relative_to_cache, write_frame
+from ttc.config import ConfigError, config_hash, require_choice, require_range
 from ttc.family.specs import check_members, get_spec
 from ttc.family.train import TrainConfig, load_member, train_member, training_info
+from ttc.report import fmt
 from ttc.sampling import generate
-from ttc.tasks import Problem, TaskConfig, first_error, generate_problems, grade
+from ttc.tasks import Problem, TaskConfig, first_error, grade
+from ttc.upstream import test_problems
 
 
 @dataclass(frozen=True)
-class FamilyConfig:
+class FamilyChapterConfig:
     """Parameters of chapter 2. Defaults are smoke-sized; the ``cpu`` profile trains the
     five-member family the rest of the book uses."""
 
@@ -69,12 +72,7 @@ class FamilyConfig:
         return 16 * self.max_ops + 8
 
 
-def test_problems(config: FamilyConfig) -> list[Problem]:
-    """The fixed held-out test set: hash-split test problems, ``n_test_per_ops`` per length."""
-    return generate_problems(config.task, "test", config.n_test_per_ops, config.test_seed)
-
-
-def train_family(config: FamilyConfig, progress: bool = True) -> dict[str, Path]:
+def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str, Path]:
     """Train every member (cached by config hash); return checkpoint folders by name."""
     return {
         name: train_member(get_spec(name), config.train_config, progress=progress,
@@ -87,11 +85,18 @@ def greedy_results(
     name: str, checkpoint: Path, problems: list[Problem], max_new_tokens: int,
     device: str = "auto",
 ) -> pd.DataFrame:
-    """Greedy completions of ``problems`` by one member, graded: one row per problem."""
+    """Greedy completions of ``problems`` by one member, graded: one row per problem.
+
+    Cached by the checkpoint, the prompts and the length limit: greedy decoding is
+    deterministic, and later chapters read chapter 2's table instead of decoding again."""
+    key = config_hash((checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1"))
+    final = artifact_path("greedy", f"{checkpoint.name}-{key}") / "greedy.parquet"
+    if final.is_file():
+        return read_frame(final)
     model, tokenizer = load_member(checkpoint, device=device)
     completions = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
     pairs = list(zip(problems, completions, strict=True))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "model": name,
             "problem": range(len(problems)),
@@ -104,9 +109,11 @@ def greedy_results(
             "first_error": [first_error(p, c.text) for p, c in pairs],
         }
     )
+    return read_frame(write_frame(table, final))
 
 
-def run(config: FamilyConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run(config: FamilyChapterConfig, inputs=None, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
     """Train the family, evaluate it greedily on the test set; return the chapter's tables.
 
     ``members``: one row per model (shape, N, D, 6ND, time); ``curves``: validation loss
@@ -114,14 +121,14 @@ def run(config: FamilyConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
     accuracy per (model, n_ops).
     """
     checkpoints = train_family(config, progress=progress)
-    problems = test_problems(config)
+    problems = test_problems(config)  # the held-out test set every chapter uses
     rows, curves, greedy = [], [], []
     for name, path in checkpoints.items():
         info = training_info(path)
         rows.append({k: info[k] for k in ("name", "d_model", "n_layers", "n_heads",
                                           "params_total", "N", "D", "train_flops",
                                           "peak_lr", "train_seconds")}
-                    | {"checkpoint": str(path)})
+                    | {"checkpoint": relative_to_cache(path)})
         curves += [{"model": name, **point} for point in info["curve"]]
         greedy.append(greedy_results(name, path, problems, config.max_new_tokens,
                                      device=config.device))
@@ -134,3 +141,74 @@ def run(config: FamilyConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
     )
     return {"members": members, "curves": pd.DataFrame(curves), "greedy": greedy_table,
             "accuracy": accuracy}
+
+
+def accuracy_at(accuracy: pd.DataFrame, model: str, n_ops: int) -> float:
+    """Greedy accuracy of ``model`` on the ``n_ops``-operation problems (an ``accuracy`` table
+    row); NaN when the table has no such row."""
+    row = accuracy[(accuracy["model"] == model) & (accuracy["n_ops"] == n_ops)]
+    return float(row["accuracy"].iloc[0]) if len(row) else float("nan")
+
+
+def overall_accuracy(greedy: pd.DataFrame) -> pd.Series:
+    """Greedy accuracy over the whole test set, per model (in table order)."""
+    return greedy.groupby("model", sort=False)["correct"].mean()
+
+
+def unfinished_share(greedy: pd.DataFrame) -> pd.Series:
+    """Share of greedy answers that never reach ``<eos>`` within the length limit, per model."""
+    return 1 - greedy.groupby("model", sort=False)["finished"].mean()
+
+
+def medium_ops(config: FamilyChapterConfig) -> int:
+    """The middle difficulty the prose quotes: halfway between ``min_ops`` and ``max_ops``."""
+    return (config.min_ops + config.max_ops) // 2
+
+
+def facts(tables, config: FamilyChapterConfig) -> dict[str, str]:
+    """What chapter 2's prose quotes, as display text.
+
+    The test set (``n_test``, ``n_test_per_ops``), the family (``n_members``,
+    ``smallest_name``, ``largest_name``, ``size_ratio``: N of the largest over the smallest,
+    ``tokens_trained``: D of the largest, ``train_minutes``: the whole family's training
+    time) and greedy accuracy (``min_ops``, ``medium_ops``, ``max_ops``;
+    ``largest_easy/medium/hard`` and ``smallest_easy/medium`` at those difficulties;
+    ``smallest_overall``, ``largest_overall`` over the test set; ``overall_rises``: "rises"
+    when overall accuracy strictly increases from each member to the next, "does not rise"
+    otherwise; ``smallest_unfinished``: the smallest member's share of answers without
+    ``<eos>``).
+    """
+    members, greedy, accuracy = tables["members"], tables["greedy"], tables["accuracy"]
+    smallest = members.iloc[0] if len(members) else None
+    largest = members.iloc[-1] if len(members) else None
+    small_name = None if smallest is None else smallest["model"]
+    large_name = None if largest is None else largest["model"]
+    medium = medium_ops(config)
+    overall = overall_accuracy(greedy)
+    unfinished = unfinished_share(greedy)
+    rising = len(overall) > 1 and bool((overall.diff().dropna() > 0).all())
+    # the test set: distinct prompts answered by one member (every member answers all)
+    first = greedy[greedy["model"] == greedy["model"].iloc[0]] if len(greedy) else greedy
+    return {
+        "n_test": fmt(first["prompt"].nunique() if len(first) else None, ","),
+        "n_test_per_ops": fmt(config.n_test_per_ops, ","),
+        "n_members": fmt(len(members), ","),
+        "smallest_name": fmt(small_name),
+        "largest_name": fmt(large_name),
+        "size_ratio": fmt(None if smallest is None else largest["N"] / smallest["N"], ".0f"),
+        "tokens_trained": fmt(None if largest is None else int(largest["D"]), ","),
+        "train_minutes": fmt(members["train_seconds"].sum() / 60 if len(members) else None,
+                             ".1f"),
+        "min_ops": fmt(config.min_ops, ","),
+        "medium_ops": fmt(medium, ","),
+        "max_ops": fmt(config.max_ops, ","),
+        "largest_easy": fmt(accuracy_at(accuracy, large_name, config.min_ops)),
+        "largest_medium": fmt(accuracy_at(accuracy, large_name, medium)),
+        "largest_hard": fmt(accuracy_at(accuracy, large_name, config.max_ops)),
+        "smallest_easy": fmt(accuracy_at(accuracy, small_name, config.min_ops)),
+        "smallest_medium": fmt(accuracy_at(accuracy, small_name, medium)),
+        "smallest_overall": fmt(overall.get(small_name)),
+        "largest_overall": fmt(overall.get(large_name)),
+        "overall_rises": "rises" if rising else "does not rise",
+        "smallest_unfinished": fmt(unfinished.get(small_name)),
+    }

@@ -14,42 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.chapters import compute_optimal as compute_optimal_chapter
-from ttc.chapters import family as family_chapter
-from ttc.chapters import sampling as sampling_chapter
-from ttc.claims import MARGIN
+from ttc.claims import FLOOR_CLAIMS, MARGIN
 from ttc.config import ConfigError, require_range
-from ttc.family.train import training_info
 from ttc.flops import exchange_factor, inference_flops
+from ttc.report import fmt
 from ttc.strategies import budget_to_match
+from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, policy
 
 
 @dataclass(frozen=True)
-class FloorConfig:
-    """Parameters of chapter 8. Defaults are smoke-sized."""
+class FloorChapterConfig:
+    """Parameters of chapter 8. Defaults are smoke-sized. It reads chapter 3's samples of the
+    whole family, and chapter 7's values of R."""
 
-    #: profile whose 07_compute_optimal parameters (and through them chapters 3-6) apply
-    compute_optimal_profile: str = "smoke"
     #: target accuracies (majority vote over all problems) for the trade-off curve
     targets: tuple[float, ...] = (0.2, 0.4, 0.6)
 
     def __post_init__(self) -> None:
-        from ttc.profiles import available_profiles
-
-        if self.compute_optimal_profile not in available_profiles():
-            raise ConfigError(f"parameter 'compute_optimal_profile' must be one of "
-                              f"{', '.join(map(repr, available_profiles()))}; "
-                              f"got {self.compute_optimal_profile!r}")
         if not self.targets:
             raise ConfigError("parameter 'targets' must list at least one accuracy")
         for t in self.targets:
             require_range("targets", t, low=0.01, high=0.99)
-
-    @property
-    def compute_optimal(self) -> compute_optimal_chapter.ComputeOptimalConfig:
-        from ttc.profiles import chapter_config
-
-        return chapter_config(self.compute_optimal_profile, "07_compute_optimal")
 
 
 def out_of_reach(per_problem: pd.DataFrame, greedy: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +54,8 @@ def out_of_reach(per_problem: pd.DataFrame, greedy: pd.DataFrame) -> pd.DataFram
                          "large_greedy_right": int(right[large].sum()),
                          "out_of_reach": int(gap.sum()),
                          "share": float(gap.sum() / max(1, right[large].sum()))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["small", "large", "M", "large_greedy_right",
+                                       "out_of_reach", "share"])
 
 
 #: test-time strategies of the trade-off: label -> column of chapter 3's per-k table
@@ -124,6 +110,20 @@ def tradeoff_slopes(table: pd.DataFrame) -> pd.DataFrame:
                                        "test_saved_per_10x_train"])
 
 
+DEPLOYMENT_COLUMNS = ["small", "large", "M", "R", "samples_affordable", "k_used",
+                      "small_majority", "large_greedy", "winner"]
+
+
+def winner(small_accuracy: float, large_accuracy: float) -> str:
+    """Who wins at matched FLOPs, within :data:`~ttc.claims.MARGIN`: ``"test-time compute"``
+    (the smaller member's vote), ``"larger model"`` (its greedy answer) or ``"tie"``. A
+    smaller member that cannot afford a single sample (NaN) answers nothing: 0 accuracy."""
+    small = 0.0 if small_accuracy != small_accuracy else small_accuracy
+    if small >= large_accuracy + MARGIN:
+        return "test-time compute"
+    return "larger model" if large_accuracy >= small + MARGIN else "tie"
+
+
 def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
                r_values) -> pd.DataFrame:
     """Over all problems, for every (smaller, larger) pair of members and every R: samples
@@ -150,36 +150,115 @@ def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
                              "samples_affordable": k_afford,
                              "k_used": max(usable) if usable else 0,
                              "small_majority": small_acc, "large_greedy": float(acc[large]),
-                             "winner": "test-time compute" if small_acc >= acc[large] + MARGIN
-                             else "larger model" if acc[large] >= small_acc + MARGIN
-                             else "tie"})
-    return pd.DataFrame(rows)
+                             "winner": winner(small_acc, float(acc[large]))})
+    return pd.DataFrame(rows, columns=DEPLOYMENT_COLUMNS)
 
 
-def run(config: FloorConfig, progress: bool = True) -> dict[str, pd.DataFrame]:
+def run(config: FloorChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
     """The floor and the trade-off across the family.
 
     Tables: ``unsolved`` (per member and difficulty: share of problems no sample solved),
     ``out_of_reach`` (per smaller/larger pair), ``tradeoff`` (per member and target: test
-    FLOPs needed), ``slopes`` (per target), ``deployment`` (per larger member and R).
+    FLOPs needed), ``slopes`` (per target), ``deployment`` (per larger member and R),
+    ``members`` (chapter 2's sizes and training FLOPs) and ``setup`` (the policy, chapter 4's,
+    and the samples per problem, chapter 3's).
     """
-    cconfig = config.compute_optimal
-    rconfig = cconfig.revisions
-    vconfig = rconfig.search.verifiers
-    scfg = vconfig.sampling
-    ch3 = sampling_chapter.run(scfg, progress=False)
+    ch3 = inputs["03_sampling"]
     per_problem, per_k, greedy = ch3["per_problem"], ch3["per_k"], ch3["greedy"]
-    checkpoints = family_chapter.train_family(scfg.family, progress=False)
-    members = pd.DataFrame([{"model": name, **{k: training_info(p)[k]
-                                               for k in ("N", "D", "train_flops")}}
-                            for name, p in checkpoints.items()])
+    members = inputs["02_family"]["members"][["model", "N", "D", "train_flops"]]
+    r_values = inputs["07_compute_optimal"].config.r_values
     unsolved = per_problem.assign(
-        difficulty=per_problem["n_ops"].map(sampling_chapter.difficulty_group),
+        difficulty=per_problem["n_ops"].map(difficulty_group),
         unsolved=per_problem["c"] == 0).groupby(["model", "N", "difficulty"], sort=False,
                                                 as_index=False)["unsolved"].mean()
     table = pd.concat([tradeoff(per_k, greedy, members, config.targets, strategy)
                        for strategy in TRADEOFF_STRATEGIES], ignore_index=True)
     return {"unsolved": unsolved, "out_of_reach": out_of_reach(per_problem, greedy),
             "tradeoff": table, "slopes": tradeoff_slopes(table),
-            "deployment": deployment(per_k, greedy, members, cconfig.r_values),
-            "members": members}
+            "deployment": deployment(per_k, greedy, members, r_values),
+            "members": members,
+            "setup": pd.DataFrame([{"policy": policy(inputs),
+                                    "n_samples": int(per_problem["n"].max())}])}
+
+
+# -- what the prose, the figures and the tables read ------------------------------------------
+
+def unsolved_curves(unsolved: pd.DataFrame) -> pd.DataFrame:
+    """The ``unsolved`` table in the shape of a budget-curve figure: the share never solved as
+    ``accuracy``, all members in one panel."""
+    return unsolved.assign(accuracy=unsolved["unsolved"], panel="all members")
+
+
+def policy_deployment(tables) -> pd.DataFrame:
+    """The ``deployment`` rows where the policy (named in ``setup``) is the smaller member,
+    without that column."""
+    deployment = tables["deployment"]
+    mine = deployment["small"] == _first(tables["setup"], "policy")
+    return deployment[mine].drop(columns=["small"])
+
+
+def winners_by_r(deployment: pd.DataFrame) -> pd.DataFrame:
+    """Who wins per (smaller, larger) pair (rows) and R (columns ``"R = 1"``, ...)."""
+    pairs = deployment.pivot_table(index=["small", "large"], columns="R", values="winner",
+                                   aggfunc="first", sort=False)
+    pairs.columns = [f"R = {c:g}" for c in pairs.columns]
+    return pairs.reset_index()
+
+
+def _pair(reach: pd.DataFrame, small: str, large: str) -> pd.DataFrame:
+    return reach[(reach["small"] == small) & (reach["large"] == large)]
+
+
+def _first(table: pd.DataFrame, column: str):
+    return table[column].iloc[0] if len(table) else None
+
+
+def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
+    """What chapter 8's prose quotes, as display text ("n/a" where a value is missing),
+    with the headline sentences of :data:`ttc.claims.FLOOR_CLAIMS`."""
+    setup, members = tables["setup"], tables["members"]
+    reach, unsolved = tables["out_of_reach"], tables["unsolved"]
+    table, slopes, deployment = tables["tradeoff"], tables["slopes"], tables["deployment"]
+    models = list(members.sort_values("N")["model"])
+    smallest = models[0] if models else None
+    largest = models[-1] if models else None
+    the_policy = _first(setup, "policy")
+    out = {"n_samples": fmt(_first(setup, "n_samples")), "smallest": fmt(smallest),
+           "largest": fmt(largest), "policy": fmt(the_policy)}
+
+    pair = _pair(reach, the_policy, largest)
+    out["reach_n"] = fmt(_first(pair, "out_of_reach"))
+    out["reach_of"] = fmt(_first(pair, "large_greedy_right"))
+    out["reach_share"] = fmt(_first(pair, "share"))
+    out["tiny_share"] = fmt(_first(_pair(reach, smallest, largest), "share"))
+    hardest = list(DIFFICULTY_GROUPS)[-1]
+    hard = unsolved[unsolved["difficulty"] == hardest].set_index("model")["unsolved"]
+    out["hard_small"] = fmt(hard.get(smallest, np.nan))
+    out["hard_policy"] = fmt(hard.get(the_policy, np.nan))
+
+    fitted = slopes.dropna(subset=["slope"])
+    ceiling = fitted[fitted["strategy"] == "best-of-k with a perfect verifier"]
+    vote = fitted[fitted["strategy"] == "majority vote"]
+    out["ceiling_saved"] = fmt(ceiling["test_saved_per_10x_train"].median()
+                               if len(ceiling) else None, ".1f")
+    out["vote_slope"] = fmt(vote["slope"].median() if len(vote) else None, ".1f")
+    votes = table[table["strategy"] == "majority vote"]
+    out["vote_never"] = fmt(int((~votes["reached"].astype(bool)).sum()))
+    out["vote_cells"] = fmt(len(votes))
+    gain = votes.drop_duplicates("model")
+    out["vote_gain_max"] = fmt((gain["best_at_any_k"] - gain["greedy"]).max()
+                               if len(gain) else None)
+    out |= {claim.key: claim.text(tables) for claim in FLOOR_CLAIMS}
+
+    out["pair_wins"] = fmt(int((deployment["winner"] == "test-time compute").sum()))
+    out["pair_cells"] = fmt(len(deployment))
+    mine = deployment[deployment["small"] == the_policy]
+    big = mine[mine["M"] == mine["M"].max()]
+    lo = big[big["R"] == big["R"].min()]
+    hi = big[big["R"] == big["R"].max()]
+    out["dep_k_lo"], out["dep_k_hi"] = fmt(_first(lo, "k_used")), fmt(_first(hi, "k_used"))
+    out["dep_r_lo"], out["dep_r_hi"] = fmt(_first(lo, "R"), "g"), fmt(_first(hi, "R"), "g")
+    out["dep_small_lo"] = fmt(_first(lo, "small_majority"))
+    out["dep_large"] = fmt(_first(lo, "large_greedy"))
+    return out

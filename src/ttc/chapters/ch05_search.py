@@ -1,0 +1,313 @@
+"""Chapter 5: search against the process verifier, by budget and difficulty.
+
+The policy and the PRM of chapter 4 run beam search (M = 4 and M = √N), lookahead search
+(k = 1) and diverse verifier tree search on a subset of chapter 3's test problems, at
+budgets counted in generations. Best-of-N with weighted selection and majority vote come
+from chapter 3's cached samples of the same problems (sampling N whole chains is exactly what
+they did), scored by the same PRM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ttc import report
+from ttc.cache import artifact_path, read_frame, write_frame
+from ttc.config import ConfigError, config_hash, require_range
+from ttc.family.train import load_member
+from ttc.flops import inference_flops
+from ttc.metrics import mean_by
+from ttc.search import LMStepPolicy, method_config, run_search
+from ttc.selection import selection_curve
+from ttc.upstream import (
+    checkpoint,
+    difficulty_group,
+    main_problems,
+    max_new_tokens,
+    member_sizes,
+    policy,
+    search_problems,
+    verifier_base,
+    verifier_checkpoints,
+)
+from ttc.verifiers import OracleVerifier, load_verifier
+
+#: the chapter's search variants: label -> (registry method, parameters besides the budget)
+VARIANTS = {
+    "beam, width 4": ("beam", {"width": 4}),
+    "beam, width √N": ("beam", {"width": "sqrt"}),
+    "lookahead, 1 step": ("lookahead", {"width": 4, "lookahead": 1}),
+    "DVTS, width 4": ("dvts", {"width": 4}),
+}
+#: the search the prose discusses by name (its mistakes, its trend on easy problems)
+BEAM = "beam, width 4"
+#: the difficulty groups the prose quotes
+EASY, HARD = "easy (1-2 ops)", "hard (6-8 ops)"
+#: selection from independent samples, for comparison: label -> (score column, rule)
+BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
+             "majority vote": (None, "majority")}
+
+
+@dataclass(frozen=True)
+class SearchChapterConfig:
+    """Parameters of chapter 5. Defaults are smoke-sized. The policy and the PRM are
+    chapter 4's; the problems are the first of chapter 3's main set."""
+
+    #: test problems per number of operations (the first of chapter 3's main set)
+    n_problems_per_ops: int = 1
+    #: budgets in generations
+    budgets: tuple[int, ...] = (4, 16)
+    #: search variants to run with the learned PRM (keys of VARIANTS)
+    methods: tuple[str, ...] = tuple(VARIANTS)
+    #: variants also run with the exact step checker as the verifier (the upper bound)
+    oracle_methods: tuple[str, ...] = ("beam, width 4",)
+    max_steps: int = 12
+    temperature: float = 1.0
+    seed: int = 0
+    selection_resamples: int = 50
+
+    def __post_init__(self) -> None:
+        require_range("n_problems_per_ops", self.n_problems_per_ops, low=1)
+        if not self.budgets or any(b < 2 for b in self.budgets):
+            raise ConfigError(f"parameter 'budgets' must be a non-empty list of integers >= 2; "
+                              f"got {list(self.budgets)!r}")
+        unknown = [m for m in self.methods if m not in VARIANTS]
+        if unknown or not self.methods:
+            raise ConfigError(f"parameter 'methods' must be a non-empty list of "
+                              f"{', '.join(map(repr, VARIANTS))}; got {list(self.methods)!r}")
+        if any(m not in VARIANTS for m in self.oracle_methods):
+            raise ConfigError(f"parameter 'oracle_methods' must list some of "
+                              f"{', '.join(map(repr, VARIANTS))}; "
+                              f"got {list(self.oracle_methods)!r}")
+        require_range("max_steps", self.max_steps, low=1)
+        require_range("temperature", self.temperature, low=0.01, high=10.0)
+        require_range("selection_resamples", self.selection_resamples, low=10)
+
+
+def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> pd.DataFrame:
+    """Every search variant at every budget on the chapter's problems (cached): one row per
+    (variant, budget, problem) with the answer, grades and exact costs."""
+    fconfig = inputs["02_family"].config
+    policy_path = checkpoint(inputs, policy(inputs))
+    prm_path = verifier_checkpoints(inputs)["prm"]
+    problems, _ = search_problems(inputs, config.n_problems_per_ops)
+    key = config_hash((policy_path.name, prm_path.name, [p.prompt for p in problems],
+                       config.budgets, config.methods, config.oracle_methods, config.max_steps,
+                       config.temperature, config.seed, "v1"))
+    final = artifact_path("search", key) / "results.parquet"
+    if final.is_file():
+        return read_frame(final)
+    model, tokenizer = load_member(policy_path, device=fconfig.device)
+    step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_new_tokens(inputs))
+    judges = {"PRM": load_verifier(prm_path, device=fconfig.device),
+              "oracle": OracleVerifier(problems)}
+    sizes = member_sizes(inputs)
+    n_policy, n_verifier = sizes[policy(inputs)], sizes[verifier_base(inputs)]
+    frames = []
+    runs = [("PRM", label, budget) for label in config.methods for budget in config.budgets]
+    runs += [("oracle", label, budget) for label in config.oracle_methods
+             for budget in config.budgets]
+    for judge, label, budget in tqdm(runs, desc="search", disable=not progress):
+        method, params = VARIANTS[label]
+        if method == "lookahead" and budget < params["lookahead"] + 1:
+            continue
+        search = method_config(method, budget=budget, temperature=config.temperature,
+                               seed=config.seed, max_steps=config.max_steps, **params)
+        frame = run_search(method, search, problems, step_policy, judges[judge], n_policy,
+                           n_verifier)
+        name = label if judge == "PRM" else f"{label}, oracle verifier"
+        frames.append(frame.assign(variant=name, verifier=judge))
+    table = pd.concat(frames, ignore_index=True)
+    table["difficulty"] = table["n_ops"].map(difficulty_group)
+    table["flops"] = table["policy_flops"] + table["verifier_flops"]
+    write_frame(table, final)
+    return table
+
+
+def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
+    """Weighted best-of-N (PRM last step) and majority vote at each budget, from chapter 3's
+    samples of the same problems as chapter 4 scored them: one row per (variant, budget,
+    problem)."""
+    scored = inputs["04_verifiers"]["scored"]
+    all_problems = main_problems(inputs)
+    sizes = member_sizes(inputs)
+    n_policy, n_verifier = sizes[policy(inputs)], sizes[verifier_base(inputs)]
+    _, indices = search_problems(inputs, config.n_problems_per_ops)
+    n = int(scored.groupby("problem").size().min())
+    budgets = [b for b in config.budgets if b <= n]
+    rows = []
+    for local, index in enumerate(indices):
+        group = scored[scored["problem"] == index]
+        answers = [None if pd.isna(a) else a for a in group["answer"]]
+        problem = all_problems[index]
+        tokens = float(group["n_tokens"].mean())
+        for label, (column, rule) in BASELINES.items():
+            weights = None if column is None else group[column].to_numpy()
+            accuracy = selection_curve(answers, str(problem.answer), budgets, weights, rule,
+                                       config.selection_resamples, seed=config.seed + index)
+            for budget, acc in zip(budgets, accuracy, strict=True):
+                policy_flops = inference_flops(n_policy, budget * tokens)
+                verifier_flops = 0.0 if column is None else inference_flops(n_verifier,
+                                                                           budget * tokens)
+                rows.append({"variant": label, "budget": budget, "problem": local,
+                             "n_ops": problem.n_ops, "correct": acc,
+                             "policy_tokens": budget * tokens,
+                             "flops": policy_flops + verifier_flops})
+    frame = pd.DataFrame(rows)
+    frame["difficulty"] = frame["n_ops"].map(difficulty_group)
+    return frame
+
+
+def run(config: SearchChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
+    """Search variants and sampling baselines on the same problems and budgets.
+
+    Tables: ``results`` (one row per search variant, budget and problem: answer, grades,
+    tokens, FLOPs, chosen chain), ``baselines`` (the same for best-of-N and majority vote,
+    expected accuracy from chapter 3's samples), ``summary`` (accuracy with 95% intervals and
+    mean FLOPs per variant, difficulty and budget), ``overall`` (the same over all
+    problems) and ``setup`` (one row: the policy and the verifier's base member, chapter 4's).
+    """
+    results = run_variants(config, inputs, progress)
+    base = baselines(config, inputs)
+    both = pd.concat([results[["variant", "budget", "problem", "n_ops", "difficulty",
+                               "correct", "flops"]].astype({"correct": float}),
+                      base[["variant", "budget", "problem", "n_ops", "difficulty", "correct",
+                            "flops"]]], ignore_index=True)
+    summary = _summary(both, ["variant", "difficulty", "budget"])
+    overall = _summary(both, ["variant", "budget"])
+    setup = pd.DataFrame([{"policy": policy(inputs), "verifier_base": verifier_base(inputs)}])
+    return {"results": results, "baselines": base, "summary": summary, "overall": overall,
+            "setup": setup}
+
+
+def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    table = mean_by(frame, by, "correct", name="accuracy")
+    flops = frame.groupby(by, sort=False)["flops"].mean().reset_index()
+    return table.merge(flops, on=by)
+
+
+def over_optimisation(results: pd.DataFrame) -> pd.DataFrame:
+    """Chosen chains that are wrong, with their PRM-preferred text: the verifier's mistakes."""
+    wrong = results[~results["correct"].astype(bool) & results["chosen"].notna()]
+    return wrong[["variant", "budget", "n_ops", "problem", "chosen"]].reset_index(drop=True)
+
+
+def wrong_examples(results: pd.DataFrame, variant: str, budget: int,
+                   limit: int = 6) -> pd.DataFrame:
+    """A few of ``variant``'s wrong chosen chains at ``budget``: the first (by problem order)
+    of each number of operations, shortest problems first, at most ``limit`` rows."""
+    wrong = over_optimisation(results)
+    rows = wrong[(wrong["variant"] == variant) & (wrong["budget"] == budget)]
+    rows = rows.sort_values("n_ops", kind="stable").groupby("n_ops").head(1).head(limit)
+    return rows.reset_index(drop=True)
+
+
+def oracle_variants(config: SearchChapterConfig) -> list[str]:
+    """Names of the searches run with the exact step checker, as in the tables."""
+    return [f"{v}, oracle verifier" for v in config.oracle_methods]
+
+
+def budget_lines(summary: pd.DataFrame, config: SearchChapterConfig,
+                 verifier: str = "PRM") -> pd.DataFrame:
+    """Rows of ``summary`` for one figure: the searches guided by ``verifier`` ("PRM" or
+    "oracle") together with the sampling baselines."""
+    searches = list(config.methods) if verifier == "PRM" else oracle_variants(config)
+    return summary[summary["variant"].isin(searches + list(BASELINES))]
+
+
+def accuracy_at(summary: pd.DataFrame, variant: str, budget: int,
+                difficulty: str | None = None) -> float:
+    """Accuracy of ``variant`` at ``budget``: over all problems from ``overall`` (when
+    ``difficulty`` is None) or on one difficulty group from ``summary``; NaN if absent."""
+    table = summary if difficulty is None else summary[summary["difficulty"] == difficulty]
+    rows = table[(table["variant"] == variant) & (table["budget"] == budget)]
+    return float(rows["accuracy"].iloc[0]) if len(rows) else float("nan")
+
+
+def best_variant(overall: pd.DataFrame, variants, budget: int) -> str | None:
+    """The variant with the highest overall accuracy at ``budget`` (the first listed on a
+    tie); None when none of them was measured there."""
+    scores = {v: accuracy_at(overall, v, budget) for v in variants}
+    measured = {v: a for v, a in scores.items() if not np.isnan(a)}
+    return max(measured, key=measured.get) if measured else None
+
+
+def lookahead_token_ratio(results: pd.DataFrame, budget: int) -> float:
+    """Mean policy tokens of lookahead search (width 4) over those of beam search (width 4)
+    at ``budget``, with the learned PRM (else the exact checker); NaN if either is missing."""
+    at_budget = results[results["budget"] == budget]
+    tokens = at_budget.groupby(["verifier", "method", "width"])["policy_tokens"].mean()
+    for judge in ("PRM", "oracle"):
+        look, beam = (judge, "lookahead", "4"), (judge, "beam", "4")
+        if look in tokens.index and beam in tokens.index:
+            return float(tokens[look] / tokens[beam])
+    return float("nan")
+
+
+def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.01) -> str:
+    """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
+    ``-tolerance``, ``level`` in between; "n/a" when ``change`` is missing (NaN)."""
+    if change is None or np.isnan(change):
+        return report.MISSING
+    return up if change > tolerance else down if change < -tolerance else level
+
+
+def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
+    """What chapter 5's prose quotes, as display text.
+
+    Setup: ``policy``, ``n_problems``, ``budgets``, ``b_min``, ``b_max``. At ``b_max`` over all
+    problems: ``best_search`` (the learned-PRM search with the highest accuracy) and
+    ``best_search_acc``, ``weighted_acc``, ``vote_acc``, ``search_vs_bon`` ("above"/"below"/
+    "level with" weighted best-of-N), ``best_oracle`` and ``best_oracle_acc``. Hard
+    problems: ``oracle_first`` (the first oracle-guided search), ``oracle_hard_lo`` and
+    ``oracle_hard_hi`` (it at ``b_min`` and ``b_max``), ``bon_hard_hi``. Costs:
+    ``lookahead_ratio``, ``dropped``, ``n_runs``. Easy problems: ``easy_beam_lo``,
+    ``easy_beam_hi``, ``easy_beam_trend`` ("rose"/"fell"/"stayed level") for :data:`BEAM`
+    with the learned PRM ("n/a" if it was not run), and ``easy_bon_hi``.
+    """
+    results, summary, overall = tables["results"], tables["summary"], tables["overall"]
+    setup = tables["setup"]
+    b_min, b_max = min(config.budgets), max(config.budgets)
+    learned, oracle = list(config.methods), oracle_variants(config)
+    best_search = best_variant(overall, learned, b_max)
+    best_oracle = best_variant(overall, oracle, b_max)
+    first_oracle = oracle[0] if oracle else None
+
+    def acc(variant: str | None, budget: int = b_max, difficulty: str | None = None) -> float:
+        if variant is None:
+            return float("nan")
+        return accuracy_at(overall if difficulty is None else summary, variant, budget,
+                           difficulty)
+
+    return {
+        "policy": str(setup["policy"].iloc[0]) if len(setup) else report.MISSING,
+        "n_problems": report.fmt(int(results["problem"].nunique()), ","),
+        "budgets": ", ".join(str(b) for b in sorted(config.budgets)),
+        "b_min": report.fmt(b_min, ","),
+        "b_max": report.fmt(b_max, ","),
+        "best_search": best_search or report.MISSING,
+        "best_search_acc": report.fmt(acc(best_search)),
+        "weighted_acc": report.fmt(acc("best-of-N, weighted")),
+        "vote_acc": report.fmt(acc("majority vote")),
+        "search_vs_bon": direction(acc(best_search) - acc("best-of-N, weighted"),
+                                   "above", "below", "level with"),
+        "best_oracle": best_oracle or "none",
+        "best_oracle_acc": report.fmt(acc(best_oracle)),
+        "oracle_first": first_oracle or "none",
+        "oracle_hard_lo": report.fmt(acc(first_oracle, b_min, HARD)),
+        "oracle_hard_hi": report.fmt(acc(first_oracle, b_max, HARD)),
+        "bon_hard_hi": report.fmt(acc("best-of-N, weighted", b_max, HARD)),
+        "lookahead_ratio": report.fmt(lookahead_token_ratio(results, b_max), ".1f"),
+        "dropped": report.fmt(int(results["dropped"].sum()), ","),
+        "n_runs": report.fmt(len(results), ","),
+        "easy_beam_lo": report.fmt(acc(BEAM, b_min, EASY)),
+        "easy_beam_hi": report.fmt(acc(BEAM, b_max, EASY)),
+        "easy_beam_trend": direction(acc(BEAM, b_max, EASY) - acc(BEAM, b_min, EASY),
+                                     "rose", "fell", "stayed level"),
+        "easy_bon_hi": report.fmt(acc("best-of-N, weighted", b_max, EASY)),
+    }

@@ -1,0 +1,117 @@
+"""The book as a one-way pipeline: load a chapter's published result, or compute it.
+
+``chapter_result("07_compute_optimal", "cpu")`` resolves the configs of chapter 7 and of every
+chapter it reads from the ``cpu`` profile, then walks the DAG of :mod:`ttc.chapters` in order:
+each chapter's result is loaded from the results store (:mod:`ttc.results`) when one exists
+for its config, its inputs' keys and the code, and computed from its inputs otherwise. No
+chapter calls another chapter's ``run``; a warm build loads tables and computes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ttc.chapters import CHAPTERS, config_from_namespace, get_chapter, upstream
+from ttc.config import ConfigError, build_config
+from ttc.profiles import load_profile
+from ttc.results import (
+    ChapterResult,
+    DamagedArtifact,
+    _storable,
+    discard,
+    load_result,
+    result_key,
+    save_result,
+)
+
+DEFAULT_PROFILE = "smoke"
+
+
+def _log(message: str) -> None:
+    print(f"[ttc] {message}", file=sys.stderr, flush=True)
+
+
+def profile_configs(profile: str | Path) -> dict[str, Any]:
+    """The validated config of every chapter under a profile."""
+    params = load_profile(profile)
+    name = Path(str(profile)).stem
+    return {key: build_config(CHAPTERS[key].config_cls, params[key],
+                              where=f"profile {name}, {key}") for key in CHAPTERS}
+
+
+def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
+                     progress: bool, quiet: bool, recompute: bool = False) -> ChapterResult:
+    chapter = CHAPTERS[key]
+    store_key = result_key(key, config, {r: inputs[r].key for r in chapter.reads})
+    if recompute:
+        discard(key, store_key)
+    try:
+        stored = load_result(key, config, store_key)
+    except DamagedArtifact as err:
+        _log(f"{key}: stored result damaged ({err}); recomputing")
+        discard(key, store_key)
+        stored = None
+    if stored is not None:
+        if not quiet:
+            _log(f"{key}: loaded stored result {store_key}")
+        return stored
+    _log(f"{key}: computing (no stored result for this config) ...")
+    start = time.perf_counter()
+    visible = {name: inputs[name] for name in upstream(key)}
+    tables = chapter.run(config, visible, progress=progress)
+    tables = {name: _storable(name, frame) for name, frame in tables.items()}
+    result = ChapterResult(key, config, tables, chapter.facts(tables, config), store_key)
+    save_result(result)
+    _log(f"{key}: computed in {time.perf_counter() - start:.1f} s, stored as {store_key}")
+    return result
+
+
+def chapter_result(chapter: str, profile: str | Path = DEFAULT_PROFILE,
+                   overrides: Mapping[str, Any] | None = None, *, config: Any = None,
+                   progress: bool = False, quiet: bool = False,
+                   recompute: bool = False) -> ChapterResult:
+    """A chapter's published result under ``profile``: loaded, or computed and stored.
+
+    The chapters it reads are resolved first, each from the profile (never from a
+    parameter). ``overrides`` (or a whole ``config``) change this chapter's own parameters
+    only; its result is then stored under its own key, next to the profile's.
+    ``recompute`` discards this chapter's stored result first (not its inputs').
+    """
+    key = get_chapter(chapter).key
+    configs = profile_configs(profile)
+    if config is None:
+        params = {**load_profile(profile)[key], **(overrides or {})}
+        config = build_config(CHAPTERS[key].config_cls, params,
+                              where=f"profile {Path(str(profile)).stem}, {key}")
+    elif overrides:
+        raise ConfigError("pass either 'config' or 'overrides', not both")
+    done: dict[str, ChapterResult] = {}
+    for name in [*upstream(key), key]:
+        done[name] = _load_or_compute(name, config if name == key else configs[name],
+                                      done, progress, quiet, recompute and name == key)
+    return done[key]
+
+
+def notebook_result(chapter: str, namespace: Mapping[str, Any]) -> ChapterResult:
+    """What a chapter notebook calls: its result for the variables of its ``parameters``
+    cell, with upstream chapters under the ``profile`` variable (the build's profile)."""
+    profile = namespace.get("profile", DEFAULT_PROFILE)
+    config = config_from_namespace(chapter, namespace)
+    return chapter_result(chapter, profile, config=config, quiet=True)
+
+
+def store_key(chapter: str, profile: str | Path, params: Mapping[str, Any]) -> str:
+    """The result key a chapter will have under ``profile`` with its own ``params``,
+    without computing anything (the runner uses it to tell whether a notebook is current)."""
+    key = get_chapter(chapter).key
+    configs = profile_configs(profile)
+    configs[key] = build_config(CHAPTERS[key].config_cls, params, where=key)
+    keys: dict[str, str] = {}
+    for name in [*upstream(key), key]:
+        keys[name] = result_key(name, configs[name],
+                                {r: keys[r] for r in CHAPTERS[name].reads})
+    return keys[key]

@@ -1,0 +1,290 @@
+"""Chapter 3's scoring, derived tables and facts, on hand-built samples and tables whose
+answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from ttc.chapters import ch03_sampling as ch03
+from ttc.paths import notebooks_dir
+from ttc.tasks import Problem
+from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, first_per_ops, powers_of_two
+
+CONFIG = ch03.SamplingChapterConfig(n_samples=4, hard_n_problems=2, hard_n_samples=8,
+                                    temperature=0.7)
+MODELS = ["s", "m", "l"]
+SIZES = {"s": 10, "m": 20, "l": 40}
+
+
+def _glue_names(key: str) -> set[str]:
+    text = (notebooks_dir() / f"{key}.md").read_text()
+    return set(re.findall(r"\{glue:text\}`([^`]+)`", text))
+
+
+# -- the scoring ----------------------------------------------------------------------------
+
+def test_powers_of_two_and_groups():
+    assert powers_of_two(16) == [1, 2, 4, 8, 16]
+    assert powers_of_two(12) == [1, 2, 4, 8, 12]
+    assert difficulty_group(1) == "easy (1-2 ops)"
+    assert difficulty_group(5) == "medium (3-5 ops)"
+    assert difficulty_group(8) == "hard (6-8 ops)"
+    assert ch03.MEDIUM == "medium (3-5 ops)" and ch03.MEDIUM in DIFFICULTY_GROUPS
+
+
+def test_first_per_ops_keeps_order():
+    problems = [Problem(10, (("+", 11),) * n) for n in (1, 1, 2, 1, 2, 2)]
+    kept = first_per_ops(problems, 2)
+    assert [p.n_ops for p in kept] == [1, 1, 2, 2]
+
+
+def test_curves_equal_direct_computation():
+    problems = [Problem(10, (("+", 11),)), Problem(20, (("*", 3),))]  # answers 21 and 60
+    answers = [["21", "21", "5", None], ["7", "7", "60", "8"]]
+    chains = [["10+11=21", "10+12=21", "10+11=5", "10+"], ["20*3=7", "20*3=7", "20*3=60", "8"]]
+    rows = []
+    for index, problem_answers in enumerate(answers):
+        for sample, answer in enumerate(problem_answers):
+            rows.append({"problem": index, "n_ops": 1, "sample": sample, "answer": answer,
+                         "completion": chains[index][sample],
+                         "correct": answer == str(problems[index].answer), "n_tokens": 10})
+    samples = pd.DataFrame(rows)
+    config = ch03.SamplingChapterConfig(vote_resamples=50)
+    per_problem, per_k = ch03._curves("m", 100, samples, problems, 4, config)
+    assert per_problem["c"].tolist() == [2, 1]
+    assert per_problem["c_chain"].tolist() == [1, 1]  # "10+12=21" is right by luck
+    assert per_problem["success_rate"].tolist() == [0.5, 0.25]
+    at = per_k.set_index(["problem", "k"])
+    assert sorted(set(per_k["k"])) == [1, 2, 4]
+    assert at.loc[(0, 1), "pass_at_k"] == pytest.approx(0.5)  # k = 1: c / n
+    assert at.loc[(1, 1), "pass_at_k"] == pytest.approx(0.25)
+    assert at.loc[(0, 2), "pass_at_k"] == pytest.approx(1 - 1 / 6)  # 1 - C(2,2)/C(4,2)
+    assert at.loc[(0, 4), "pass_at_k"] == 1.0 and at.loc[(1, 4), "pass_at_k"] == 1.0
+    assert at.loc[(0, 4), "majority"] == 1.0  # all four samples: "21" wins
+    assert at.loc[(1, 4), "majority"] == 0.0  # "7" wins over the single "60"
+    assert at.loc[(0, 2), "flops"] == pytest.approx(2 * 100 * 2 * 10)  # 2N x k x tokens
+
+
+def test_greedy_on_reindexes_to_the_subset():
+    greedy = pd.DataFrame({"model": ["a", "a", "a", "b"], "N": [1, 1, 1, 2],
+                           "problem": [0, 1, 2, 0], "prompt": ["10+11=", "20*3=", "5-1=",
+                                                               "10+11="],
+                           "correct": [True, False, True, False]})
+    subset = [Problem(5, (("-", 1),)), Problem(10, (("+", 11),))]  # "5-1=", "10+11="
+    rows = ch03._greedy_on(greedy, "a", subset)
+    assert rows["prompt"].tolist() == ["5-1=", "10+11="]
+    assert rows["problem"].tolist() == [0, 1]  # positions in the subset
+    assert rows["correct"].tolist() == [True, True]
+    assert "N" not in rows
+
+
+def test_summarise_means_and_intervals():
+    per_k = pd.DataFrame({"model": ["a"] * 4 + ["b"] * 2, "k": [1, 1, 2, 2, 1, 1],
+                          "pass_at_k": [0.0, 1.0, 0.5, 0.5, 0.25, 0.25],
+                          "majority": [0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+                          "flops": [10.0, 30.0, 40.0, 60.0, 5.0, 5.0]})
+    out = ch03.summarise(per_k, ["model", "k"]).set_index(["model", "k"])
+    assert out.loc[("a", 1), "coverage"] == 0.5 and out.loc[("a", 1), "flops"] == 20.0
+    assert out.loc[("a", 1), "majority"] == 0.5 and out.loc[("a", 1), "problems"] == 2
+    low, high = out.loc[("a", 1), ["coverage_low", "coverage_high"]]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
+    # identical values: the interval collapses onto the mean
+    assert out.loc[("a", 2), ["coverage", "coverage_low", "coverage_high"]].tolist() == [
+        0.5, 0.5, 0.5]
+    assert out.loc[("b", 1), "coverage"] == 0.25 and out.loc[("b", 1), "majority"] == 0.5
+    single = ch03.summarise(per_k, ["model"])
+    assert single["model"].tolist() == ["a", "b"] and single["problems"].tolist() == [4, 2]
+
+
+# -- hand-built chapter tables ----------------------------------------------------------------
+
+def _per_problem() -> pd.DataFrame:
+    """Four main problems (1, 3, 4, 8 ops), n = 4 samples each; correct samples by hand."""
+    counts = {"s": [2, 0, 0, 0], "m": [4, 1, 0, 0], "l": [4, 2, 1, 0]}
+    rows = [{"problem": p, "c": c, "c_chain": c, "mean_tokens": 10.0, "n_ops": [1, 3, 4, 8][p],
+             "model": model, "N": SIZES[model], "n": 4, "success_rate": c / 4}
+            for model in MODELS for p, c in enumerate(counts[model])]
+    return pd.DataFrame(rows)
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    coverage_rows = []
+    # medium coverage at k = 1 and k = n (4), majority vote at k = n
+    for model, k1, k4, vote in (("s", 0.1, 0.3, 0.2), ("m", 0.25, 0.5, 0.45),
+                                ("l", 0.6, 1.0, 0.8)):
+        coverage_rows += [
+            {"model": model, "N": SIZES[model], "difficulty": ch03.MEDIUM, "k": 1,
+             "coverage": k1, "majority": k1},
+            {"model": model, "N": SIZES[model], "difficulty": ch03.MEDIUM, "k": 4,
+             "coverage": k4, "majority": vote},
+            {"model": model, "N": SIZES[model], "difficulty": "easy (1-2 ops)", "k": 4,
+             "coverage": 0.99, "majority": 0.99},
+        ]
+    # coverage and FLOPs per n_ops (1 and 8) and k; over both: their mean
+    by_ops = {"s": [(0.4, 0.0, 100, 300), (0.6, 0.0, 200, 600), (0.8, 0.2, 400, 1200)],
+              "m": [(0.6, 0.2, 200, 600), (0.8, 0.4, 400, 1200), (1.0, 0.6, 800, 2400)],
+              "l": [(1.0, 0.4, 400, 1200), (1.0, 0.8, 800, 2400), (1.0, 1.0, 1600, 4800)]}
+    by_ops_rows = []
+    for model, points in by_ops.items():
+        for k, (c1, c8, f1, f8) in zip((1, 2, 4), points, strict=True):
+            by_ops_rows += [
+                {"model": model, "N": SIZES[model], "n_ops": 1, "k": k, "coverage": c1,
+                 "flops": f1},
+                {"model": model, "N": SIZES[model], "n_ops": 8, "k": k, "coverage": c8,
+                 "flops": f8}]
+    greedy_correct = {"s": [1, 0, 0, 0], "m": [1, 1, 0, 0], "l": [1, 1, 1, 0]}
+    greedy = pd.DataFrame([
+        {"model": model, "N": SIZES[model], "problem": p, "n_ops": [1, 3, 4, 8][p],
+         "prompt": f"p{p}", "correct": bool(ok), "n_tokens": 10}
+        for model in MODELS for p, ok in enumerate(greedy_correct[model])])
+    hard = pd.DataFrame({"model": ["s", "s", "m", "l", "l"], "N": [10, 10, 20, 40, 40],
+                         "k": [1, 8, 8, 1, 8], "coverage": [0.1, 0.5, 0.75, 0.4, 1.0]})
+    hard_pp = pd.DataFrame({"model": ["s", "s", "m", "m", "l", "l"], "problem": [0, 1] * 3,
+                            "n_ops": 8, "c": [3, 0, 5, 5, 6, 4], "c_chain": [1, 0, 5, 5, 6, 3]})
+    power_law = pd.DataFrame({"model": MODELS, "N": [10, 20, 40], "a": [-1.0, None, -2.0],
+                              "b": [0.3, None, 0.55]})
+    return {"per_problem": _per_problem(), "coverage": pd.DataFrame(coverage_rows),
+            "coverage_by_ops": pd.DataFrame(by_ops_rows), "hard": hard,
+            "hard_per_problem": hard_pp, "power_law": power_law, "greedy": greedy,
+            "per_k": pd.DataFrame()}
+
+
+def test_value_at_and_model_order():
+    tables = _tables()
+    assert ch03.model_order(tables["per_problem"]) == MODELS  # family order, not sorted
+    assert ch03.value_at(tables["coverage"], "m", "majority", difficulty=ch03.MEDIUM,
+                         k=4) == 0.45
+    assert math.isnan(ch03.value_at(tables["coverage"], "m", "coverage", k=3))
+    assert math.isnan(ch03.value_at(tables["coverage"], None, "coverage"))
+
+
+def test_coverage_all_averages_over_n_ops():
+    out = ch03.coverage_all(_tables()["coverage_by_ops"]).set_index(["model", "k"])
+    assert out.loc[("s", 1), "coverage"] == pytest.approx(0.2)
+    assert out.loc[("s", 1), "flops"] == pytest.approx(200)
+    assert out.loc[("m", 4), "coverage"] == pytest.approx(0.8)
+    assert out.loc[("l", 2), "coverage"] == pytest.approx(0.9)
+    assert len(out) == 9 and out.loc[("m", 4), "N"] == 20
+
+
+def test_greedy_by_model():
+    out = ch03.greedy_by_model(_tables()["greedy"])
+    assert list(out.index) == MODELS
+    assert out["accuracy"].tolist() == pytest.approx([0.25, 0.5, 0.75])
+    assert out["flops"].tolist() == pytest.approx([200, 400, 800])  # 2 N x 10 tokens
+
+
+def test_first_reaching_and_its_sentence():
+    tables = _tables()
+    all_coverage = ch03.coverage_all(tables["coverage_by_ops"])
+    # target: l's greedy accuracy 0.75; s peaks at 0.5; m reaches 0.8 at k = 4, 1600 FLOPs
+    # against l's 2 x 40 x 10 = 800
+    assert ch03.first_reaching(all_coverage, tables["greedy"]) == {
+        "model": "m", "k": 4, "flops_ratio": pytest.approx(2.0)}
+    assert ch03.reach_text(all_coverage, tables["greedy"]) == (
+        "m is the smallest member whose coverage reaches it: with k = 4 samples, at 2.0 "
+        "times the FLOPs of the large model's single answer")
+    lower = all_coverage.assign(coverage=all_coverage["coverage"] / 2)
+    assert ch03.first_reaching(lower, tables["greedy"]) is None
+    assert ch03.reach_text(lower, tables["greedy"]).startswith("no smaller member")
+    assert ch03.reach_text(all_coverage, tables["greedy"].iloc[0:0]) == "n/a"
+
+
+def test_flops_figure_arguments():
+    figure = ch03.flops_figure(_tables())
+    assert figure["reference"] == pytest.approx(0.75)
+    assert figure["reference_label"] == "l greedy"
+    assert len(figure["coverage"]) == 9
+    empty = {name: frame.iloc[0:0] for name, frame in _tables().items()}
+    assert ch03.flops_figure(empty)["reference"] is None
+
+
+def test_unsolved_and_rare_shares():
+    per_problem = _per_problem()
+    assert ch03.unsolved_share(per_problem).to_dict() == {"s": 0.75, "m": 0.5, "l": 0.25}
+    rates = pd.DataFrame({"model": ["a"] * 5 + ["b"],
+                          "success_rate": [0.0, 0.01, 0.04, 0.05, 0.5, 0.02]})
+    # rare: solved, but by fewer than 5% of the samples (0.05 itself is not rare)
+    assert ch03.rare_share(rates).to_dict() == {"a": pytest.approx(0.4), "b": 1.0}
+    assert ch03.rare_share(rates, below=0.5).to_dict() == {"a": pytest.approx(0.6), "b": 1.0}
+
+
+def test_gap_examples():
+    tables = _tables()
+    out = ch03.gap_examples(tables["per_problem"], tables["greedy"])
+    # problems 1 and 2: no sample of s, some of l (2 and 1 correct); most solved first
+    assert out.to_dict("list") == {"prompt": ["p1", "p2"], "s": [0, 0], "m": [1, 0],
+                                   "l": [2, 1]}
+    # at most one per number of operations, the one l solves most often
+    same_ops = tables["per_problem"].assign(n_ops=3)
+    out = ch03.gap_examples(same_ops, tables["greedy"])
+    assert out["prompt"].tolist() == ["p1"]
+    assert ch03.gap_examples(tables["per_problem"], tables["greedy"], n=1)["prompt"].tolist() \
+        == ["p1"]
+    empty = ch03.gap_examples(tables["per_problem"].iloc[0:0], tables["greedy"])
+    assert empty.empty and list(empty.columns) == ["prompt"]
+
+
+def test_b_range():
+    assert ch03.b_range(_tables()["power_law"]) == "0.30 to 0.55"
+    none = pd.DataFrame({"model": ["a"], "a": [float("nan")], "b": [float("nan")]})
+    assert ch03.b_range(none).startswith("not defined")
+
+
+def test_facts_on_hand_built_tables():
+    assert ch03.facts(_tables(), CONFIG) == {
+        "n_problems": "4",
+        "n_samples": "4",
+        "hard_n_problems": "2",
+        "hard_n_samples": "8",
+        "temperature": "0.7",
+        "hard_ops": "8",
+        "n_models": "3",
+        "small_name": "s", "mid_name": "m", "large_name": "l",
+        "small_medium_kmax": "0.30", "large_medium_kmax": "1.00",
+        "mid_medium_k1": "0.25", "mid_medium_kmax": "0.50", "mid_medium_vote": "0.45",
+        "large_greedy": "0.75",
+        "reach_text": ("m is the smallest member whose coverage reaches it: with k = 4 "
+                       "samples, at 2.0 times the FLOPs of the large model's single answer"),
+        "small_unsolved": "0.75",
+        "large_unsolved": "0.25",
+        "only_large": "2",  # problems 1 and 2
+        "hard_cov_small": "0.50",  # at k = hard_n_samples
+        "hard_cov_large": "1.00",
+        "hard_right_small": "3", "hard_chain_small": "33%",  # 1 of 3
+        "hard_right_large": "10", "hard_chain_large": "90%",  # 9 of 10
+        "hard_chain_solved_small": "1",
+        "mid_rare": "0.00",  # with n = 4 no success rate is below 5%
+        "mid_zero": "0.50",
+        # pass@1 over all problems: 0.2, 0.4, 0.7 against greedy 0.25, 0.5, 0.75
+        "n_below_greedy": "3",
+        "large_pass1": "0.70",
+        "b_range": "0.30 to 0.55",
+    }
+
+
+def test_facts_without_right_answers_on_the_hard_subset():
+    tables = _tables()
+    tables["hard_per_problem"] = tables["hard_per_problem"].assign(c=0, c_chain=0)
+    facts = ch03.facts(tables, CONFIG)
+    assert facts["hard_right_small"] == "0" and facts["hard_chain_small"] == "n/a"
+    assert facts["hard_chain_solved_small"] == "0"
+
+
+def test_facts_on_empty_tables_read_n_a():
+    empty = {name: frame.iloc[0:0] for name, frame in _tables().items()}
+    facts = ch03.facts(empty, CONFIG)
+    assert set(facts) == set(ch03.facts(_tables(), CONFIG))
+    from_config = {"n_samples", "hard_n_problems", "hard_n_samples", "temperature"}
+    counts = {"n_problems", "n_models", "n_below_greedy"}
+    assert {facts[k] for k in set(facts) - from_config - counts - {"b_range"}} == {"n/a"}
+    assert {facts[k] for k in counts} == {"0"}
+    assert facts["b_range"].startswith("not defined")
+
+
+def test_every_glue_role_of_the_notebook_is_a_fact():
+    assert _glue_names("03_sampling") == set(ch03.facts(_tables(), CONFIG))

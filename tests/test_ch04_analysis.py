@@ -1,0 +1,209 @@
+"""Chapter 4's analysis: facts and the functions behind them, on hand-built tables."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from ttc.chapters.ch04_verifiers import (
+    MEDIUM,
+    SELECTORS,
+    VerifiersChapterConfig,
+    accuracy_at,
+    best_of_n_curves,
+    calibration,
+    direction,
+    facts,
+    mc_label_stats,
+    quality_value,
+    training_problems,
+)
+from ttc.tasks import Problem, TaskConfig
+
+EASY = "easy (1-2 ops)"
+CONFIG = VerifiersChapterConfig(policy="f32x2", verifier_base="f32x2", train_samples=4,
+                                mc_rollouts=8)
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+def test_direction_words_and_missing():
+    assert direction(0.1, "up", "down", "flat") == "up"
+    assert direction(-0.1, "up", "down", "flat") == "down"
+    assert direction(0.004, "up", "down", "flat") == "flat"  # within the 0.005 tolerance
+    assert direction(-0.004, "up", "down", "flat") == "flat"
+    assert direction(float("nan"), "up", "down", "flat") == "n/a"
+
+
+def test_mc_label_stats_splits_by_the_checker():
+    labels = pd.DataFrame({"oracle": [True, True, True, False, False, False],
+                           "mc_label": [0.5, 0.0, 1.0, 0.25, 0.0, 0.5]})
+    stats = mc_label_stats(labels)
+    assert stats["right_mean"] == pytest.approx(0.5)  # (0.5 + 0 + 1) / 3
+    assert stats["wrong_mean"] == pytest.approx(0.25)  # (0.25 + 0 + 0.5) / 3
+    assert stats["right_zero"] == pytest.approx(1 / 3)  # one of three right prefixes is 0
+
+
+def test_mc_label_stats_without_right_prefixes_is_nan():
+    stats = mc_label_stats(pd.DataFrame({"oracle": [False, False], "mc_label": [0.0, 0.5]}))
+    assert math.isnan(stats["right_mean"]) and math.isnan(stats["right_zero"])
+    assert stats["wrong_mean"] == pytest.approx(0.25)
+
+
+def test_quality_value_reads_a_cell_or_nan():
+    quality = pd.DataFrame({"score": ["ORM", "PRM last"], "auc": [0.8, 0.7],
+                            "auc_within_problem": [0.55, 0.6]})
+    assert quality_value(quality, "ORM") == pytest.approx(0.8)
+    assert quality_value(quality, "PRM last", "auc_within_problem") == pytest.approx(0.6)
+    assert math.isnan(quality_value(quality, "oracle"))
+
+
+def test_accuracy_at_filters_selector_n_and_difficulty():
+    summary = pd.DataFrame({
+        "selector": ["majority vote", "majority vote", "majority vote", "ORM, weighted"],
+        "difficulty": [MEDIUM, MEDIUM, EASY, MEDIUM],
+        "N": [4, 8, 8, 8],
+        "accuracy": [0.1, 0.3, 0.9, 0.4]})
+    assert accuracy_at(summary, "majority vote", 8) == pytest.approx(0.3)
+    assert accuracy_at(summary, "majority vote", 4) == pytest.approx(0.1)
+    assert accuracy_at(summary, "majority vote", 8, EASY) == pytest.approx(0.9)
+    assert math.isnan(accuracy_at(summary, "ORM, weighted", 4))
+
+
+def test_calibration_bins_prm_scores():
+    steps = pd.DataFrame({"prm": [0.05, 0.15, 0.95, 0.97, 1.0],
+                          "oracle": [False, True, True, False, True]})
+    table = calibration(steps, bins=10).set_index("bin")
+    assert list(table.index) == [0, 1, 9]  # a score of exactly 1 falls in the last bin
+    assert table.loc[0, "steps"] == 1 and table.loc[0, "oracle"] == 0.0
+    assert table.loc[1, "prm"] == pytest.approx(0.15) and table.loc[1, "oracle"] == 1.0
+    assert table.loc[9, "steps"] == 3
+    assert table.loc[9, "prm"] == pytest.approx((0.95 + 0.97 + 1.0) / 3)
+    assert table.loc[9, "oracle"] == pytest.approx(2 / 3)
+
+
+def test_training_problems_come_from_the_train_split_per_length():
+    inputs = {"02_family": SimpleNamespace(config=SimpleNamespace(task=TaskConfig()))}
+    config = VerifiersChapterConfig(n_train_problems_per_ops=2)
+    problems = training_problems(config, inputs)
+    assert len(problems) == 16  # 2 per length, 1..8 operations
+    assert [p.n_ops for p in problems] == [n for n in range(1, 9) for _ in range(2)]
+
+
+def test_best_of_n_curves_exact_at_n_and_coverage():
+    problem = Problem(first=10, steps=(("+", 5),))  # answer 15, one operation
+    scored = pd.DataFrame({
+        "problem": [0, 0, 0, 0],
+        "answer": ["15", "7", "7", None],
+        "correct": [True, False, False, False],
+        "orm": [0.9, 0.3, 0.3, 0.5],  # right answer scored highest, also summed
+        "prm_last": [0.2, 0.9, 0.1, 0.0],  # a wrong one scored highest
+        "prm_min": [0.8, 0.1, 0.1, 0.1],
+        "prm_prod": [0.1, 0.7, 0.7, 0.9],
+        "oracle": [1.0, 0.0, 0.0, 0.0],
+    })
+    curves = best_of_n_curves([problem], scored, n_resamples=20, progress=False)
+    assert set(curves["N"]) == {1, 2, 4}
+    assert set(curves["selector"]) == set(SELECTORS) | {"pass@N (coverage)"}
+    assert (curves["difficulty"] == EASY).all() and (curves["n_ops"] == 1).all()
+    at4 = curves[curves["N"] == 4].set_index("selector")["accuracy"]
+    expected = {"majority vote": 0.0,  # "7" twice beats "15" once
+                "ORM, best-of-N": 1.0, "ORM, weighted": 1.0,  # 0.9 > 0.3 + 0.3
+                "PRM last, best-of-N": 0.0, "PRM last, weighted": 0.0,  # 0.2 < 0.9 + 0.1
+                "PRM min, best-of-N": 1.0, "PRM prod, best-of-N": 0.0,
+                "oracle, best-of-N": 1.0, "pass@N (coverage)": 1.0}
+    assert at4.to_dict() == pytest.approx(expected)
+    coverage = curves[curves["selector"] == "pass@N (coverage)"].set_index("N")["accuracy"]
+    assert coverage[1] == pytest.approx(0.25)  # one right sample of four
+    assert coverage[2] == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+def _summary_rows(selector, values, difficulty=MEDIUM):
+    return [{"selector": selector, "difficulty": difficulty, "N": n, "accuracy": a,
+             "accuracy_low": a, "accuracy_high": a, "problems": 3} for n, a in values.items()]
+
+
+def _tables():
+    summary = pd.DataFrame(
+        _summary_rows("majority vote", {4: 0.25, 8: 0.3})
+        + _summary_rows("ORM, best-of-N", {4: 0.2, 8: 0.1})
+        + _summary_rows("ORM, weighted", {4: 0.3, 8: 0.35})
+        + _summary_rows("PRM last, best-of-N", {4: 0.4, 8: 0.2})
+        + _summary_rows("PRM last, weighted", {4: 0.45, 8: 0.5})
+        + _summary_rows("oracle, best-of-N", {4: 0.6, 8: 0.75})
+        + _summary_rows("pass@N (coverage)", {4: 0.7, 8: 0.8})
+        + _summary_rows("majority vote", {4: 0.9, 8: 0.95}, EASY))  # a different group
+    return {
+        "verifiers": pd.DataFrame({"verifier": ["ORM", "PRM"], "N": [32928, 32928],
+                                   "n_examples": [119, 128]}),
+        "setup": pd.DataFrame({"n_train_problems": [32]}),
+        "mc_labels": pd.DataFrame({"oracle": [True, True, True, False, False, False],
+                                   "mc_label": [0.5, 0.0, 1.0, 0.25, 0.0, 0.5]}),
+        "quality": pd.DataFrame({
+            "score": ["ORM", "PRM last", "oracle", "PRM step", "Monte-Carlo label"],
+            "auc": [0.8, 0.7, 1.0, 0.72, 0.65],
+            "auc_within_problem": [0.55, 0.61, 1.0, 0.58, 0.6]}),
+        "best_of_n": pd.DataFrame({"N": [1, 2, 4, 8]}),
+        "best_of_n_summary": summary,
+    }
+
+
+def test_facts_quote_the_tables():
+    out = facts(_tables(), CONFIG)
+    assert all(isinstance(v, str) for v in out.values())
+    assert out["policy"] == "f32x2" and out["verifier_base"] == "f32x2"
+    assert out["verifier_N"] == "32,928"
+    assert out["n_train_problems"] == "32"
+    assert out["train_samples"] == "4" and out["mc_rollouts"] == "8"
+    assert out["n_prefixes"] == "6"
+    assert out["n_max"] == "8" and out["n_small"] == "4"
+    assert out["mc_right_mean"] == "0.50" and out["mc_wrong_mean"] == "0.25"
+    assert out["mc_right_zero"] == "0.33"
+    assert out["mc_auc"] == "0.65"
+    assert out["orm_auc"] == "0.80" and out["orm_within"] == "0.55"
+    assert out["prm_within"] == "0.61" and out["oracle_within"] == "1.00"
+    assert out["prm_step_auc"] == "0.72"
+    assert out["vote_max"] == "0.30" and out["vote_small"] == "0.25"  # medium, not easy
+    assert out["orm_weighted_max"] == "0.35"
+    assert out["prm_weighted_max"] == "0.50"
+    assert out["prm_best_small"] == "0.40" and out["prm_best_max"] == "0.20"
+    assert out["oracle_max"] == "0.75" and out["coverage_max"] == "0.80"
+    assert out["weighted_vs_vote"] == "above"  # 0.50 against 0.30
+    assert out["best_trend"] == "falls"  # 0.40 -> 0.20
+
+
+def test_facts_small_n_and_level_comparisons():
+    tables = _tables()
+    tables["best_of_n"] = pd.DataFrame({"N": [1, 2]})  # n_max 2: n_small is 2 as well
+    tables["best_of_n_summary"] = pd.DataFrame(
+        _summary_rows("majority vote", {2: 0.4}) + _summary_rows("PRM last, weighted", {2: 0.4})
+        + _summary_rows("PRM last, best-of-N", {2: 0.3}))
+    out = facts(tables, CONFIG)
+    assert out["n_max"] == "2" and out["n_small"] == "2"
+    assert out["weighted_vs_vote"] == "level with"
+    assert out["best_trend"] == "stays flat"  # the same point twice
+    assert out["oracle_max"] == "n/a"  # not measured
+
+
+def test_facts_on_empty_tables_read_na():
+    tables = {
+        "verifiers": pd.DataFrame({"verifier": [], "N": []}),
+        "setup": pd.DataFrame({"n_train_problems": []}),
+        "mc_labels": pd.DataFrame({"oracle": pd.Series([], dtype=bool),
+                                   "mc_label": pd.Series([], dtype=float)}),
+        "quality": pd.DataFrame({"score": [], "auc": [], "auc_within_problem": []}),
+        "best_of_n": pd.DataFrame({"N": pd.Series([], dtype=int)}),
+        "best_of_n_summary": pd.DataFrame({"selector": [], "difficulty": [], "N": [],
+                                           "accuracy": []}),
+    }
+    out = facts(tables, CONFIG)
+    assert out["n_prefixes"] == "0"
+    for key in ("verifier_N", "n_train_problems", "n_max", "n_small", "mc_right_mean",
+                "mc_right_zero", "mc_auc", "orm_within", "prm_step_auc", "vote_max",
+                "prm_best_small", "weighted_vs_vote", "best_trend"):
+        assert out[key] == "n/a", key

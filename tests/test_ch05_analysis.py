@@ -1,0 +1,228 @@
+"""Chapter 5's analysis: facts and the functions behind them, on hand-built tables."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ttc.chapters.ch05_search import (
+    EASY,
+    HARD,
+    SearchChapterConfig,
+    accuracy_at,
+    best_variant,
+    budget_lines,
+    direction,
+    facts,
+    lookahead_token_ratio,
+    oracle_variants,
+    over_optimisation,
+    wrong_examples,
+)
+
+MEDIUM = "medium (3-5 ops)"
+BEAM, DVTS = "beam, width 4", "DVTS, width 4"
+BEAM_ORACLE = "beam, width 4, oracle verifier"
+WEIGHTED, VOTE = "best-of-N, weighted", "majority vote"
+CONFIG = SearchChapterConfig(budgets=(16, 4), methods=(BEAM, DVTS), oracle_methods=(BEAM,))
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+def test_direction_uses_a_one_point_tolerance():
+    assert direction(0.02, "rose", "fell", "level") == "rose"
+    assert direction(-0.02, "rose", "fell", "level") == "fell"
+    assert direction(0.009, "rose", "fell", "level") == "level"
+    assert direction(float("nan"), "rose", "fell", "level") == "n/a"
+
+
+def test_oracle_variants_name_the_oracle_rows():
+    assert oracle_variants(CONFIG) == [BEAM_ORACLE]
+    assert oracle_variants(SearchChapterConfig(oracle_methods=())) == []
+
+
+def _summary():
+    rows = []
+    for variant in (BEAM, DVTS, BEAM_ORACLE, WEIGHTED, VOTE, "lookahead, 1 step"):
+        for difficulty in (EASY, MEDIUM, HARD):
+            rows.append({"variant": variant, "difficulty": difficulty, "budget": 4,
+                         "accuracy": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_budget_lines_pick_searches_and_baselines():
+    summary = _summary()
+    learned = budget_lines(summary, CONFIG, "PRM")
+    assert set(learned["variant"]) == {BEAM, DVTS, WEIGHTED, VOTE}  # no lookahead: not run
+    assert len(learned) == 12
+    oracle = budget_lines(summary, CONFIG, "oracle")
+    assert set(oracle["variant"]) == {BEAM_ORACLE, WEIGHTED, VOTE}
+
+
+def test_accuracy_at_overall_or_by_difficulty():
+    overall = pd.DataFrame({"variant": [BEAM, BEAM], "budget": [4, 16],
+                            "accuracy": [0.25, 0.5]})
+    summary = pd.DataFrame({"variant": [BEAM, BEAM], "difficulty": [EASY, HARD],
+                            "budget": [16, 16], "accuracy": [1.0, 0.0]})
+    assert accuracy_at(overall, BEAM, 16) == pytest.approx(0.5)
+    assert accuracy_at(summary, BEAM, 16, EASY) == pytest.approx(1.0)
+    assert accuracy_at(summary, BEAM, 16, HARD) == pytest.approx(0.0)
+    assert math.isnan(accuracy_at(summary, BEAM, 4, EASY))
+    assert math.isnan(accuracy_at(overall, DVTS, 16))
+
+
+def test_best_variant_highest_first_on_ties_none_when_unmeasured():
+    overall = pd.DataFrame({"variant": [BEAM, DVTS, BEAM, DVTS], "budget": [16, 16, 4, 4],
+                            "accuracy": [0.25, 0.5, 0.9, 0.1]})
+    assert best_variant(overall, [BEAM, DVTS], 16) == DVTS
+    assert best_variant(overall, [BEAM, DVTS], 4) == BEAM
+    tie = overall.assign(accuracy=0.0)
+    assert best_variant(tie, [DVTS, BEAM], 16) == DVTS  # the first listed
+    assert best_variant(overall, ["lookahead, 1 step", BEAM], 16) == BEAM  # NaN ignored
+    assert best_variant(overall, ["lookahead, 1 step"], 16) is None
+    assert best_variant(overall, [], 16) is None
+
+
+def _results():
+    return pd.DataFrame({
+        "variant": [BEAM, BEAM, BEAM, BEAM, BEAM, DVTS, BEAM],
+        "budget": [16, 16, 16, 16, 4, 16, 16],
+        "problem": [0, 1, 2, 3, 4, 5, 6],
+        "n_ops": [5, 2, 2, 7, 1, 1, 1],
+        "correct": [False, False, False, False, False, False, True],
+        "chosen": ["a", "b", "c", "d", "e", "f", "g"],
+    })
+
+
+def test_over_optimisation_keeps_wrong_chosen_chains():
+    results = pd.DataFrame({"variant": [BEAM] * 3, "budget": [4] * 3, "problem": [0, 1, 2],
+                            "n_ops": [1, 2, 3], "correct": [True, False, False],
+                            "chosen": ["a", "b", None]})
+    wrong = over_optimisation(results)
+    assert wrong["chosen"].tolist() == ["b"]  # right, and wrong without a chain, are dropped
+    assert list(wrong.columns) == ["variant", "budget", "n_ops", "problem", "chosen"]
+
+
+def test_wrong_examples_first_per_length_shortest_first():
+    examples = wrong_examples(_results(), BEAM, 16)
+    # budget 4, DVTS and the right chain are excluded; n_ops 2 keeps its first problem only
+    assert examples["n_ops"].tolist() == [2, 5, 7]
+    assert examples["chosen"].tolist() == ["b", "a", "d"]
+    assert wrong_examples(_results(), BEAM, 16, limit=2)["chosen"].tolist() == ["b", "a"]
+    assert wrong_examples(_results(), DVTS, 4).empty
+
+
+def _token_rows(verifier, method, width, tokens, budget=16):
+    return [{"verifier": verifier, "method": method, "width": width, "budget": budget,
+             "policy_tokens": t} for t in tokens]
+
+
+def test_lookahead_token_ratio_prm_first_then_oracle():
+    rows = (_token_rows("PRM", "lookahead", "4", [30, 50])  # mean 40
+            + _token_rows("PRM", "beam", "4", [20, 20])  # mean 20
+            + _token_rows("PRM", "beam", "sqrt", [1000])  # other width: ignored
+            + _token_rows("PRM", "beam", "4", [1000], budget=4)  # other budget: ignored
+            + _token_rows("oracle", "lookahead", "4", [90])
+            + _token_rows("oracle", "beam", "4", [30]))
+    results = pd.DataFrame(rows)
+    assert lookahead_token_ratio(results, 16) == pytest.approx(2.0)
+    no_prm_lookahead = results[~((results["verifier"] == "PRM")
+                                 & (results["method"] == "lookahead"))]
+    assert lookahead_token_ratio(no_prm_lookahead, 16) == pytest.approx(3.0)  # oracle's
+    assert math.isnan(lookahead_token_ratio(results[results["method"] == "beam"], 16))
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+def _tables():
+    overall = pd.DataFrame([
+        {"variant": BEAM, "budget": 16, "accuracy": 0.25},
+        {"variant": DVTS, "budget": 16, "accuracy": 0.375},
+        {"variant": BEAM_ORACLE, "budget": 16, "accuracy": 0.75},
+        {"variant": WEIGHTED, "budget": 16, "accuracy": 0.25},
+        {"variant": VOTE, "budget": 16, "accuracy": 0.125},
+        {"variant": DVTS, "budget": 4, "accuracy": 0.9},  # the smaller budget is not quoted
+    ])
+    summary = pd.DataFrame([
+        {"variant": BEAM_ORACLE, "difficulty": HARD, "budget": 4, "accuracy": 0.0},
+        {"variant": BEAM_ORACLE, "difficulty": HARD, "budget": 16, "accuracy": 2 / 3},
+        {"variant": WEIGHTED, "difficulty": HARD, "budget": 16, "accuracy": 1 / 3},
+        {"variant": BEAM, "difficulty": EASY, "budget": 4, "accuracy": 1.0},
+        {"variant": BEAM, "difficulty": EASY, "budget": 16, "accuracy": 0.5},
+        {"variant": WEIGHTED, "difficulty": EASY, "budget": 16, "accuracy": 0.75},
+    ])
+    results = pd.DataFrame(
+        [{**r, "problem": p, "dropped": d} for r, p, d in zip(
+            _token_rows("PRM", "lookahead", "4", [45, 45])
+            + _token_rows("PRM", "beam", "4", [30, 30]), [0, 1, 0, 2], [1, 0, 2, 0],
+            strict=True)])
+    setup = pd.DataFrame({"policy": ["f32x2"], "verifier_base": ["f32x2"]})
+    return {"results": results, "summary": summary, "overall": overall, "setup": setup}
+
+
+def test_facts_quote_the_tables():
+    out = facts(_tables(), CONFIG)
+    assert all(isinstance(v, str) for v in out.values())
+    assert out["policy"] == "f32x2"
+    assert out["n_problems"] == "3"  # problems 0, 1 and 2
+    assert out["budgets"] == "4, 16"  # sorted
+    assert out["b_min"] == "4" and out["b_max"] == "16"
+    assert out["best_search"] == DVTS and out["best_search_acc"] == "0.38"
+    assert out["weighted_acc"] == "0.25" and out["vote_acc"] == "0.12"
+    assert out["search_vs_bon"] == "above"  # 0.375 against 0.25
+    assert out["best_oracle"] == BEAM_ORACLE and out["best_oracle_acc"] == "0.75"
+    assert out["oracle_first"] == BEAM_ORACLE
+    assert out["oracle_hard_lo"] == "0.00" and out["oracle_hard_hi"] == "0.67"
+    assert out["bon_hard_hi"] == "0.33"
+    assert out["lookahead_ratio"] == "1.5"  # 45 / 30
+    assert out["dropped"] == "3" and out["n_runs"] == "4"
+    assert out["easy_beam_lo"] == "1.00" and out["easy_beam_hi"] == "0.50"
+    assert out["easy_beam_trend"] == "fell"
+    assert out["easy_bon_hi"] == "0.75"
+
+
+def test_facts_without_oracle_searches_or_measurements():
+    config = SearchChapterConfig(budgets=(4, 16), methods=(BEAM,), oracle_methods=())
+    tables = {
+        "results": pd.DataFrame({"verifier": [], "method": [], "width": [], "budget": [],
+                                 "policy_tokens": [], "problem": [], "dropped": []}),
+        "summary": pd.DataFrame({"variant": [], "difficulty": [], "budget": [],
+                                 "accuracy": []}),
+        "overall": pd.DataFrame({"variant": [], "budget": [], "accuracy": []}),
+        "setup": pd.DataFrame({"policy": [], "verifier_base": []}),
+    }
+    out = facts(tables, config)
+    assert out["policy"] == "n/a"
+    assert out["n_problems"] == "0" and out["n_runs"] == "0" and out["dropped"] == "0"
+    assert out["best_search"] == "n/a"
+    assert out["best_oracle"] == "none" and out["oracle_first"] == "none"
+    for key in ("best_search_acc", "weighted_acc", "vote_acc", "search_vs_bon",
+                "best_oracle_acc", "oracle_hard_lo", "oracle_hard_hi", "bon_hard_hi",
+                "lookahead_ratio", "easy_beam_lo", "easy_beam_hi", "easy_beam_trend",
+                "easy_bon_hi"):
+        assert out[key] == "n/a", key
+
+
+def test_facts_level_comparisons():
+    tables = _tables()
+    overall = tables["overall"]
+    overall.loc[overall["variant"] == DVTS, "accuracy"] = 0.255  # within 0.01 of 0.25
+    summary = tables["summary"]
+    summary.loc[(summary["variant"] == BEAM) & (summary["budget"] == 16), "accuracy"] = 1.0
+    out = facts(tables, CONFIG)
+    assert out["best_search"] == DVTS and out["search_vs_bon"] == "level with"
+    assert out["easy_beam_trend"] == "stayed level"
+
+
+def test_facts_quote_beam_search_by_name_even_when_not_listed_first():
+    config = SearchChapterConfig(budgets=(4, 16), methods=(DVTS, BEAM), oracle_methods=(BEAM,))
+    out = facts(_tables(), config)
+    assert out["easy_beam_lo"] == "1.00" and out["easy_beam_trend"] == "fell"
+    without_beam = SearchChapterConfig(budgets=(4, 16), methods=(DVTS,), oracle_methods=())
+    tables = _tables()
+    tables["summary"] = tables["summary"][tables["summary"]["variant"] != BEAM]
+    out = facts(tables, without_beam)
+    assert out["easy_beam_lo"] == "n/a" and out["easy_beam_trend"] == "n/a"
+    assert out["best_search"] == DVTS

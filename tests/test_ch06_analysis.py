@@ -1,0 +1,240 @@
+"""Chapter 6's analysis on hand-built tables: scoring splits, the comparison with chapter 5,
+the figures' derived tables and the facts the prose quotes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ttc.chapters import ch06_revisions as ch6
+from ttc.tasks import Problem
+
+EASY, MEDIUM, HARD = "easy (1-2 ops)", "medium (3-5 ops)", "hard (6-8 ops)"
+
+
+# -- score_splits -----------------------------------------------------------------------------
+
+def _chain_table():
+    """Two problems, budget 2: chain 0 has two attempts, chain 1 one (chain_lengths(2))."""
+    rows = [
+        # problem 0 (answer 5, 1 op): right, then revised into a wrong 7; chain 1 says 7
+        dict(problem=0, chain=0, attempt=0, answer="5", correct=True, n_tokens=10,
+             context_tokens=3, orm=0.2),
+        dict(problem=0, chain=0, attempt=1, answer="7", correct=False, n_tokens=20,
+             context_tokens=30, orm=0.9),
+        dict(problem=0, chain=1, attempt=0, answer="7", correct=False, n_tokens=5,
+             context_tokens=4, orm=0.3),
+        # problem 1 (answer 8, 7 ops): wrong, then right; chain 1 has no answer at all
+        dict(problem=1, chain=0, attempt=0, answer="3", correct=False, n_tokens=1,
+             context_tokens=0, orm=0.5),
+        dict(problem=1, chain=0, attempt=1, answer="8", correct=True, n_tokens=1,
+             context_tokens=0, orm=0.5),
+        dict(problem=1, chain=1, attempt=0, answer=None, correct=False, n_tokens=1,
+             context_tokens=0, orm=0.5),
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_score_splits_by_hand():
+    problems = [Problem(2, (("+", 3),)), Problem(1, (("+", 1),) * 7)]
+    assert [str(p.answer) for p in problems] == ["5", "8"]
+    config = ch6.RevisionsChapterConfig(budgets=(2,))
+    frame = ch6.score_splits(config, _chain_table(), problems, n_policy=100, n_verifier=10)
+    assert len(frame) == 2 * 2 * 4  # lengths 1 and 2, two problems, four rules
+    got = frame.set_index(["problem", "length", "rule"])
+
+    # problem 0, all parallel (chains 0 and 1, first attempts): "5" and "7"
+    p0 = got.loc[0]
+    assert p0.loc[(1, "majority"), "correct"] == 1.0  # a 1-1 tie goes to the first seen
+    assert p0.loc[(1, "last majority"), "correct"] == 1.0  # every chain ends at attempt 0
+    assert p0.loc[(1, "verifier"), "correct"] == 0.0  # 0.3 for "7" beats 0.2 for "5"
+    assert p0.loc[(1, "oracle"), "correct"] == 1.0
+    assert p0.loc[(1, "majority"), "policy_tokens"] == 15
+    assert p0.loc[(1, "majority"), "context_tokens"] == 7
+    assert p0.loc[(1, "majority"), "flops"] == 2 * 100 * 15
+    assert p0.loc[(1, "verifier"), "flops"] == 2 * 100 * 15 + 2 * 10 * 15
+    assert p0.loc[(1, "majority"), "split"] == "2 × 1"
+    # problem 0, one chain of two: "5" then "7"
+    assert p0.loc[(2, "majority"), "correct"] == 1.0
+    assert p0.loc[(2, "last majority"), "correct"] == 0.0  # the last attempt is the wrong 7
+    assert p0.loc[(2, "verifier"), "correct"] == 0.0
+    assert p0.loc[(2, "oracle"), "correct"] == 1.0
+    assert p0.loc[(2, "majority"), "policy_tokens"] == 30
+    assert p0.loc[(2, "verifier"), "flops"] == 2 * 100 * 30 + 2 * 10 * 30
+    assert p0.loc[(2, "majority"), "split"] == "1 × 2"
+    assert set(p0["chains"].loc[2]) == {1}
+
+    # problem 1: parallel sees "3" and no answer; the chain reaches the right 8
+    p1 = got.loc[1]
+    assert p1.loc[(1, "majority"), "correct"] == 0.0
+    assert p1.loc[(1, "oracle"), "correct"] == 0.0
+    assert p1.loc[(2, "last majority"), "correct"] == 1.0
+    assert p1.loc[(2, "oracle"), "correct"] == 1.0
+    assert set(frame[frame["problem"] == 0]["difficulty"]) == {EASY}
+    assert set(frame[frame["problem"] == 1]["difficulty"]) == {HARD}
+
+
+# -- comparison -------------------------------------------------------------------------------
+
+def _splits():
+    rows = []
+    per_length = {EASY: {1: [1, 0], 2: [1, 1], 4: [0, 0]},
+                  HARD: {1: [0, 0], 2: [0, 0], 4: [1, 0]}}
+    for budget in (4, 16):
+        for difficulty, lengths in per_length.items():
+            for length, correct in lengths.items():
+                for problem, right in enumerate(correct):
+                    for rule in ("majority", "oracle"):
+                        rows.append({"budget": budget, "length": length, "rule": rule,
+                                     "difficulty": difficulty, "problem": problem,
+                                     "correct": float(right if rule == "majority" else 1)})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_by_hand():
+    config = ch6.RevisionsChapterConfig(budgets=(4, 16))
+    search = pd.DataFrame({"budget": [4, 4, 8], "difficulty": [EASY, HARD, EASY],
+                           "variant": ["beam search", "beam search", "beam search"],
+                           "accuracy": [0.75, 0.25, 0.9]})
+    table = ch6.comparison(config, _splits(), search)
+    # only budget 4 is shared with chapter 5 (16 is not in its summary, 8 not in ours)
+    assert set(table["budget"]) == {4}
+    got = table.set_index(["difficulty", "method"])["accuracy"]
+    assert got[(EASY, "revisions, best split (majority)")] == 1.0  # L = 2
+    assert got[(EASY, "revisions, all parallel (majority)")] == 0.5
+    assert got[(EASY, "beam search")] == 0.75
+    assert got[(HARD, "revisions, best split (majority)")] == 0.5  # L = 4
+    assert got[(HARD, "revisions, all parallel (majority)")] == 0.0
+    assert got[(HARD, "beam search")] == 0.25
+    assert len(table) == 6
+
+
+def test_comparison_without_shared_budgets_is_empty_with_columns():
+    config = ch6.RevisionsChapterConfig(budgets=(4, 16))
+    search = pd.DataFrame({"budget": [8], "difficulty": [EASY], "variant": ["beam search"],
+                           "accuracy": [0.9]})
+    table = ch6.comparison(config, _splits(), search)
+    assert table.empty
+    assert list(table.columns) == ["budget", "difficulty", "method", "accuracy"]
+
+
+def test_comparison_wide():
+    table = pd.DataFrame({"budget": [4, 4, 4, 4], "difficulty": [EASY, HARD, EASY, HARD],
+                          "method": ["a", "a", "b", "b"], "accuracy": [0.1, 0.2, 0.3, 0.4]})
+    wide = ch6.comparison_wide(table)
+    assert list(wide.columns) == ["budget", "method", EASY, HARD]
+    assert wide.values.tolist() == [[4, "a", 0.1, 0.2], [4, "b", 0.3, 0.4]]
+
+
+# -- the figures' tables ----------------------------------------------------------------------
+
+def test_attempts_by_position():
+    chains = pd.DataFrame({"attempt": [0, 1, 2, 15, 16], "correct": [1, 0, 1, 1, 0]})
+    table = ch6.attempts_by_position(chains)
+    assert table["position"].tolist() == [1, 2, 3, 16]
+    assert ch6.attempts_by_position(chains, max_position=2)["position"].tolist() == [1, 2]
+
+
+def test_majority_curves_and_rule_accuracy():
+    summary = pd.DataFrame({
+        "budget": [4, 4, 16, 16, 16],
+        "length": [1, 1, 1, 1, 16],
+        "rule": ["majority", "oracle", "majority", "majority", "majority"],
+        "difficulty": [EASY, EASY, EASY, HARD, EASY],
+        "accuracy": [0.5, 0.9, 0.6, 0.2, 0.7]})
+    curves = ch6.majority_curves(summary)
+    assert curves["budget"].tolist() == ["B = 4", "B = 16", "B = 16", "B = 16"]
+    rules = ch6.rule_accuracy(summary, 16)
+    assert rules[("majority", 1)] == pytest.approx(0.4)  # mean of the two groups
+    assert rules[("majority", 16)] == pytest.approx(0.7)
+    assert ("oracle", 1) not in rules.index
+
+
+def test_first_and_later():
+    chains = pd.DataFrame({"attempt": [0, 1, 2, 8, 0], "correct": [True, False, True, True,
+                                                                    False]})
+    first, later = ch6.first_and_later(chains)
+    assert first == 0.5
+    assert later == 0.5  # attempts 1 and 2; attempt 8 is the ninth
+    first, later = ch6.first_and_later(chains.iloc[:0])
+    assert first != first and later != later
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+def _tables():
+    chains = pd.DataFrame({
+        "problem": [0, 0, 0, 0, 1, 1, 1],
+        "chain": [0, 0, 0, 0, 0, 0, 1],
+        "attempt": [0, 1, 2, 3, 0, 1, 0],
+        "correct": [True, False, True, True, False, False, True],
+    })
+    summary_rows = []
+    values = {  # (rule, length) -> (easy, hard) accuracy at the largest budget, 16
+        ("majority", 1): (0.7, 0.3), ("last majority", 1): (0.7, 0.3),
+        ("verifier", 1): (0.8, 0.4), ("oracle", 1): (1.0, 0.6),
+        ("majority", 16): (0.8, 0.2), ("last majority", 16): (0.6, 0.2),
+        ("verifier", 16): (0.8, 0.3), ("oracle", 16): (0.9, 0.5),
+    }
+    for (rule, length), accs in values.items():
+        for difficulty, acc in zip((EASY, HARD), accs, strict=True):
+            summary_rows.append({"budget": 16, "length": length, "chains": 16 // length,
+                                 "rule": rule, "difficulty": difficulty, "accuracy": acc})
+    summary_rows.append({"budget": 4, "length": 1, "chains": 4, "rule": "oracle",
+                         "difficulty": EASY, "accuracy": 0.0})  # another budget: ignored
+    best_split = pd.DataFrame({"budget": [4, 16, 16], "difficulty": [EASY, EASY, MEDIUM],
+                               "length": [2, 4, 16], "accuracy": [0.9, 0.8, 0.55]})
+    revised = pd.DataFrame({"difficulty": [EASY, "all"], "right_then_wrong": [0, 1],
+                            "right_with_next": [1, 4], "share": [0.0, 0.25]})
+    training = pd.DataFrame({"n_examples": [12], "n_train": [10], "val_loss_before": [1.0],
+                             "val_loss_after": [0.5], "train_seconds": [3.0],
+                             "wrong_attempts_mean": [2.34]})
+    return {"training": training, "chains": chains, "summary": pd.DataFrame(summary_rows),
+            "best_split": best_split, "revised": revised,
+            "comparison": pd.DataFrame(columns=["budget", "difficulty", "method", "accuracy"]),
+            "setup": pd.DataFrame([{"policy": "m-1M", "n_policy": 1, "verifier_base": "m-1M",
+                                    "n_verifier": 1}])}
+
+
+def test_facts_by_hand():
+    config = ch6.RevisionsChapterConfig(budgets=(4, 16), history=3)
+    assert ch6.facts(_tables(), config) == {
+        "policy": "m-1M", "n_examples": "12", "wrong_mean": "2.3", "history": "3",
+        "n_problems": "2", "b_max": "16", "budgets": "4, 16",
+        # first attempts: 2 of 3 right; attempts two to eight: 2 of 4
+        "first_acc": "0.67", "later_acc": "0.50", "later_vs_first": "lower",
+        "revised_share": "0.25", "revised_n": "4",
+        "best_len_easy": "4", "best_acc_easy": "0.80",
+        "best_len_medium": "16", "best_acc_medium": "0.55",
+        "best_len_hard": "n/a", "best_acc_hard": "n/a",
+        # oracle: (1.0 + 0.6) / 2 parallel against (0.9 + 0.5) / 2 sequential
+        "oracle_par": "0.80", "oracle_seq": "0.70",
+        "explore_text": "a chain that keeps revising explores less than independent attempts",
+        # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2
+        "last_seq": "0.40", "vote_seq": "0.50", "last_vs_vote": "loses",
+    }
+
+
+def test_facts_comparisons_within_the_margin():
+    tables = _tables()
+    summary = tables["summary"]
+    sequential = (summary["budget"] == 16) & (summary["length"] == 16)
+    summary.loc[sequential & (summary["rule"] == "oracle"), "accuracy"] = [1.0, 0.605]
+    summary.loc[sequential & (summary["rule"] == "last majority"), "accuracy"] = [0.81, 0.2]
+    tables["chains"]["correct"] = True
+    facts = ch6.facts(tables, ch6.RevisionsChapterConfig(budgets=(4, 16)))
+    assert facts["later_vs_first"] == "about the same"
+    assert facts["explore_text"] == ("revising within a chain explores about as widely as "
+                                     "independent attempts")
+    assert facts["last_vs_vote"] == "keeps"
+    summary.loc[sequential & (summary["rule"] == "oracle"), "accuracy"] = [1.0, 0.9]
+    assert ch6.facts(tables, ch6.RevisionsChapterConfig(budgets=(4, 16)))["explore_text"] \
+        .startswith("revising within a chain reaches more")
+
+
+def test_facts_of_empty_tables_read_missing():
+    empty = {name: frame.iloc[:0] for name, frame in _tables().items()}
+    facts = ch6.facts(empty, ch6.RevisionsChapterConfig(budgets=(4, 16)))
+    fixed = {"history": "4", "b_max": "16", "budgets": "4, 16", "n_problems": "0"}
+    assert {k: v for k, v in facts.items() if k in fixed} == fixed
+    assert {v for k, v in facts.items() if k not in fixed} == {"n/a"}

@@ -1,0 +1,439 @@
+"""Chapter 7's analysis on hand-built tables whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ttc.chapters.ch07_compute_optimal import (
+    BASELINE,
+    CURVE_LABELS,
+    ComputeOptimalChapterConfig,
+    bin_agreement_rates,
+    bin_summary,
+    compute_optimal,
+    efficiency,
+    exchange,
+    facts,
+    optimal_curves,
+    sample_strategy_table,
+    savings,
+    subset_analysis,
+    winners_table,
+)
+from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
+from ttc.strategies import two_folds
+
+CLAIMS = {c.key: c for c in COMPUTE_OPTIMAL_CLAIMS}
+
+
+def balanced_bins(problems: list[int], n_bins: int, seed: int = 0) -> pd.Series:
+    """Bins 1..n_bins over ``problems`` with both cross-validation folds in every bin (as
+    ``two_folds`` draws them for problems first seen in this order), so that every problem
+    is scored by a choice made on the other fold."""
+    folds = two_folds(problems, seed)
+    fold0 = [p for p in problems if folds[p] == 0]
+    fold1 = [p for p in problems if folds[p] == 1]
+    per = len(fold0) // n_bins
+    bins = {}
+    for b in range(n_bins):
+        for p in fold0[b * per:(b + 1) * per] + fold1[b * per:(b + 1) * per]:
+            bins[p] = b + 1
+    assert len(bins) == len(problems), "choose sizes that split evenly"
+    return pd.Series(bins).sort_index()
+
+
+def scores(bin_budget_correct: dict) -> pd.DataFrame:
+    """Rows (bin, budget, problem, correct) from {(bin, budget): [0/1 per problem]}."""
+    rows = []
+    for (b, budget), correct in bin_budget_correct.items():
+        rows += [{"bin": b, "budget": budget, "problem": f"{b}-{i}", "correct": float(c)}
+                 for i, c in enumerate(correct)]
+    return pd.DataFrame(rows)
+
+
+# -- the sample-selection pool ----------------------------------------------------------------
+
+def test_sample_strategy_table_costs_policy_and_verifier_tokens():
+    selectors = ["majority vote", "PRM last, weighted", "ORM, weighted",
+                 "PRM last, best-of-N", "oracle"]  # the last is no sample strategy: dropped
+    best_of_n = pd.DataFrame([{"selector": s, "N": n, "problem": p, "n_ops": p + 1,
+                               "accuracy": float((n + p) % 2)}
+                              for s in selectors for n in (1, 4) for p in (0, 1)])
+    scored = pd.DataFrame({"problem": [0, 0, 1], "n_tokens": [10, 20, 30]})  # means 15, 30
+    pool = sample_strategy_table(best_of_n, scored, n_policy=100, n_verifier=50)
+
+    assert len(pool) == 4 * 2 * 2
+    assert set(pool["strategy"]) == {"majority vote", "weighted best-of-N (PRM)",
+                                     "weighted best-of-N (ORM)", "best-of-N (PRM)"}
+    row = pool.set_index(["strategy", "budget", "problem"])
+    # majority vote: the policy's tokens only, 2 * N_policy FLOPs per token
+    assert row.loc[("majority vote", 4, 0), "flops"] == pytest.approx(2 * 100 * 4 * 15)
+    assert row.loc[("majority vote", 1, 1), "flops"] == pytest.approx(2 * 100 * 1 * 30)
+    # verifier strategies: the verifier reads every token too
+    assert row.loc[("weighted best-of-N (PRM)", 4, 1), "flops"] == pytest.approx(
+        2 * 150 * 4 * 30)
+    assert row.loc[("best-of-N (PRM)", 1, 0), "flops"] == pytest.approx(2 * 150 * 15)
+    assert row.loc[("weighted best-of-N (ORM)", 4, 0), "correct"] == 0.0  # (4 + 0) % 2
+    assert row.loc[("weighted best-of-N (ORM)", 1, 0), "correct"] == 1.0
+    assert row.loc[("majority vote", 4, 1), "n_ops"] == 2
+
+
+# -- the compute-optimal choice ---------------------------------------------------------------
+
+def pool_of(correct: dict, problems: list[int], flops: dict | None = None) -> pd.DataFrame:
+    """A pool from {(strategy, budget): function problem -> 0/1}."""
+    rows = []
+    for (strategy, budget), right in correct.items():
+        for p in problems:
+            cost = (flops or {}).get((strategy, budget), lambda _p: 1.0)(p)
+            rows.append({"strategy": strategy, "budget": budget, "problem": p, "n_ops": 1,
+                         "correct": float(right(p)), "flops": cost})
+    return pd.DataFrame(rows)
+
+
+def test_compute_optimal_picks_the_best_strategy_per_bin_and_budget():
+    problems = list(range(8))
+    bins = balanced_bins(problems, 2)
+    in_bin = {b: set(bins[bins == b].index) for b in (1, 2)}
+    pool = pool_of({("A", 1): lambda p: p in in_bin[1], ("B", 1): lambda p: False,
+                    ("A", 2): lambda p: p in in_bin[1], ("B", 2): lambda p: True},
+                   problems)
+    result = compute_optimal(pool, bins, seed=0)
+
+    # every problem scored once per budget, by a strategy chosen on the other fold
+    assert len(result) == 8 * 2
+    assert (result.groupby(["bin", "budget"])["problem"].nunique() == 4).all()
+    acc = result.groupby(["bin", "budget"])["correct"].mean()
+    chosen = result.groupby(["bin", "budget"])["strategy"].agg(set)
+    assert acc[(1, 1)] == 1.0 and chosen[(1, 1)] == {"A"}
+    # A and B both solve bin 1 at budget 2: a tie goes to the strategy listed first
+    assert acc[(1, 2)] == 1.0 and chosen[(1, 2)] == {"A"}
+    assert acc[(2, 1)] == 0.0 and chosen[(2, 1)] == {"A"}  # neither solves bin 2 at 1
+    assert acc[(2, 2)] == 1.0 and chosen[(2, 2)] == {"B"}
+
+
+def test_compute_optimal_is_cross_validated():
+    """A strategy that is best only on the fold it is chosen on scores nothing on the
+    other: the choice is never fitted on the problems it is scored on."""
+    problems = list(range(4))
+    folds = two_folds(problems, 0)
+    bins = pd.Series(1, index=problems)
+    pool = pool_of({("A", 1): lambda p: folds[p] == 0, ("B", 1): lambda p: folds[p] == 1},
+                   problems)
+    result = compute_optimal(pool, bins, seed=0)
+    assert len(result) == 4
+    assert result["correct"].mean() == 0.0  # in-sample, either would score 0.5
+    assert set(result[result["problem"].map(folds) == 0]["strategy"]) == {"B"}
+    assert set(result[result["problem"].map(folds) == 1]["strategy"]) == {"A"}
+
+
+# -- efficiency over best-of-N ----------------------------------------------------------------
+
+def test_efficiency_measures_the_budget_needed_to_match_best_of_n():
+    baseline = scores({
+        # bin 1: 0.2, 0.4, 0.6, 0.6 at budgets 1, 2, 4, 8
+        (1, 1): [1, 0, 0, 0, 0], (1, 2): [1, 1, 0, 0, 0], (1, 4): [1, 1, 1, 0, 0],
+        (1, 8): [1, 1, 1, 0, 0],
+        # bin 2: 0.0, 0.0, 0.6 at budgets 1, 2, 4
+        (2, 1): [0] * 5, (2, 2): [0] * 5, (2, 4): [1, 1, 1, 0, 0],
+        # bin 3: 0.2, 0.8: the compute-optimal choice never gets there
+        (3, 1): [1, 0, 0, 0, 0], (3, 2): [1, 1, 1, 1, 0],
+        # bin 4: best-of-N gains nothing over its smallest budget: no rows
+        (4, 1): [1, 1, 0, 0, 0], (4, 2): [1, 1, 0, 0, 0],
+    })
+    optimal = scores({
+        (1, 1): [1, 1, 0, 0, 0], (1, 2): [1, 1, 1, 0, 0], (1, 4): [1, 1, 1, 1, 0],
+        (1, 8): [1, 1, 1, 1, 0],
+        (2, 1): [1, 0, 0, 0, 0], (2, 2): [1, 1, 0, 0, 0], (2, 4): [1, 1, 1, 1, 0],
+        (3, 1): [1, 0, 0, 0, 0], (3, 2): [1, 1, 0, 0, 0],
+        (4, 1): [1, 1, 0, 0, 0], (4, 2): [1, 1, 0, 0, 0],
+    })
+    table = efficiency(optimal, baseline).set_index(["bin", "budget"])
+
+    assert sorted(table.index) == [(1, 2), (1, 4), (1, 8), (2, 4), (3, 2)]
+    # bin 1: optimal reaches 0.4 at budget 1 and 0.6 at budget 2
+    assert table.loc[(1, 2), "budget_needed"] == 1.0 and table.loc[(1, 2), "saving"] == 2.0
+    assert table.loc[(1, 4), "budget_needed"] == 2.0 and table.loc[(1, 4), "saving"] == 2.0
+    assert table.loc[(1, 8), "saving"] == 4.0
+    assert table.loc[(1, 4), "baseline"] == pytest.approx(0.6)
+    assert table.loc[(1, 4), "optimal"] == pytest.approx(0.8)
+    # bin 2: 0.6 lies half-way (linearly) between 0.4 at 2 and 0.8 at 4, in log-budget
+    assert table.loc[(2, 4), "budget_needed"] == pytest.approx(2 * math.sqrt(2))
+    assert table.loc[(2, 4), "saving"] == pytest.approx(math.sqrt(2))
+    # bin 3: never matched
+    assert np.isnan(table.loc[(3, 2), "budget_needed"])
+    assert np.isnan(table.loc[(3, 2), "saving"])
+
+
+def test_efficiency_of_nothing_is_an_empty_table():
+    empty = pd.DataFrame(columns=["bin", "budget", "problem", "correct"])
+    table = efficiency(empty, empty)
+    assert table.empty
+    assert list(table.columns) == ["bin", "budget", "baseline", "optimal", "budget_needed",
+                                   "saving"]
+
+
+def test_savings_drop_the_smallest_budget_and_missing_values():
+    table = pd.DataFrame([
+        {"bins": "oracle", "bin": 1, "budget": 2, "saving": 9.0},   # the smallest budget
+        {"bins": "oracle", "bin": 1, "budget": 4, "saving": 4.0},
+        {"bins": "oracle", "bin": 2, "budget": 4, "saving": np.nan},
+        {"bins": "oracle", "bin": 2, "budget": 8, "saving": 1.0},
+        {"bins": "predicted", "bin": 1, "budget": 4, "saving": 7.0},
+    ])
+    assert list(savings(table, "oracle")) == [4.0, 1.0]
+    assert list(savings(table, "predicted")) == []  # its only budget is its smallest
+    assert savings(table.iloc[:0], "oracle").empty
+
+
+# -- the exchange -----------------------------------------------------------------------------
+
+def exchange_inputs():
+    """A policy of 1e6 parameters and a member 4 times larger answering in 10 tokens.
+
+    The policy's allowance is ``exchange_factor(4, R) * 2 * 1e6 * 10`` FLOPs per problem:
+    13 * 2e7 = 2.6e8 at R = 1 and 4.09 * 2e7 = 8.18e7 at R = 100. "cheap" (2e7 per problem)
+    is always affordable and never right; "pricey" (1e8 or 2e8, 1.5e8 on average) is
+    affordable at R = 1 only and always right. The larger member is right on half of bin 1
+    and on all of bin 2."""
+    problems = list(range(12))
+    bins = balanced_bins(problems, 2)
+    pool = pool_of({("cheap", 1): lambda p: False, ("pricey", 8): lambda p: True}, problems,
+                   flops={("cheap", 1): lambda p: 2e7,
+                          ("pricey", 8): lambda p: 1e8 if p % 2 else 2e8})
+    bin1 = list(bins[bins == 1].index)
+    greedy = pd.DataFrame(
+        [{"model": "big", "problem": p, "n_tokens": 10,
+          "correct": float(bins[p] == 2 or p in bin1[:3])} for p in problems]
+        # another member's long answers: must not change the allowance
+        + [{"model": "other", "problem": p, "n_tokens": 1000, "correct": 0.0}
+           for p in problems])
+    members = {"tiny": {"N": 5e5}, "small": {"N": 1e6}, "big": {"N": 4e6}}
+    return pool, bins, greedy, members
+
+
+def test_exchange_allowance_choice_and_winner():
+    pool, bins, greedy, members = exchange_inputs()
+    table = exchange(pool, bins, greedy, members, "small", (1.0, 100.0), seed=0)
+
+    # only members larger than the policy; one row per R and bin
+    assert set(table["large"]) == {"big"} and len(table) == 4
+    assert (table["M"] == 4.0).all()
+    rows = table.set_index(["R", "bin"])
+    assert rows.loc[(1.0, 1), "affordable_flops"] == pytest.approx(13 * 2e7)
+    assert rows.loc[(100.0, 1), "affordable_flops"] == pytest.approx(4.09 * 2e7)
+    # R = 1: "pricey" is affordable and chosen
+    assert rows.loc[(1.0, 1), "small_accuracy"] == 1.0
+    assert rows.loc[(1.0, 1), "large_accuracy"] == 0.5
+    assert rows.loc[(1.0, 1), "relative_improvement"] == pytest.approx(1.0)
+    assert rows.loc[(1.0, 1), "winner"] == "test-time compute"
+    assert rows.loc[(1.0, 2), "small_accuracy"] == 1.0
+    assert rows.loc[(1.0, 2), "relative_improvement"] == 0.0
+    assert rows.loc[(1.0, 2), "winner"] == "tie"
+    # R = 100: only "cheap" fits the allowance
+    assert rows.loc[(100.0, 1), "small_accuracy"] == 0.0
+    assert rows.loc[(100.0, 1), "winner"] == "larger model"
+    assert rows.loc[(100.0, 2), "relative_improvement"] == pytest.approx(-1.0)
+    assert rows.loc[(100.0, 2), "winner"] == "larger model"
+
+
+def test_exchange_without_a_larger_member_is_empty():
+    pool, bins, greedy, members = exchange_inputs()
+    table = exchange(pool, bins, greedy, members, "big", (1.0,), seed=0)
+    assert table.empty
+
+
+# -- the subset with search and revisions -----------------------------------------------------
+
+def subset_inputs(beam_right: set[int], revisions_right: set[int]):
+    """Chapter 3's main set of 8 problems, of which chapter 5 used 1, 3, 5 and 7 (the
+    subset's problems 0-3). The baseline is right on main problems 0, 2, 4 and 6 only (none
+    of the subset); majority vote never. PRM-guided "beam" search and majority-rule
+    revisions (budget 4) are right on the subset's problems given. Rows to leave out:
+    search with the oracle verifier (budget 16) and revisions by another rule (budget 8),
+    both always right."""
+    indices = [1, 3, 5, 7]
+    pool = pool_of({("majority vote", 1): lambda p: False, ("majority vote", 4): lambda p: False,
+                    (BASELINE, 1): lambda p: False,
+                    (BASELINE, 4): lambda p: p in (0, 2, 4, 6)}, list(range(8)))
+    search = pd.DataFrame(
+        [{"verifier": "PRM", "variant": "beam", "budget": 4, "problem": p, "n_ops": 1,
+          "correct": p in beam_right, "policy_flops": 1.0, "verifier_flops": 1.0}
+         for p in range(4)]
+        + [{"verifier": "oracle", "variant": "beam (oracle)", "budget": 16, "problem": p,
+            "n_ops": 1, "correct": True, "policy_flops": 1.0, "verifier_flops": 1.0}
+           for p in range(4)])
+    rev = pd.DataFrame(
+        [{"rule": "majority", "length": 2, "budget": 4, "problem": p, "n_ops": 1,
+          "correct": float(p in revisions_right), "flops": 1.0} for p in range(4)]
+        + [{"rule": "last", "length": 2, "budget": 8, "problem": p, "n_ops": 1,
+            "correct": 1.0, "flops": 1.0} for p in range(4)])
+    return pool, indices, search, rev
+
+
+def test_subset_analysis_one_bin():
+    pool, indices, search, rev = subset_inputs({0, 1, 2, 3}, set())
+    per_problem = pd.DataFrame({"pass1": [0.5] * 8})
+    config = ComputeOptimalChapterConfig(subset_bins=1)
+    out = subset_analysis(config, pool, per_problem, indices, search, rev)
+    # budget 4 only: the budgets of PRM search and of majority-rule revisions
+    assert list(out["budget"]) == [4] and list(out["bin"]) == [1]
+    assert out["optimal"].iloc[0] == 1.0
+    assert out["chosen"].iloc[0] == "beam"  # in both folds
+    # the baseline on the subset only (on all 8 main problems it would score 0.5)
+    assert out["best_of_n"].iloc[0] == 0.0
+
+
+def test_subset_analysis_chooses_per_bin():
+    folds = two_folds([0, 1, 2, 3], 0)  # the subset's problems, as first seen in its pool
+    fold0 = [p for p in range(4) if folds[p] == 0]
+    fold1 = [p for p in range(4) if folds[p] == 1]
+    easy = {fold0[0], fold1[0]}  # bin 1 holds one problem of each fold
+    hard = set(range(4)) - easy
+    indices = [1, 3, 5, 7]
+    pass1 = [0.5] * 8
+    for position, main in enumerate(indices):
+        pass1[main] = 0.9 if position in easy else 0.1
+    pool, indices, search, rev = subset_inputs(beam_right=easy, revisions_right=hard)
+    config = ComputeOptimalChapterConfig(subset_bins=2)
+    out = subset_analysis(config, pool, pd.DataFrame({"pass1": pass1}), indices, search,
+                          rev).set_index("bin")
+
+    assert list(out.index) == [1, 2] and (out["budget"] == 4).all()
+    assert out.loc[1, "chosen"] == "beam"
+    assert out.loc[2, "chosen"] == "revisions, 2 per chain"
+    assert (out["optimal"] == 1.0).all()
+    assert (out["best_of_n"] == 0.0).all()
+
+
+# -- derived tables for the notebook ----------------------------------------------------------
+
+def bins_table() -> pd.DataFrame:
+    return pd.DataFrame({"problem": range(6), "pass1": [0.9, 0.7, 0.5, 0.4, 0.3, 0.1],
+                         "prm": [0.8, 0.6, 0.5, 0.5, 0.4, 0.2], "n_ops": [1, 1, 2, 4, 6, 8],
+                         "oracle_bin": [1, 1, 2, 2, 3, 3],
+                         "predicted_bin": [1, 2, 2, 2, 1, 3]})
+
+
+def test_bin_summary_and_agreement():
+    summary = bin_summary(bins_table())
+    assert list(summary["oracle_bin"]) == [1, 2, 3]
+    assert list(summary["pass1"]) == pytest.approx([0.8, 0.45, 0.2])
+    assert list(summary["n_ops"]) == pytest.approx([1.0, 3.0, 7.0])
+    assert list(summary["problems"]) == [2, 2, 2]
+    same, near = bin_agreement_rates(bins_table())
+    assert same == pytest.approx(4 / 6)  # problems 1 (1 vs 2) and 4 (3 vs 1) differ
+    assert near == pytest.approx(5 / 6)  # problem 4 is two bins off
+    assert all(np.isnan(bin_agreement_rates(bins_table().iloc[:0])))
+
+
+def test_optimal_curves_melt_one_kind_of_bins():
+    optimal = pd.DataFrame([
+        {"bin": 1, "budget": 1, "optimal": 0.5, "best_of_n": 0.25, "bins": "oracle"},
+        {"bin": 1, "budget": 2, "optimal": 0.75, "best_of_n": 0.5, "bins": "oracle"},
+        {"bin": 2, "budget": 1, "optimal": 0.1, "best_of_n": 0.0, "bins": "oracle"},
+        {"bin": 1, "budget": 1, "optimal": 0.9, "best_of_n": 0.9, "bins": "predicted"},
+    ])
+    long = optimal_curves(optimal, "oracle")
+    assert len(long) == 3 * 2
+    assert set(long.columns) == {"bin", "budget", "strategy", "accuracy"}
+    assert set(long["strategy"]) == set(CURVE_LABELS.values())
+    assert CURVE_LABELS["best_of_n"] == BASELINE
+    row = long.set_index(["bin", "budget", "strategy"])["accuracy"]
+    assert row[("bin 1", 2, "compute-optimal (cross-validated)")] == 0.75
+    assert row[("bin 1", 2, BASELINE)] == 0.5
+    assert row[("bin 2", 1, BASELINE)] == 0.0
+    assert list(optimal_curves(optimal, "predicted")["accuracy"]) == [0.9, 0.9]
+
+
+def exchange_table() -> pd.DataFrame:
+    """Two larger members, R = 0.16 and 22, bins 1 and 3; winners by hand (MARGIN 0.01)."""
+    rows = [("mid", 2.0, 0.16, 1, 0.8, 0.7, "test-time compute"),
+            ("mid", 2.0, 0.16, 3, 0.1, 0.3, "larger model"),
+            ("mid", 2.0, 22.0, 1, 0.6, 0.7, "larger model"),
+            ("mid", 2.0, 22.0, 3, 0.1, 0.3, "larger model"),
+            ("big", 5.0, 0.16, 1, 0.9, 0.6, "test-time compute"),
+            ("big", 5.0, 0.16, 3, 0.1, 0.5, "larger model"),
+            ("big", 5.0, 22.0, 1, 0.6, 0.6, "tie"),
+            ("big", 5.0, 22.0, 3, 0.05, 0.5, "larger model")]
+    return pd.DataFrame(rows, columns=["large", "M", "R", "bin", "small_accuracy",
+                                       "large_accuracy", "winner"])
+
+
+def test_winners_table_pivots_bins_into_columns():
+    table = winners_table(exchange_table())
+    assert list(table.columns) == ["large", "R", "bin 1", "bin 3"]
+    rows = table.set_index(["large", "R"])
+    assert rows.loc[("mid", 0.16), "bin 1"] == "test-time compute"
+    assert rows.loc[("big", 22.0), "bin 1"] == "tie"
+    assert rows.loc[("big", 22.0), "bin 3"] == "larger model"
+    assert len(table) == 4
+    empty = winners_table(exchange_table().iloc[:0])
+    assert empty.empty and list(empty.columns) == ["large", "R"]
+
+
+# -- facts ------------------------------------------------------------------------------------
+
+def facts_tables() -> dict[str, pd.DataFrame]:
+    eff = pd.DataFrame([
+        {"bins": "oracle", "bin": 1, "budget": 2, "saving": 2.0},
+        {"bins": "oracle", "bin": 1, "budget": 4, "saving": 4.0},
+        {"bins": "oracle", "bin": 2, "budget": 4, "saving": np.nan},
+        {"bins": "oracle", "bin": 2, "budget": 8, "saving": 1.0},
+        {"bins": "predicted", "bin": 1, "budget": 2, "saving": 3.0},
+        {"bins": "predicted", "bin": 1, "budget": 4, "saving": 5.0},
+    ])
+    return {"bins": bins_table(), "efficiency": eff, "exchange": exchange_table(),
+            "setup": pd.DataFrame([{"policy": "f32x2", "n_policy": 1, "verifier_base": "f32x2",
+                                    "n_verifier": 1}])}
+
+
+def test_facts_quote_the_tables():
+    config = ComputeOptimalChapterConfig(n_bins=3, r_values=(0.16, 22.0))
+    tables = facts_tables()
+    out = facts(tables, config)
+    assert out["policy"] == "f32x2"
+    assert out["n_problems"] == "6" and out["n_bins"] == "3" and out["per_bin"] == "2"
+    assert out["bins_same"] == "0.67" and out["bins_near"] == "0.83"
+    assert out["bin1_pass1"] == "0.80" and out["binN_pass1"] == "0.20"
+    # oracle savings above the smallest budget: 4.0 and 1.0 (NaN dropped); predicted: 5.0
+    assert out["saving_max"] == "4.0" and out["saving_median"] == "2.5"
+    assert out["saving_pred_median"] == "5.0"
+    assert out["largest"] == "big" and out["largest_M"] == "5.0"
+    assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
+    assert out["n_wins"] == "2" and out["n_ties"] == "1" and out["n_cells"] == "8"
+    assert out["easy_small"] == "0.90" and out["easy_large"] == "0.60"
+    # every claim: its sentence for these tables (here, all four hold)
+    for key, claim in CLAIMS.items():
+        assert out[key] == claim.text(tables) == claim.holds_text, key
+    assert all(isinstance(v, str) for v in out.values())
+
+
+def test_facts_claims_follow_a_contradicting_table():
+    tables = facts_tables()
+    ex = tables["exchange"]
+    # the small model loses the easiest bin at the smallest R against the largest member
+    ex.loc[(ex["large"] == "big") & (ex["R"] == 0.16) & (ex["bin"] == 1), "small_accuracy"] = 0.2
+    out = facts(tables, ComputeOptimalChapterConfig(n_bins=3, r_values=(0.16, 22.0)))
+    assert out["claim_easy_small_r"] == CLAIMS["claim_easy_small_r"].fails_text
+    assert out["easy_small"] == "0.20"
+
+
+def test_facts_of_empty_tables_read_na():
+    tables = facts_tables()
+    tables = {**{k: v.iloc[:0] for k, v in tables.items()}, "setup": tables["setup"]}
+    out = facts(tables, ComputeOptimalChapterConfig())
+    assert out["n_problems"] == "0" and out["per_bin"] == "0" and out["n_bins"] == "5"
+    for key in ("bins_same", "bins_near", "bin1_pass1", "binN_pass1", "saving_max",
+                "saving_median", "saving_pred_median", "largest_M", "easy_small",
+                "easy_large"):
+        assert out[key] == "n/a", key
+    assert out["largest"] == "none"
+    assert out["n_wins"] == "0" and out["n_ties"] == "0" and out["n_cells"] == "0"
+    assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
+    for key, claim in CLAIMS.items():
+        assert out[key] == claim.fails_text, key
