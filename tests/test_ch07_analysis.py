@@ -16,7 +16,6 @@ from ttc.chapters.ch07_compute_optimal import (
     bin_summary,
     compute_optimal,
     efficiency,
-    exchange,
     facts,
     optimal_curves,
     sample_strategy_table,
@@ -190,61 +189,35 @@ def test_savings_drop_the_smallest_budget_and_missing_values():
     assert savings(table.iloc[:0], "oracle").empty
 
 
-# -- the exchange -----------------------------------------------------------------------------
+# -- the exchange (the estimators themselves: tests/test_exchange.py) ------------------------
 
-def exchange_inputs():
-    """A policy of 1e6 parameters and a member 4 times larger answering in 10 tokens.
+def test_fair_exchange_end_to_end_on_a_tiny_table():
+    """Two problems of four samples each; the policy (N = 100) against a member 4 times
+    larger that answers problem 0 only. Every sample rule is right on problem 1 only; the
+    policy's greedy answer on neither. Cross-validation with one problem per fold: the
+    choice made on problem 1 (a sample rule) is scored on problem 0 (wrong), and the choice
+    made on problem 0 (all tie at 0, so the first listed, the greedy answer) on problem 1
+    (wrong): 0 of 2, where an in-sample choice would claim 1 of 2."""
+    from ttc.chapters.ch07_compute_optimal import fair_exchange
 
-    The policy's allowance is ``exchange_factor(4, R) * 2 * 1e6 * 10`` FLOPs per problem:
-    13 * 2e7 = 2.6e8 at R = 1 and 4.09 * 2e7 = 8.18e7 at R = 100. "cheap" (2e7 per problem)
-    is always affordable and never right; "pricey" (1e8 or 2e8, 1.5e8 on average) is
-    affordable at R = 1 only and always right. The larger member is right on half of bin 1
-    and on all of bin 2."""
-    problems = list(range(12))
-    bins = balanced_bins(problems, 2)
-    pool = pool_of({("cheap", 1): lambda p: False, ("pricey", 8): lambda p: True}, problems,
-                   flops={("cheap", 1): lambda p: 2e7,
-                          ("pricey", 8): lambda p: 1e8 if p % 2 else 2e8})
-    bin1 = list(bins[bins == 1].index)
-    greedy = pd.DataFrame(
-        [{"model": "big", "problem": p, "n_tokens": 10,
-          "correct": float(bins[p] == 2 or p in bin1[:3])} for p in problems]
-        # another member's long answers: must not change the allowance
-        + [{"model": "other", "problem": p, "n_tokens": 1000, "correct": 0.0}
-           for p in problems])
-    members = {"tiny": {"N": 5e5}, "small": {"N": 1e6}, "big": {"N": 4e6}}
-    return pool, bins, greedy, members
-
-
-def test_exchange_allowance_choice_and_winner():
-    pool, bins, greedy, members = exchange_inputs()
-    table = exchange(pool, bins, greedy, members, "small", (1.0, 100.0), seed=0)
-
-    # only members larger than the policy; one row per R and bin
-    assert set(table["large"]) == {"big"} and len(table) == 4
-    assert (table["M"] == 4.0).all()
-    rows = table.set_index(["R", "bin"])
-    assert rows.loc[(1.0, 1), "affordable_flops"] == pytest.approx(13 * 2e7)
-    assert rows.loc[(100.0, 1), "affordable_flops"] == pytest.approx(4.09 * 2e7)
-    # R = 1: "pricey" is affordable and chosen
-    assert rows.loc[(1.0, 1), "small_accuracy"] == 1.0
-    assert rows.loc[(1.0, 1), "large_accuracy"] == 0.5
-    assert rows.loc[(1.0, 1), "relative_improvement"] == pytest.approx(1.0)
-    assert rows.loc[(1.0, 1), "winner"] == "test-time compute"
-    assert rows.loc[(1.0, 2), "small_accuracy"] == 1.0
-    assert rows.loc[(1.0, 2), "relative_improvement"] == 0.0
-    assert rows.loc[(1.0, 2), "winner"] == "tie"
-    # R = 100: only "cheap" fits the allowance
-    assert rows.loc[(100.0, 1), "small_accuracy"] == 0.0
-    assert rows.loc[(100.0, 1), "winner"] == "larger model"
-    assert rows.loc[(100.0, 2), "relative_improvement"] == pytest.approx(-1.0)
-    assert rows.loc[(100.0, 2), "winner"] == "larger model"
-
-
-def test_exchange_without_a_larger_member_is_empty():
-    pool, bins, greedy, members = exchange_inputs()
-    table = exchange(pool, bins, greedy, members, "big", (1.0,), seed=0)
-    assert table.empty
+    scored = pd.DataFrame({
+        "problem": [0, 0, 0, 0, 1, 1, 1, 1], "sample": [0, 1, 2, 3] * 2,
+        "answer": ["9", "9", "9", "9", "3", "3", "3", "3"],
+        "correct": [False] * 4 + [True] * 4, "n_tokens": 10,
+        "prm_last": 0.5, "orm": 0.5, "n_ops": 1})
+    greedy = pd.DataFrame({"model": ["small"] * 2 + ["big"] * 2, "problem": [0, 1, 0, 1],
+                           "correct": [False, False, True, False], "n_tokens": 10})
+    bins = pd.Series([1, 1], index=[0, 1])
+    config = ComputeOptimalChapterConfig(r_values=(1.0,), n_boot=500, selection_resamples=20)
+    table, sweep = fair_exchange(scored, bins, greedy, {"small": 100, "big": 400}, "small",
+                                 "small", config, [0.1, 1.0])
+    row = table.iloc[0]
+    assert row["large"] == "big" and row["M"] == 4.0 and row["problems"] == 2
+    assert row["small_accuracy"] == 0.0 and row["large_accuracy"] == 0.5
+    assert row["ceiling_accuracy"] == 0.5 and row["difference"] == -0.5
+    assert row["ceiling_difference"] == 0.0
+    assert row["verdict"] == "no detectable difference"  # two problems prove nothing
+    assert len(sweep) == 2 and "verdict" not in sweep
 
 
 # -- the subset with search and revisions -----------------------------------------------------
@@ -351,27 +324,39 @@ def test_optimal_curves_melt_one_kind_of_bins():
 
 
 def exchange_table() -> pd.DataFrame:
-    """Two larger members, R = 0.16 and 22, bins 1 and 3; winners by hand (MARGIN 0.01)."""
+    """Two larger members, R = 0.16 and 22, bins 1 and 3; differences, intervals and
+    verdicts as :func:`ttc.exchange.add_verdicts` writes them."""
     rows = [("mid", 2.0, 0.16, 1, 0.8, 0.7, "test-time compute"),
             ("mid", 2.0, 0.16, 3, 0.1, 0.3, "larger model"),
             ("mid", 2.0, 22.0, 1, 0.6, 0.7, "larger model"),
             ("mid", 2.0, 22.0, 3, 0.1, 0.3, "larger model"),
             ("big", 5.0, 0.16, 1, 0.9, 0.6, "test-time compute"),
             ("big", 5.0, 0.16, 3, 0.1, 0.5, "larger model"),
-            ("big", 5.0, 22.0, 1, 0.6, 0.6, "tie"),
+            ("big", 5.0, 22.0, 1, 0.6, 0.6, "no detectable difference"),
             ("big", 5.0, 22.0, 3, 0.05, 0.5, "larger model")]
-    return pd.DataFrame(rows, columns=["large", "M", "R", "bin", "small_accuracy",
-                                       "large_accuracy", "winner"])
+    table = pd.DataFrame(rows, columns=["large", "M", "R", "bin", "small_accuracy",
+                                        "large_accuracy", "verdict"])
+    table["difference"] = table["small_accuracy"] - table["large_accuracy"]
+    table["low"], table["high"] = table["difference"] - 0.05, table["difference"] + 0.05
+    table["ceiling_accuracy"] = table["small_accuracy"] + 0.1
+    table["ceiling_difference"] = table["difference"] + 0.1
+    table["ceiling_low"] = table["ceiling_difference"] - 0.05
+    table["ceiling_high"] = table["ceiling_difference"] + 0.05
+    table["ceiling_verdict"] = np.where(table["bin"] == 1, "test-time compute", "larger model")
+    table["k_affordable"] = 12.5
+    return table
 
 
 def test_winners_table_pivots_bins_into_columns():
     table = winners_table(exchange_table())
     assert list(table.columns) == ["large", "R", "bin 1", "bin 3"]
     rows = table.set_index(["large", "R"])
-    assert rows.loc[("mid", 0.16), "bin 1"] == "test-time compute"
-    assert rows.loc[("big", 22.0), "bin 1"] == "tie"
-    assert rows.loc[("big", 22.0), "bin 3"] == "larger model"
+    assert rows.loc[("mid", 0.16), "bin 1"] == "+0.10 [+0.05, +0.15] small wins"
+    assert rows.loc[("big", 22.0), "bin 1"] == "+0.00 [-0.05, +0.05] no detectable difference"
+    assert rows.loc[("big", 22.0), "bin 3"] == "-0.45 [-0.50, -0.40] larger wins"
     assert len(table) == 4
+    ceiling = winners_table(exchange_table(), "ceiling_verdict").set_index(["large", "R"])
+    assert ceiling.loc[("big", 22.0), "bin 1"] == "+0.10 [+0.05, +0.15] small wins"
     empty = winners_table(exchange_table().iloc[:0])
     assert empty.empty and list(empty.columns) == ["large", "R"]
 
@@ -406,7 +391,12 @@ def test_facts_quote_the_tables():
     assert out["largest"] == "big" and out["largest_M"] == "5.0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
     assert out["n_wins"] == "2" and out["n_ties"] == "1" and out["n_cells"] == "8"
+    assert out["n_losses"] == "5"
     assert out["easy_small"] == "0.90" and out["easy_large"] == "0.60"
+    assert out["easy_diff"] == "+0.30" and out["easy_low"] == "+0.25"
+    assert out["easy_high"] == "+0.35" and out["easy_ceiling"] == "1.00"
+    assert out["easy_k"] == "12.5" and out["gap_mean"] == "0.10"
+    assert out["ceiling_wins"] == "4" and out["ceiling_losses"] == "4"
     # every claim: its sentence for these tables (here, all four hold)
     for key, claim in CLAIMS.items():
         assert out[key] == claim.text(tables) == claim.holds_text, key
@@ -417,7 +407,9 @@ def test_facts_claims_follow_a_contradicting_table():
     tables = facts_tables()
     ex = tables["exchange"]
     # the small model loses the easiest bin at the smallest R against the largest member
-    ex.loc[(ex["large"] == "big") & (ex["R"] == 0.16) & (ex["bin"] == 1), "small_accuracy"] = 0.2
+    cell = (ex["large"] == "big") & (ex["R"] == 0.16) & (ex["bin"] == 1)
+    ex.loc[cell, "small_accuracy"] = 0.2
+    ex.loc[cell, "verdict"] = "larger model"
     out = facts(tables, ComputeOptimalChapterConfig(n_bins=3, r_values=(0.16, 22.0)))
     assert out["claim_easy_small_r"] == CLAIMS["claim_easy_small_r"].fails_text
     assert out["easy_small"] == "0.20"
@@ -430,7 +422,8 @@ def test_facts_of_empty_tables_read_na():
     assert out["n_problems"] == "0" and out["per_bin"] == "0" and out["n_bins"] == "5"
     for key in ("bins_same", "bins_near", "bin1_pass1", "binN_pass1", "saving_max",
                 "saving_median", "saving_pred_median", "largest_M", "easy_small",
-                "easy_large"):
+                "easy_large", "easy_diff", "easy_low", "easy_high", "easy_ceiling", "easy_k",
+                "gap_mean"):
         assert out[key] == "n/a", key
     assert out["largest"] == "none"
     assert out["n_wins"] == "0" and out["n_ties"] == "0" and out["n_cells"] == "0"

@@ -12,16 +12,26 @@ from ttc.claims import COMPUTE_OPTIMAL_CLAIMS, Claim
 CLAIMS = {c.key: c for c in COMPUTE_OPTIMAL_CLAIMS}
 
 
-def exchange_table(small, large=None) -> dict[str, pd.DataFrame]:
+def _verdict(difference):
+    """Stand-in for the Holm-corrected test: differences of 5 points or more are detected."""
+    return ("test-time compute" if difference >= 0.05 else "larger model"
+            if difference <= -0.05 else "no detectable difference")
+
+
+def exchange_table(small, large=None, ceiling_gain=0.2) -> dict[str, pd.DataFrame]:
     """An exchange table against two larger members at R = 0.16, 0.79, 22 and 3 bins;
-    ``small(member, r, bin)`` gives the small model's accuracy."""
+    ``small(member, r, bin)`` gives the small model's accuracy; the perfect-verifier ceiling
+    is ``ceiling_gain`` above it."""
     large = large or (lambda member, b: {1: 0.9, 2: 0.6, 3: 0.3}[b])
     rows = []
     for (member, m), r, b in itertools.product((("mid", 2.0), ("big", 5.0)), (0.16, 0.79, 22.0),
                                                (1, 2, 3)):
+        diff = small(member, r, b) - large(member, b)
         rows.append({"large": member, "M": m, "R": r, "bin": b,
-                     "small_accuracy": small(member, r, b),
-                     "large_accuracy": large(member, b)})
+                     "small_accuracy": small(member, r, b), "large_accuracy": large(member, b),
+                     "difference": diff, "verdict": _verdict(diff),
+                     "ceiling_difference": diff + ceiling_gain,
+                     "ceiling_verdict": _verdict(diff + ceiling_gain)})
     return {"exchange": pd.DataFrame(rows)}
 
 
@@ -33,7 +43,8 @@ def snell_like(member, r, b):
 
 def test_claims_hold_on_a_snell_like_result():
     tables = exchange_table(snell_like)
-    for key in ("claim_easy_small_r", "claim_hardest", "claim_large_r", "claim_shrinks"):
+    for key in ("claim_easy_small_r", "claim_hardest", "claim_large_r", "claim_shrinks",
+                "claim_ceiling"):
         assert CLAIMS[key].holds(tables), key
         assert CLAIMS[key].text(tables) == CLAIMS[key].holds_text
 
@@ -41,6 +52,10 @@ def test_claims_hold_on_a_snell_like_result():
 @pytest.mark.parametrize(("key", "contradiction"), [
     # the small model loses the easiest bin at the smallest R
     ("claim_easy_small_r", lambda m, r, b: 0.5 if b == 1 else snell_like(m, r, b)),
+    # ... or is only level with it (no detectable difference is not a win)
+    ("claim_easy_small_r", lambda m, r, b: 0.92 if b == 1 else snell_like(m, r, b)),
+    # the larger model's edge on the hardest bin is not detectable at some R
+    ("claim_hardest", lambda m, r, b: 0.28 if (b == 3 and r == 22.0) else snell_like(m, r, b)),
     # the small model wins the hardest bin at some R
     ("claim_hardest", lambda m, r, b: 0.95 if (b == 3 and r == 0.79) else snell_like(m, r, b)),
     # test-time compute still wins a bin at the largest R
@@ -54,9 +69,16 @@ def test_each_claim_fails_on_contradicting_results(key, contradiction):
     assert CLAIMS[key].text(tables) == CLAIMS[key].fails_text
 
 
+def test_ceiling_claim_fails_when_even_the_ceiling_never_wins():
+    tables = exchange_table(snell_like, ceiling_gain=-0.3)
+    claim = CLAIMS["claim_ceiling"]
+    assert not claim.holds(tables) and claim.text(tables) == claim.fails_text
+
+
 def test_claims_on_an_empty_table_do_not_hold():
     empty = {"exchange": pd.DataFrame(columns=["large", "M", "R", "bin", "small_accuracy",
-                                               "large_accuracy"])}
+                                               "large_accuracy", "difference", "verdict",
+                                               "ceiling_difference", "ceiling_verdict"])}
     for claim in COMPUTE_OPTIMAL_CLAIMS:
         assert not claim.holds(empty)
 
@@ -87,3 +109,12 @@ def test_floor_claims_follow_the_slopes():
     assert not claims["claim_ceiling_exchange"].holds(contradicted)
     assert claims["claim_ceiling_exchange"].text(contradicted) == \
         claims["claim_ceiling_exchange"].fails_text
+
+
+def test_floor_claims_do_not_hold_on_empty_slopes():
+    from ttc.claims import FLOOR_CLAIMS
+
+    empty = slopes_table([], [])
+    nan_only = slopes_table([(0.2, float("nan"))], [(0.2, float("nan"))])
+    for claim in FLOOR_CLAIMS:
+        assert not claim.holds(empty) and not claim.holds(nan_only), claim.key

@@ -152,3 +152,56 @@ def mean_by(frame, by: list[str], value: str, name: str | None = None, n_boot: i
                      name: mean, f"{name}_low": low, f"{name}_high": high,
                      "problems": len(group)})
     return pd.DataFrame(rows)
+
+
+def paired_bootstrap(differences: np.ndarray, n_boot: int = 10_000, level: float = 0.95,
+                     seed: int = 0) -> dict[str, float]:
+    """Mean of per-problem paired differences with a percentile bootstrap interval and a
+    two-sided bootstrap p-value for "the mean difference is zero".
+
+    ``differences`` holds one value per problem (e.g. the small model's accuracy on it minus
+    the larger model's), so the resampling unit is the problem and the pairing is kept. The
+    p-value is ``2 * min(P*(mean <= 0), P*(mean >= 0))`` over the bootstrap means, floored at
+    ``1 / n_boot`` (the resolution of the bootstrap). Returns ``mean``, ``low``, ``high``,
+    ``p`` and ``problems``; NaN everywhere for no problems.
+    """
+    values = np.asarray(differences, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return {"mean": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "problems": 0}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))  # (B, P)
+    means = values[idx].mean(axis=1)  # (B,)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    if np.all(values == values[0]):  # no spread: the difference is exactly what it is
+        p = 1.0 if values[0] == 0 else 1.0 / n_boot
+    else:
+        p = max(2 * min(np.mean(means <= 0), np.mean(means >= 0)), 1.0 / n_boot)
+    return {"mean": float(values.mean()), "low": float(low), "high": float(high),
+            "p": float(min(p, 1.0)), "problems": int(values.size)}
+
+
+def holm(pvalues: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Holm's step-down correction: which hypotheses are rejected at family-wise error rate
+    ``alpha`` (boolean array in the input order). NaN p-values are never rejected and do not
+    count towards the family's size."""
+    p = np.asarray(pvalues, dtype=float)
+    reject = np.zeros(p.shape, dtype=bool)
+    finite = np.flatnonzero(~np.isnan(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    for rank, index in enumerate(order):
+        if p[index] > alpha / (m - rank):
+            break
+        reject[index] = True
+    return reject
+
+
+def verdict(mean: float, rejected: bool, positive: str = "wins", negative: str = "loses",
+            neutral: str = "no detectable difference") -> str:
+    """The word for a paired comparison: ``positive``/``negative`` only where the (corrected)
+    test rejects "no difference", in the direction of the mean; ``neutral`` otherwise."""
+    if not rejected or mean != mean or mean == 0:
+        return neutral
+    return positive if mean > 0 else negative

@@ -271,40 +271,62 @@ def plot_bin_agreement(counts: pd.DataFrame, ax: plt.Axes | None = None) -> plt.
 
 
 def plot_exchange(table: pd.DataFrame) -> plt.Figure:
-    """Relative improvement of the small model's compute-optimal test-time compute over the
-    larger model's greedy answer at matched total FLOPs, per difficulty bin and R, one panel
-    per larger model. Above zero: test-time compute wins.
+    """The FLOPs-matched exchange with its noise: per difficulty bin and R, the paired
+    difference in accuracy (small model with its best learned test-time strategy minus the
+    larger model's greedy answer) with its 95% bootstrap interval (filled markers), and the
+    same with a perfect verifier (hollow markers, the ceiling); one panel per larger model.
+    Above zero: test-time compute is ahead.
 
-    ``table`` has columns ``large``, ``M``, ``R``, ``bin`` and ``relative_improvement``.
+    ``table`` has columns ``large``, ``M``, ``R``, ``bin``, ``difference``, ``low``,
+    ``high``, ``ceiling_difference``, ``ceiling_low`` and ``ceiling_high``.
     """
     panels = list(dict.fromkeys(table["large"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), sharey=True,
+    r_values = sorted(table["R"].unique())
+    colours = dict(zip(r_values, sns.color_palette(PALETTE, len(r_values)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), sharey=True,
                              squeeze=False)
+    width = 0.8 / max(1, len(r_values))
     for ax, large in zip(axes[0], panels, strict=True):
-        data = table[table["large"] == large].assign(R=lambda t: t["R"].map(lambda r: f"{r:g}"))
-        sns.barplot(data=data, x="bin", y="relative_improvement", hue="R", palette=PALETTE,
-                    ax=ax)
+        data = table[table["large"] == large]
+        for j, r in enumerate(r_values):
+            rows = data[data["R"] == r].sort_values("bin")
+            x = rows["bin"].to_numpy() + (j - (len(r_values) - 1) / 2) * width
+            ax.errorbar(x - width / 5, rows["difference"],
+                        yerr=[rows["difference"] - rows["low"], rows["high"] - rows["difference"]],
+                        fmt="o", ms=5, color=colours[r], capsize=2, lw=1,
+                        label=f"R = {r:g}, learned")
+            ax.errorbar(x + width / 5, rows["ceiling_difference"],
+                        yerr=[rows["ceiling_difference"] - rows["ceiling_low"],
+                              rows["ceiling_high"] - rows["ceiling_difference"]],
+                        fmt="o", ms=5, mfc="white", color=colours[r], capsize=2, lw=1,
+                        label=f"R = {r:g}, perfect verifier")
         ax.axhline(0, color="0.3", lw=1)
         m = float(data["M"].iloc[0])
-        ax.set(xlabel="difficulty bin (1 = easiest)", title=f"vs {large} (M = {m:.1f})")
-        ax.get_legend().remove()
-    axes[0][0].set_ylabel("relative improvement over the larger model")
+        ax.set(xlabel="difficulty bin (1 = easiest)", title=f"vs {large} (M = {m:.1f})",
+               xticks=sorted(data["bin"].unique()))
+    axes[0][0].set_ylabel("accuracy difference\n(small + test-time compute − larger)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
-    axes[0][-1].legend(handles, labels, title="R", loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1),
+                       fontsize=8)
     return fig
 
 
 def plot_exchange_sweep(sweep: pd.DataFrame) -> plt.Figure:
-    """Accuracy difference (small with compute-optimal test-time compute minus larger model
-    greedy) against R, one line per difficulty bin, one panel per larger model."""
+    """Accuracy difference (small with its best learned test-time strategy minus larger model
+    greedy) against R, one line per difficulty bin with its 95% interval as a band, one panel
+    per larger model."""
     panels = list(dict.fromkeys(sweep["large"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), sharey=True,
+    bins = sorted(sweep["bin"].unique())
+    colours = dict(zip(bins, sns.color_palette(PALETTE, len(bins)), strict=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), sharey=True,
                              squeeze=False)
-    data = sweep.assign(difference=sweep["small_accuracy"] - sweep["large_accuracy"],
-                        bin=sweep["bin"].map(lambda b: f"bin {b}"))
     for ax, large in zip(axes[0], panels, strict=True):
-        sns.lineplot(data=data[data["large"] == large], x="R", y="difference", hue="bin",
-                     palette=PALETTE, ax=ax, legend=ax is axes[0][-1])
+        data = sweep[sweep["large"] == large]
+        for b in bins:
+            rows = data[data["bin"] == b].sort_values("R")
+            ax.plot(rows["R"], rows["difference"], color=colours[b], label=f"bin {b}")
+            ax.fill_between(rows["R"], rows["low"], rows["high"], color=colours[b],
+                            alpha=0.15, lw=0)
         ax.axhline(0, color="0.3", lw=1)
         ax.set(xscale="log", xlabel="R = inference tokens / pretraining tokens",
                title=f"vs {large}")

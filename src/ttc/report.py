@@ -29,6 +29,15 @@ def fmt(value: Any, spec: str = ".2f") -> str:
     return format(value, spec)
 
 
+def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.01) -> str:
+    """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
+    ``-tolerance``, ``level`` in between (default: within one point of accuracy);
+    :data:`MISSING` when ``change`` is missing (None or NaN)."""
+    if change is None or change != change:
+        return MISSING
+    return up if change > tolerance else down if change < -tolerance else level
+
+
 def glue_facts(facts: dict[str, Any]) -> None:
     """Glue every fact of a chapter under its name (for ``{glue:text}`` roles)."""
     for name, value in facts.items():

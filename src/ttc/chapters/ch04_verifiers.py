@@ -22,6 +22,7 @@ from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
 from ttc.family.train import load_member
 from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
+from ttc.report import direction
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
@@ -305,14 +306,6 @@ QUOTED_SELECTORS = {"vote": "majority vote", "orm_best": "ORM, best-of-N",
                     "orm_weighted": "ORM, weighted", "prm_best": "PRM last, best-of-N",
                     "prm_weighted": "PRM last, weighted", "oracle": "oracle, best-of-N",
                     "coverage": "pass@N (coverage)"}
-
-
-def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.005) -> str:
-    """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
-    ``-tolerance``, ``level`` in between; "n/a" when ``change`` is missing (NaN)."""
-    if change is None or np.isnan(change):
-        return report.MISSING
-    return up if change > tolerance else down if change < -tolerance else level
 
 
 def mc_label_stats(mc_labels: pd.DataFrame) -> dict[str, float]:

@@ -21,6 +21,7 @@ from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
+from ttc.report import direction
 from ttc.search import LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
 from ttc.upstream import (
@@ -247,14 +248,6 @@ def lookahead_token_ratio(results: pd.DataFrame, budget: int) -> float:
         if look in tokens.index and beam in tokens.index:
             return float(tokens[look] / tokens[beam])
     return float("nan")
-
-
-def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.01) -> str:
-    """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
-    ``-tolerance``, ``level`` in between; "n/a" when ``change`` is missing (NaN)."""
-    if change is None or np.isnan(change):
-        return report.MISSING
-    return up if change > tolerance else down if change < -tolerance else level
 
 
 def facts(tables, config: SearchChapterConfig) -> dict[str, str]:

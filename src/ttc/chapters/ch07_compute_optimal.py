@@ -16,8 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.claims import COMPUTE_OPTIMAL_CLAIMS, MARGIN
+from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
 from ttc.config import ConfigError, require_range
+from ttc.exchange import (
+    add_verdicts,
+    break_even,
+    candidates,
+    exchange_cells,
+    held_out_halves,
+    needed_ks,
+    rule_curves,
+)
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops
 from ttc.report import fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
@@ -44,11 +53,17 @@ class ComputeOptimalChapterConfig:
     r_values: tuple[float, ...] = SNELL_R_VALUES
     r_sweep_points: int = 41
     seed: int = 0
+    #: random subsets per budget for the selection rules in the exchange, and bootstrap
+    #: resamples for its intervals and p-values (Holm needs fine p-values)
+    selection_resamples: int = 100
+    n_boot: int = 10_000
 
     def __post_init__(self) -> None:
         require_range("n_bins", self.n_bins, low=2, high=20)
         require_range("subset_bins", self.subset_bins, low=1, high=10)
         require_range("r_sweep_points", self.r_sweep_points, low=3, high=1000)
+        require_range("selection_resamples", self.selection_resamples, low=10)
+        require_range("n_boot", self.n_boot, low=100)
         if not self.r_values or any(r <= 0 for r in self.r_values):
             raise ConfigError(f"parameter 'r_values' must be a non-empty list of positive "
                               f"numbers; got {list(self.r_values)!r}")
@@ -103,51 +118,6 @@ def efficiency(optimal: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
                                        "budget_needed", "saving"])
 
 
-def exchange(pool: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame, members: dict,
-             policy: str, r_values, seed: int) -> pd.DataFrame:
-    """For each larger member and R: the policy's cross-validated best strategy among those it
-    can afford at matched total FLOPs, against the larger member's greedy accuracy, per bin.
-
-    Affordable means mean inference FLOPs per problem at most
-    ``exchange_factor(M, R) * 2 * N_policy * T_large`` (T_large: the larger member's mean
-    greedy tokens per problem), i.e. the small model's total FLOPs (pretraining on the same
-    tokens plus inference) do not exceed the larger member's.
-    """
-    n_policy = members[policy]["N"]
-    data = pool.assign(bin=pool["problem"].map(bins))
-    cost = data.groupby(["strategy", "budget"])["flops"].mean()
-    rows = []
-    for large, info in members.items():
-        if info["N"] <= n_policy:
-            continue
-        m = info["N"] / n_policy
-        g = greedy[greedy["model"] == large].assign(bin=lambda t: t["problem"].map(bins))
-        tokens = float(g["n_tokens"].mean())
-        for r in r_values:
-            affordable = exchange_factor(m, r) * inference_flops(n_policy, tokens)
-            ok = cost[cost <= affordable].index
-            allowed = data.set_index(["strategy", "budget"]).loc[
-                data.set_index(["strategy", "budget"]).index.isin(ok)].reset_index()
-            # every affordable (strategy, budget) pair competes; chosen per bin by CV
-            pairs = allowed.assign(strategy=allowed["strategy"] + " @ "
-                                   + allowed["budget"].astype(str), budget=0)
-            scores = (cross_validated_choice(pairs, ["bin"], seed=seed)[0]
-                      if len(pairs) else pd.DataFrame())
-            for b in sorted(bins.unique()):
-                small_acc = (float(scores[scores["bin"] == b]["correct"].mean())
-                             if len(scores) else np.nan)
-                large_acc = float(g[g["bin"] == b]["correct"].mean())
-                rows.append({"large": large, "M": m, "R": r, "bin": b,
-                             "affordable_flops": affordable,
-                             "small_accuracy": small_acc, "large_accuracy": large_acc,
-                             "relative_improvement": (small_acc - large_acc) / large_acc
-                             if large_acc > 0 else np.nan,
-                             "winner": "test-time compute" if small_acc >= large_acc + MARGIN
-                             else "larger model" if large_acc >= small_acc + MARGIN
-                             else "tie"})
-    return pd.DataFrame(rows)
-
-
 def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
         ) -> dict[str, pd.DataFrame]:
     """Bins, compute-optimal strategies, efficiency over best-of-N and the exchange.
@@ -156,7 +126,9 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     ``bin_agreement`` (oracle × predicted counts), ``optimal`` (per bin kind, bin and budget:
     compute-optimal and best-of-N accuracy), ``efficiency`` (budget needed to match best-of-N),
     ``subset`` (the same with search and revisions on chapter 5's problems), ``exchange`` (per
-    larger member, R and bin), ``sweep`` (the same over a continuous range of R),
+    larger member, R and bin: :func:`ttc.exchange.exchange_cells` with Holm-corrected
+    verdicts), ``sweep`` (the same over a continuous range of R), ``break_even`` (per larger
+    member and bin, the largest R at which test-time compute is still ahead),
     ``members`` (chapter 2's N, D and training FLOPs) and ``setup`` (the policy, the
     verifiers' base member and their sizes).
     """
@@ -172,9 +144,11 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
 
     ver = inputs["04_verifiers"]
     scored = ver["scored"]
-    per_problem = scored.groupby("problem").agg(pass1=("correct", "mean"),
-                                                prm=("prm_last", "mean"),
-                                                n_ops=("n_ops", "first"))
+    # difficulty from one half of each problem's samples; the exchange scores the other half
+    bin_half, score_half = held_out_halves(scored, config.seed)
+    per_problem = bin_half.groupby("problem").agg(pass1=("correct", "mean"),
+                                                  prm=("prm_last", "mean"),
+                                                  n_ops=("n_ops", "first"))
     per_problem["oracle_bin"] = _bins(per_problem["pass1"], config.n_bins, config.seed)
     per_problem["predicted_bin"] = _bins(per_problem["prm"], config.n_bins, config.seed)
     agreement = pd.crosstab(per_problem["oracle_bin"], per_problem["predicted_bin"])
@@ -193,11 +167,10 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
         efficiency_rows.append(efficiency(opt, base).assign(bins=kind))
 
     greedy = inputs["03_sampling"]["greedy"]
-    oracle_bins = per_problem["oracle_bin"]
-    table = exchange(pool, oracle_bins, greedy, members, the_policy, config.r_values,
-                     config.seed)
+    sizes = {model: info["N"] for model, info in members.items()}
     sweep_r = np.logspace(-2, 2, config.r_sweep_points)
-    sweep = exchange(pool, oracle_bins, greedy, members, the_policy, sweep_r, config.seed)
+    table, sweep = fair_exchange(score_half, per_problem["oracle_bin"], greedy, sizes,
+                                 the_policy, verifier_base(inputs), config, sweep_r)
 
     _, indices = search_problems(inputs)
     subset = subset_analysis(config, pool, per_problem, indices,
@@ -206,12 +179,48 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
             "subset": subset, "exchange": table, "sweep": sweep,
+            "break_even": break_even(sweep),
             "members": pd.DataFrame([{"model": k, "N": v["N"], "D": v["D"],
                                       "train_flops": v["train_flops"]}
                                      for k, v in members.items()]),
             "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
                                     "verifier_base": verifier_base(inputs),
                                     "n_verifier": n_verifier}])}
+
+
+def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame,
+                  sizes: dict[str, int], policy_name: str, verifier_name: str,
+                  config: ComputeOptimalChapterConfig, sweep_r
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The FLOPs-matched exchange on the scoring half of the policy's samples
+    (:mod:`ttc.exchange`): every candidate at its exact affordable budget, the policy's own
+    greedy answer, the perfect-verifier ceiling, paired bootstrap intervals, and verdicts
+    Holm-corrected over the cells of the ``r_values`` table. Returns ``(table, sweep)``.
+
+    ``bins``: oracle bin per problem (from the other half); ``greedy``: chapter 3's greedy
+    answers of every member on the same problems."""
+    problems = np.array(sorted(score_half["problem"].unique()))
+    n = int(score_half.groupby("problem").size().min())
+    by_model = {model: g.set_index("problem").reindex(problems)
+                for model, g in greedy.groupby("model")}
+    small = by_model[policy_name]
+    options = candidates(sizes[policy_name], sizes[verifier_name],
+                         float(score_half["n_tokens"].mean()), float(small["n_tokens"].mean()))
+    larger = {model: (g["correct"].astype(float).to_numpy(), float(g["n_tokens"].mean()))
+              for model, g in by_model.items() if sizes[model] > sizes[policy_name]}
+    n_policy = sizes[policy_name]
+    allowances = [exchange_factor(sizes[m] / n_policy, r) * inference_flops(n_policy, tokens)
+                  for m, (_, tokens) in larger.items() for r in (*config.r_values, *sweep_r)]
+    ks = needed_ks(allowances, [o.flops_per_unit for o in options if o.sampled], n)
+    curves = rule_curves(score_half, ks, n_resamples=config.selection_resamples,
+                         seed=config.seed)
+    common = (curves, options, n, problems, bins.reindex(problems).to_numpy(),
+              small["correct"].astype(float).to_numpy(), larger, sizes, policy_name)
+    table = add_verdicts(exchange_cells(*common, config.r_values, seed=config.seed,
+                                        n_boot=config.n_boot))
+    sweep = exchange_cells(*common, sweep_r, seed=config.seed,
+                           n_boot=min(config.n_boot, 2000))
+    return table, sweep
 
 
 def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
@@ -283,13 +292,22 @@ def optimal_curves(optimal: pd.DataFrame, kind: str = "oracle") -> pd.DataFrame:
                        bin="bin " + long["bin"].astype(str))
 
 
-def winners_table(exchange: pd.DataFrame) -> pd.DataFrame:
+def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFrame:
     """Who wins the exchange: one row per larger member and R (columns ``large``, ``R``),
-    one column per difficulty bin ("bin 1", ...) holding the ``winner``."""
+    one column per difficulty bin ("bin 1", ...) holding the difference with its 95%
+    interval and the Holm-corrected verdict (``column``: ``"verdict"`` for the learned
+    candidates, ``"ceiling_verdict"`` for the perfect verifier)."""
     if exchange.empty:
         return pd.DataFrame(columns=["large", "R"])
-    table = exchange.pivot_table(index=["large", "R"], columns="bin", values="winner",
-                                 aggfunc="first")
+    prefix = "ceiling_" if column.startswith("ceiling") else ""
+    diff = "ceiling_difference" if prefix else "difference"
+    short = {"test-time compute": "small wins", "larger model": "larger wins",
+             "no detectable difference": "no detectable difference"}
+    cell = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] {short.get(v, v)}" for d, lo, hi, v in zip(
+        exchange[diff], exchange[f"{prefix}low"], exchange[f"{prefix}high"], exchange[column],
+        strict=True)]
+    table = exchange.assign(cell=cell).pivot_table(index=["large", "R"], columns="bin",
+                                                   values="cell", aggfunc="first")
     table.columns = [f"bin {c}" for c in table.columns]
     return table.reset_index()
 
@@ -300,6 +318,10 @@ def savings(efficiency: pd.DataFrame, kind: str = "oracle") -> pd.Series:
     rows = efficiency[(efficiency["bins"] == kind) & efficiency["saving"].notna()]
     rows = rows[rows["budget"] > rows["budget"].min()]
     return rows["saving"].astype(float).reset_index(drop=True)
+
+
+def _count(table: pd.DataFrame, column: str, value: str) -> int:
+    return int((table[column] == value).sum()) if column in table else 0
 
 
 def _first(values: pd.Series) -> float | None:
@@ -339,11 +361,22 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "largest_M": fmt(_first(largest["M"]), ".1f"),
         "r_lo": fmt(float(r_lo), "g"),
         "r_hi": fmt(float(r_hi), "g"),
-        "n_wins": fmt(int((exchange["winner"] == "test-time compute").sum())),
-        "n_ties": fmt(int((exchange["winner"] == "tie").sum())),
+        "n_wins": fmt(_count(exchange, "verdict", "test-time compute")),
+        "n_losses": fmt(_count(exchange, "verdict", "larger model")),
+        "n_ties": fmt(_count(exchange, "verdict", "no detectable difference")),
+        "ceiling_wins": fmt(_count(exchange, "ceiling_verdict", "test-time compute")),
+        "ceiling_losses": fmt(_count(exchange, "ceiling_verdict", "larger model")),
+        "ceiling_ties": fmt(_count(exchange, "ceiling_verdict", "no detectable difference")),
         "n_cells": fmt(len(exchange)),
         "easy_small": fmt(_first(first["small_accuracy"])),
         "easy_large": fmt(_first(first["large_accuracy"])),
+        "easy_diff": fmt(_first(first["difference"]), "+.2f"),
+        "easy_low": fmt(_first(first["low"]), "+.2f"),
+        "easy_high": fmt(_first(first["high"]), "+.2f"),
+        "easy_ceiling": fmt(_first(first["ceiling_accuracy"])),
+        "easy_k": fmt(_first(first["k_affordable"]), ".1f"),
+        "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
+                              .mean()) if len(exchange) else None),
     }
     out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
     return out

@@ -1,0 +1,255 @@
+"""The FLOPs-matched exchange, spent exactly and measured with its noise.
+
+Snell et al. (2024, §7) ask: at equal total FLOPs (pretraining plus inference), does a small
+model with test-time compute beat a model ``M`` times larger answering once? The small model
+may then spend ``exchange_factor(M, R)`` times the larger model's per-query inference FLOPs
+(:mod:`ttc.flops`). This module spends that allowance fairly and reads the answer from
+intervals:
+
+- **Every candidate the small model could use**: its own greedy answer, and every selection
+  rule over its samples (majority vote, best-of-N and weighted best-of-N with a learned
+  verifier), each at the *exact* number of samples the allowance buys: the per-problem
+  estimators work at any integer ``k``, and a fractional allowance ``k* = f + ⌊k*⌋`` is
+  spent as ``(1 - f)·acc(⌊k*⌋) + f·acc(⌈k*⌉)`` (no rounding down to a power of two).
+- **The ceiling**: best of ``k*`` samples chosen by a perfect verifier (pass@k*), charged
+  like the learned verifier, drawn separately: the gap to it is what a verifier is worth.
+- **Held-out difficulty**: bins are estimated from one half of each problem's samples and
+  every accuracy is scored on the other half, so no scored sample decides its own bin.
+- **Verdicts from intervals**: per cell, the paired difference (small minus larger, per
+  problem) with a 95% bootstrap interval over problems; "wins"/"loses" only where Holm's
+  correction over all cells of the table rejects "no difference", else "no detectable
+  difference".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ttc.flops import exchange_factor, inference_flops
+from ttc.metrics import holm, paired_bootstrap, pass_at_k_curve, verdict
+from ttc.selection import selection_curve
+from ttc.strategies import cross_validated_choice
+
+#: selection rules over samples: label -> (score column or None, rule, uses a verifier)
+SAMPLE_RULES: dict[str, tuple[str | None, str, bool]] = {
+    "majority vote": (None, "majority", False),
+    "weighted best-of-N (PRM)": ("prm_last", "weighted", True),
+    "weighted best-of-N (ORM)": ("orm", "weighted", True),
+    "best-of-N (PRM)": ("prm_last", "best", True),
+}
+GREEDY = "greedy (own answer)"
+CEILING = "best-of-k, perfect verifier"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A way to spend the allowance: its label, its FLOPs per sample (or per answer for the
+    greedy answer) and whether it draws several samples."""
+
+    label: str
+    flops_per_unit: float
+    sampled: bool = True
+
+
+def held_out_halves(samples: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split each problem's samples into two halves at random (seeded per problem): one to
+    estimate difficulty, one to score. Each half keeps the samples' original order."""
+    rng = np.random.default_rng(seed)
+    first = np.zeros(len(samples), dtype=bool)
+    positions = samples.groupby("problem", sort=True).indices
+    for problem in sorted(positions):
+        rows = positions[problem]
+        chosen = rng.permutation(len(rows))[: len(rows) // 2]
+        first[rows[np.sort(chosen)]] = True
+    return samples[first].reset_index(drop=True), samples[~first].reset_index(drop=True)
+
+
+def fractional(curve: Mapping[int, np.ndarray], k: float, n: int) -> np.ndarray | None:
+    """Per-problem accuracy at a fractional budget ``k`` from accuracies at integer budgets
+    (``curve[k]``: one value per problem): linear between ``⌊k⌋`` and ``⌈k⌉``; capped at
+    ``n`` samples; None when ``k < 1`` (not even one sample is affordable)."""
+    if not k >= 1:
+        return None
+    k = min(k, float(n))
+    low, high = int(np.floor(k)), int(np.ceil(k))
+    if low == high:
+        return np.asarray(curve[low], dtype=float)
+    weight = k - low
+    return (1 - weight) * np.asarray(curve[low], float) + weight * np.asarray(curve[high], float)
+
+
+def needed_ks(allowances: Sequence[float], costs: Sequence[float], n: int) -> list[int]:
+    """Every integer budget the fractional allowances ``allowance / cost`` fall between."""
+    ks: set[int] = set()
+    for allowance in allowances:
+        for cost in costs:
+            k = allowance / cost
+            if k >= 1:
+                k = min(k, float(n))
+                ks |= {int(np.floor(k)), int(np.ceil(k))}
+    return sorted(ks)
+
+
+def rule_curves(samples: pd.DataFrame, ks: Sequence[int], rules: Mapping = SAMPLE_RULES,
+                n_resamples: int = 100, seed: int = 0) -> dict[str, dict[int, np.ndarray]]:
+    """Per-problem accuracy at each ``k`` of every selection rule and of the perfect-verifier
+    ceiling (pass@k, exact), over the given samples: ``{label: {k: array (problems,)}}``.
+
+    ``samples`` has ``problem``, ``answer``, ``correct`` and the rules' score columns; every
+    problem must have the same number of samples. A problem's truth is the answer of a correct
+    sample; with none correct, no rule can pick the truth (accuracy 0).
+    """
+    groups = [group for _, group in samples.groupby("problem", sort=True)]
+    n = min(len(g) for g in groups)
+    ks = [k for k in ks if 1 <= k <= n]
+    out: dict[str, dict[int, list]] = {label: {k: [] for k in ks} for label in rules}
+    ceiling = pass_at_k_curve(n, np.array([int(g["correct"].iloc[:n].sum()) for g in groups]),
+                              ks)  # (P, K)
+    for index, group in enumerate(groups):
+        group = group.iloc[:n]
+        answers = [None if pd.isna(a) else a for a in group["answer"]]
+        right = group.loc[group["correct"].astype(bool), "answer"]
+        truth = right.iloc[0] if len(right) else object()  # matches nothing
+        for label, (column, rule, _) in rules.items():
+            weights = None if column is None else group[column].to_numpy()
+            accuracy = selection_curve(answers, truth, ks, weights, rule, n_resamples,
+                                       seed=seed + index)
+            for k, value in zip(ks, accuracy, strict=True):
+                out[label][k].append(value)
+    curves = {label: {k: np.array(v) for k, v in per_k.items()} for label, per_k in out.items()}
+    curves[CEILING] = {k: ceiling[:, j] for j, k in enumerate(ks)}
+    return curves
+
+
+def candidates(n_policy: int, n_verifier: int, tokens_per_sample: float,
+               greedy_tokens: float, rules: Mapping = SAMPLE_RULES) -> list[Candidate]:
+    """The ways the small model can spend its allowance, with their exact FLOPs: 2·N per
+    generated token for the policy, plus 2·N_verifier per token read for rules that score
+    with a verifier (the perfect verifier is charged the same, as a verifier of that size
+    that happened to be perfect)."""
+    per_sample = inference_flops(n_policy, tokens_per_sample)
+    verified = per_sample + inference_flops(n_verifier, tokens_per_sample)
+    out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
+    out += [Candidate(label, verified if uses else per_sample)
+            for label, (_, _, uses) in rules.items()]
+    out.append(Candidate(CEILING, verified))
+    return out
+
+
+def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_small,
+               n: int, problems: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None, float]:
+    """The affordable learned candidates as rows (strategy, problem, correct), the ceiling's
+    per-problem accuracy, and the fractional k the ceiling's allowance buys."""
+    rows = []
+    ceiling, k_ceiling = None, np.nan
+    for option in options:
+        if not option.sampled:
+            if option.flops_per_unit <= allowance:
+                rows.append(pd.DataFrame({"strategy": option.label, "problem": problems,
+                                          "correct": greedy_small}))
+            continue
+        k = allowance / option.flops_per_unit
+        accuracy = fractional(curves[option.label], k, n)
+        if option.label == CEILING:
+            ceiling, k_ceiling = accuracy, min(k, n)
+        elif accuracy is not None:
+            rows.append(pd.DataFrame({"strategy": f"{option.label} @ k={min(k, n):.1f}",
+                                      "problem": problems, "correct": accuracy}))
+    pool = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["strategy", "problem", "correct"])
+    return pool, ceiling, k_ceiling
+
+
+def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.ndarray,
+                   bins: np.ndarray, greedy_small: np.ndarray, greedy_large: Mapping,
+                   sizes: Mapping[str, int], policy: str, r_values: Sequence[float],
+                   seed: int = 0, n_boot: int = 10_000) -> pd.DataFrame:
+    """One row per (larger member, R, bin): the allowance, the cross-validated best learned
+    candidate's accuracy and the ceiling's, the larger member's greedy accuracy, and both
+    paired differences with 95% intervals and bootstrap p-values (uncorrected).
+
+    ``problems``/``bins``/``greedy_small``: per problem (same order as the curves' arrays);
+    ``greedy_large[model]``: ``(correct per problem, mean greedy tokens)``.
+    """
+    n_policy = sizes[policy]
+    rows = []
+    for large, (large_correct, large_tokens) in greedy_large.items():
+        if sizes[large] <= n_policy:
+            continue
+        m = sizes[large] / n_policy
+        for r in r_values:
+            allowance = exchange_factor(m, r) * inference_flops(n_policy, large_tokens)
+            pool, ceiling, k_ceiling = _pool_rows(allowance, options, curves, greedy_small,
+                                                  n, problems)
+            pool = pool.assign(bin=pd.Series(bins, index=problems).reindex(
+                pool["problem"]).to_numpy())
+            scores = (cross_validated_choice(pool, ["bin"], seed=seed)[0]
+                      if len(pool) else pd.DataFrame(columns=["bin", "problem", "correct",
+                                                              "strategy"]))
+            for b in np.unique(bins):
+                members = problems[bins == b]
+                large_b = pd.Series(large_correct, index=problems).loc[members].to_numpy()
+                picked = scores[scores["bin"] == b].set_index("problem")
+                small_b = (picked["correct"].reindex(members).to_numpy(dtype=float)
+                           if len(picked) else np.full(len(members), np.nan))
+                if np.isnan(small_b).all() and len(members):
+                    small_b = np.zeros(len(members))  # nothing affordable: every answer missed
+                pool_stats = paired_bootstrap(small_b - large_b, n_boot=n_boot,
+                                              seed=seed + int(b))
+                ceil_b = (pd.Series(ceiling, index=problems).loc[members].to_numpy()
+                          if ceiling is not None else np.zeros(len(members)))
+                ceil_stats = paired_bootstrap(ceil_b - large_b, n_boot=n_boot,
+                                              seed=seed + int(b))
+                chosen = " / ".join(dict.fromkeys(picked["strategy"])) if len(picked) else \
+                    "nothing affordable"
+                rows.append({
+                    "large": large, "M": m, "R": float(r), "bin": int(b),
+                    "problems": len(members), "affordable_flops": allowance,
+                    "k_affordable": k_ceiling, "chosen": chosen,
+                    "small_accuracy": float(np.nanmean(small_b)) if len(members) else np.nan,
+                    "ceiling_accuracy": float(ceil_b.mean()) if len(members) else np.nan,
+                    "large_accuracy": float(large_b.mean()) if len(members) else np.nan,
+                    "difference": pool_stats["mean"], "low": pool_stats["low"],
+                    "high": pool_stats["high"], "p": pool_stats["p"],
+                    "ceiling_difference": ceil_stats["mean"], "ceiling_low": ceil_stats["low"],
+                    "ceiling_high": ceil_stats["high"], "ceiling_p": ceil_stats["p"],
+                })
+    return pd.DataFrame(rows)
+
+
+def add_verdicts(cells: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Holm-corrected verdicts over all rows, separately for the learned pool (``verdict``)
+    and the ceiling (``ceiling_verdict``): "test-time compute" wins, "larger model" wins, or
+    "no detectable difference"."""
+    out = cells.copy()
+    for prefix in ("", "ceiling_"):
+        if out.empty:
+            out[f"{prefix}verdict"] = pd.Series(dtype=str)
+            continue
+        rejected = holm(out[f"{prefix}p"].to_numpy(), alpha)
+        out[f"{prefix}verdict"] = [
+            verdict(mean, rej, "test-time compute", "larger model")
+            for mean, rej in zip(out[f"{prefix}difference"], rejected, strict=True)]
+    return out
+
+
+def break_even(sweep: pd.DataFrame, column: str = "difference") -> pd.DataFrame:
+    """Per (larger member, bin): the largest R of the sweep at which the small model is still
+    ahead (``column`` > 0) with every smaller R ahead too, and whether the lower end of the
+    interval is above zero there; NaN where it is never ahead at the smallest R."""
+    rows = []
+    low_column = "low" if column == "difference" else "ceiling_low"
+    for (large, b), group in sweep.groupby(["large", "bin"], sort=True):
+        group = group.sort_values("R")
+        ahead = (group[column] > 0).to_numpy()
+        run = int(np.argmin(ahead)) if not ahead.all() else len(ahead)
+        r_even = float(group["R"].iloc[run - 1]) if run else np.nan
+        sure = bool(run and group[low_column].iloc[run - 1] > 0)
+        rows.append({"large": large, "bin": int(b), "break_even_R": r_even,
+                     "interval_above_zero_there": sure})
+    return pd.DataFrame(rows, columns=["large", "bin", "break_even_R",
+                                       "interval_above_zero_there"])

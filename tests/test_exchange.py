@@ -1,0 +1,188 @@
+"""The FLOPs-matched exchange: exact allowance, held-out halves, paired bootstrap, Holm."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ttc import exchange as ex
+from ttc.flops import exchange_factor
+from ttc.metrics import holm, paired_bootstrap, verdict
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+def test_paired_bootstrap_known_difference():
+    stats = paired_bootstrap(np.full(40, 0.5), n_boot=2000)
+    assert stats["mean"] == stats["low"] == stats["high"] == 0.5
+    assert stats["p"] == pytest.approx(1 / 2000) and stats["problems"] == 40
+
+
+def test_paired_bootstrap_known_null():
+    diffs = np.array([1.0, -1.0] * 50)  # mean exactly zero, wide spread
+    stats = paired_bootstrap(diffs, n_boot=4000, seed=3)
+    assert stats["mean"] == 0.0
+    assert stats["low"] < 0 < stats["high"]
+    assert stats["p"] > 0.5
+
+
+def test_paired_bootstrap_clear_effect_and_interval_width():
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(0.3, 0.2, size=200)
+    stats = paired_bootstrap(diffs, n_boot=4000)
+    # the interval is about ±1.96·σ/√n = ±0.028 around the sample mean
+    assert stats["high"] - stats["low"] == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(200), rel=0.2)
+    assert stats["low"] > 0.2 and stats["p"] < 0.001
+
+
+def test_paired_bootstrap_empty_and_nan():
+    assert np.isnan(paired_bootstrap(np.array([]))["mean"])
+    assert paired_bootstrap(np.array([np.nan, 1.0, 1.0]))["problems"] == 2
+    assert paired_bootstrap(np.zeros(5))["p"] == 1.0
+
+
+def test_holm_by_hand():
+    # sorted: 0.01 <= 0.05/4 rejects; 0.03 > 0.05/3 stops
+    assert holm([0.01, 0.04, 0.03, 0.2]).tolist() == [True, False, False, False]
+    # 0.001 <= 0.05/3, 0.01 <= 0.05/2, 0.04 <= 0.05/1: all rejected
+    assert holm([0.04, 0.001, 0.01]).tolist() == [True, True, True]
+    assert holm([np.nan, 0.01]).tolist() == [False, True]  # NaN: not counted, not rejected
+    assert holm([]).tolist() == []
+
+
+def test_verdict_words():
+    assert verdict(0.2, True) == "wins" and verdict(-0.2, True) == "loses"
+    assert verdict(0.2, False) == "no detectable difference"
+    assert verdict(float("nan"), True) == "no detectable difference"
+
+
+# -- exact allowance --------------------------------------------------------------------------
+
+def test_fractional_budget_interpolates_between_floor_and_ceil():
+    curve = {2: np.array([0.0, 1.0]), 3: np.array([1.0, 1.0]), 4: np.array([1.0, 0.0])}
+    assert ex.fractional(curve, 2.25, 4).tolist() == [0.25, 1.0]
+    assert ex.fractional(curve, 3.0, 4).tolist() == [1.0, 1.0]
+    assert ex.fractional(curve, 9.5, 4).tolist() == [1.0, 0.0]  # capped at n = 4
+    assert ex.fractional(curve, 0.9, 4) is None
+    assert ex.needed_ks([10.0, 30.0], [4.0, 20.0], 5) == [1, 2, 3, 5]
+
+
+def test_held_out_halves_are_disjoint_balanced_and_seeded():
+    samples = pd.DataFrame({"problem": np.repeat([0, 1, 2], 6), "sample": np.tile(range(6), 3)})
+    a, b = ex.held_out_halves(samples, seed=1)
+    assert a.groupby("problem").size().tolist() == [3, 3, 3] == b.groupby("problem").size().tolist()
+    for p in range(3):
+        left = set(a[a["problem"] == p]["sample"])
+        right = set(b[b["problem"] == p]["sample"])
+        assert not left & right and left | right == set(range(6))
+    a2, _ = ex.held_out_halves(samples, seed=1)
+    pd.testing.assert_frame_equal(a, a2)
+    assert (a["sample"].diff().fillna(1)[a["problem"].diff().fillna(0) == 0] > 0).all()
+
+
+def _samples():
+    """Two problems, four samples each. Problem 0: right answer '5' twice, '7' once, one
+    unfinished; problem 1: never right."""
+    return pd.DataFrame({
+        "problem": [0, 0, 0, 0, 1, 1, 1, 1],
+        "answer": ["5", "5", "7", None, "3", "3", "4", "4"],
+        "correct": [True, True, False, False, False, False, False, False],
+        "prm_last": [0.1, 0.2, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5],
+        "orm": [0.9, 0.9, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5],
+    })
+
+
+def test_rule_curves_by_hand():
+    curves = ex.rule_curves(_samples(), [1, 4], n_resamples=400)
+    # all four samples: majority picks '5' (2 votes vs 1); best PRM picks '7' (0.9)
+    assert curves["majority vote"][4].tolist() == [1.0, 0.0]
+    assert curves["best-of-N (PRM)"][4].tolist() == [0.0, 0.0]
+    assert curves["weighted best-of-N (ORM)"][4].tolist() == [1.0, 0.0]
+    # one sample: right with probability 2/4; the ceiling is exact pass@k
+    assert curves["majority vote"][1][0] == pytest.approx(0.5, abs=0.08)
+    assert curves[ex.CEILING][1].tolist() == [0.5, 0.0]
+    assert curves[ex.CEILING][4].tolist() == [1.0, 0.0]
+
+
+def test_candidates_charge_policy_and_verifier_tokens():
+    options = {c.label: c for c in ex.candidates(100, 50, tokens_per_sample=10,
+                                                 greedy_tokens=8)}
+    assert options[ex.GREEDY].flops_per_unit == 2 * 100 * 8 and not options[ex.GREEDY].sampled
+    assert options["majority vote"].flops_per_unit == 2 * 100 * 10
+    assert options["weighted best-of-N (PRM)"].flops_per_unit == 2 * 150 * 10
+    assert options[ex.CEILING].flops_per_unit == 2 * 150 * 10
+
+
+# -- the exchange -----------------------------------------------------------------------------
+
+def _cells(r_values, large_correct, greedy_small, n_boot=2000):
+    """Four problems in two bins; majority vote is right on problems 0 and 1 at any k; the
+    ceiling on all four from k = 2. Policy N = 100, the larger member N = 400 (M = 4)."""
+    problems = np.arange(4)
+    bins = np.array([1, 1, 2, 2])
+    curves = {
+        "majority vote": {k: np.array([1.0, 1.0, 0.0, 0.0]) for k in range(1, 9)},
+        ex.CEILING: {k: (np.array([1.0, 1.0, 0.0, 0.0]) if k == 1 else np.ones(4))
+                     for k in range(1, 9)},
+    }
+    options = [ex.Candidate(ex.GREEDY, 2 * 100 * 10, sampled=False),
+               ex.Candidate("majority vote", 2 * 100 * 10),
+               ex.Candidate(ex.CEILING, 2 * 100 * 10)]
+    return ex.exchange_cells(curves, options, 8, problems, bins, np.asarray(greedy_small),
+                             {"big": (np.asarray(large_correct, float), 10.0),
+                              "tiny": (np.zeros(4), 10.0)},
+                             {"small": 100, "big": 400, "tiny": 50}, "small", r_values,
+                             n_boot=n_boot)
+
+
+def test_exchange_allowance_candidates_and_differences():
+    cells = _cells([1.0], large_correct=[0, 0, 1, 1], greedy_small=[0, 0, 0, 0])
+    assert set(cells["large"]) == {"big"}  # a smaller member is never compared with
+    factor = exchange_factor(4.0, 1.0)  # 4 + 3·3/1 = 13
+    assert factor == pytest.approx(13.0)
+    assert cells["affordable_flops"].iloc[0] == pytest.approx(13 * 2 * 100 * 10)
+    assert cells["k_affordable"].iloc[0] == pytest.approx(8.0)  # 13 samples, capped at n = 8
+    one = cells.set_index("bin")
+    # bin 1: majority vote right on both, larger model wrong on both: +1
+    assert one.loc[1, "small_accuracy"] == 1.0 and one.loc[1, "large_accuracy"] == 0.0
+    assert one.loc[1, "difference"] == 1.0
+    # bin 2: nothing the small model can afford is right, the larger model is: -1
+    assert one.loc[2, "difference"] == -1.0
+    # the ceiling solves bin 2 as well: no difference there
+    assert one.loc[2, "ceiling_difference"] == 0.0 and one.loc[1, "ceiling_difference"] == 1.0
+
+
+def test_exchange_when_nothing_is_affordable():
+    # at an R this large with M = 4 the allowance is about 4 greedy answers of the larger
+    # member; make the samples dearer than that by pricing them per 100 tokens
+    problems, bins = np.arange(2), np.array([1, 1])
+    options = [ex.Candidate("majority vote", 1e9), ex.Candidate(ex.CEILING, 1e9)]
+    curves = {"majority vote": {1: np.ones(2)}, ex.CEILING: {1: np.ones(2)}}
+    cells = ex.exchange_cells(curves, options, 1, problems, bins, np.zeros(2),
+                              {"big": (np.ones(2), 10.0)}, {"small": 100, "big": 400},
+                              "small", [100.0], n_boot=500)
+    assert cells["chosen"].iloc[0] == "nothing affordable"
+    assert cells["small_accuracy"].iloc[0] == 0.0 and cells["difference"].iloc[0] == -1.0
+    assert cells["ceiling_accuracy"].iloc[0] == 0.0
+
+
+def test_verdicts_are_holm_corrected():
+    cells = pd.DataFrame({"difference": [0.3, -0.3, 0.3, 0.0], "p": [0.001, 0.001, 0.04, 1.0],
+                          "ceiling_difference": [0.5, 0.5, 0.5, 0.5],
+                          "ceiling_p": [0.001, 0.001, 0.001, 0.001]})
+    out = ex.add_verdicts(cells)
+    # 0.04 alone would pass at 5%, but not after Holm over four cells (0.04 > 0.05/2)
+    assert out["verdict"].tolist() == ["test-time compute", "larger model",
+                                       "no detectable difference", "no detectable difference"]
+    assert set(out["ceiling_verdict"]) == {"test-time compute"}
+    assert ex.add_verdicts(cells.iloc[:0])["verdict"].empty
+
+
+def test_break_even_r():
+    sweep = pd.DataFrame({"large": "big", "bin": [1, 1, 1, 2, 2, 2],
+                          "R": [0.1, 1.0, 10.0, 0.1, 1.0, 10.0],
+                          "difference": [0.2, 0.1, -0.1, -0.1, 0.2, 0.3],
+                          "low": [0.05, -0.02, -0.2, -0.3, 0.0, 0.1]})
+    table = ex.break_even(sweep).set_index("bin")
+    assert table.loc[1, "break_even_R"] == 1.0
+    assert not table.loc[1, "interval_above_zero_there"]  # ahead at R = 1, but not surely
+    assert np.isnan(table.loc[2, "break_even_R"])  # behind at the smallest R already
