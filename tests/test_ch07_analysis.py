@@ -361,6 +361,17 @@ def test_winners_table_pivots_bins_into_columns():
     assert empty.empty and list(empty.columns) == ["large", "R"]
 
 
+def test_exchange_details_headers_and_formats():
+    from ttc.chapters.ch07_compute_optimal import EXCHANGE_DETAIL_FORMATS, exchange_details
+
+    details = exchange_details(exchange_table())
+    assert list(details.columns)[:3] == ["larger member", "R", "bin"]
+    assert "verdict, perfect verifier" in details and "chosen (fold 1 / fold 2)" not in details
+    for column in details:
+        assert column in EXCHANGE_DETAIL_FORMATS
+        details[column].map(EXCHANGE_DETAIL_FORMATS[column].format)  # every value formats
+
+
 # -- facts ------------------------------------------------------------------------------------
 
 def facts_tables() -> dict[str, pd.DataFrame]:

@@ -8,7 +8,6 @@ from ttc import exchange as ex
 from ttc.flops import exchange_factor
 from ttc.metrics import holm, paired_bootstrap, verdict
 
-
 # -- statistics -------------------------------------------------------------------------------
 
 def test_paired_bootstrap_known_difference():

@@ -312,6 +312,26 @@ def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFra
     return table.reset_index()
 
 
+#: the exchange's full table as the chapter shows it: column -> (header, format)
+EXCHANGE_DETAILS = {
+    "large": ("larger member", "{}"), "R": ("R", "{:g}"), "bin": ("bin", "{}"),
+    "problems": ("problems", "{}"), "k_affordable": ("verified samples affordable", "{:.1f}"),
+    "chosen": ("chosen (fold 1 / fold 2)", "{}"), "small_accuracy": ("small", "{:.2f}"),
+    "large_accuracy": ("larger, greedy", "{:.2f}"), "difference": ("difference", "{:+.2f}"),
+    "low": ("95% low", "{:+.2f}"), "high": ("95% high", "{:+.2f}"),
+    "verdict": ("verdict", "{}"), "ceiling_accuracy": ("perfect verifier", "{:.2f}"),
+    "ceiling_verdict": ("verdict, perfect verifier", "{}"),
+}
+EXCHANGE_DETAIL_FORMATS = {header: spec for header, spec in EXCHANGE_DETAILS.values()}
+
+
+def exchange_details(exchange: pd.DataFrame) -> pd.DataFrame:
+    """The exchange table's columns the chapter shows in full, with readable headers (format
+    them with :data:`EXCHANGE_DETAIL_FORMATS`)."""
+    columns = [c for c in EXCHANGE_DETAILS if c in exchange]
+    return exchange[columns].rename(columns={c: EXCHANGE_DETAILS[c][0] for c in columns})
+
+
 def savings(efficiency: pd.DataFrame, kind: str = "oracle") -> pd.Series:
     """The measured savings over best-of-N for one kind of bins, every bin and budget above
     the smallest (where best-of-N has something to gain), NaN ones dropped."""
