@@ -23,23 +23,56 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+class BuiltBook(type(Path())):
+    """The HTML folder of a built book, with how it was built: ``offline`` is True when the
+    build ran in a network namespace with no interface but loopback (``offline_reason`` says
+    why not otherwise)."""
+
+    offline: bool = False
+    offline_reason: str = ""
+
+
+#: bring up loopback only (Jupyter kernels talk to papermill over 127.0.0.1), then run
+_OFFLINE = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+
+
+def offline_prefix() -> tuple[list[str], str]:
+    """The command prefix that runs a command with no network, or ``([], reason)`` when this
+    machine cannot make an unprivileged network namespace."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return [], "unshare or ip is not installed"
+    try:
+        probe = subprocess.run([*_OFFLINE, "true"], capture_output=True, text=True,
+                               timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return [], f"unshare -rn failed: {err}"
+    if probe.returncode != 0:
+        reason = " ".join(probe.stderr.split()) or f"exit status {probe.returncode}"
+        return [], f"unshare -rn is not available here ({reason})"
+    return _OFFLINE, ""
+
+
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory) -> Path:
+def smoke_book(tmp_path_factory) -> BuiltBook:
     """Execute every notebook under the smoke profile and build the book with -W -n.
 
-    Runs in a scratch copy (TTC_ROOT) so a reader's own ``book/_build`` is never overwritten.
-    Returns the HTML folder.
+    Runs in a scratch copy (TTC_ROOT) so a reader's own ``book/_build`` is never overwritten,
+    and, where the machine allows it, inside a network namespace with no interface but
+    loopback (``unshare -rn``), so a build that reached for the network would fail.
+    Returns the HTML folder; its ``offline`` attribute says whether the build ran offline.
     """
     root = copy_project(tmp_path_factory.mktemp("project"))
     env = {**os.environ, "TTC_ROOT": str(root)}
+    prefix, reason = offline_prefix()
     result = subprocess.run(
-        [sys.executable, "-m", "ttc", "book", "--profile", "smoke"],
+        [*prefix, sys.executable, "-m", "ttc", "book", "--profile", "smoke"],
         env=env, capture_output=True, text=True,
     )
     if result.returncode != 0:
         pytest.fail(f"smoke book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    html = root / "book" / "_build" / "html"
+    html = BuiltBook(root / "book" / "_build" / "html")
     assert (html / "index.html").is_file()
+    html.offline, html.offline_reason = bool(prefix), reason
     return html
 
 

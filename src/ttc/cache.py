@@ -1,9 +1,15 @@
 """Content-addressed, atomic on-disk cache for expensive artifacts.
 
 Checkpoints, samples and scores are stored under ``cache_root() / kind / <config hash>``.
-Everything is written to a temporary sibling first and renamed into place, so an interrupted
-run never leaves a half-written artifact where a later run would read it: either the final
-path exists and is complete, or it does not exist and the work is redone.
+Everything is written to a temporary sibling first, flushed to disk (``fsync`` of the file and
+of its directory) and renamed into place, so an interrupted run never leaves a half-written
+artifact where a later run would read it: either the final path exists and is complete, or it
+does not exist and the work is redone.
+
+Folders that hold an artifact (checkpoints, sample tables, results) also carry a
+``manifest.json`` with the size and sha256 of every file, written last. A reader checks it
+(:func:`verify_manifest`); a damaged or partial artifact is reported in one line
+(:func:`warn`), moved out of the way (:func:`discard_artifact`) and recomputed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -86,7 +94,8 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory next to ``path``; rename it onto ``path`` on success.
 
-    If ``path`` appeared meanwhile (another process finished first), the new copy is dropped.
+    If ``path`` appeared meanwhile (another process finished first, even between the check
+    and the rename), the new copy is dropped.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +110,12 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
                 if item.is_file():
                     _fsync(item)
             _fsync(tmp)
-            os.rename(tmp, path)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not path.exists():
+                    raise
+                # another process renamed its (identical) copy in between: keep that one
             _fsync(path.parent)
     finally:
         if tmp.exists():
@@ -170,6 +184,10 @@ def verify_manifest(folder: str | Path) -> dict[str, dict]:
         raise DamagedArtifact(f"{folder}: no {MANIFEST} (unfinished or damaged)") from None
     except (ValueError, KeyError, TypeError):
         raise DamagedArtifact(f"{folder}: {MANIFEST} is not readable") from None
+    if not isinstance(entries, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("bytes"), int)
+            and isinstance(e.get("sha256"), str) for e in entries.values()):
+        raise DamagedArtifact(f"{folder}: {MANIFEST} is not readable")
     for name, entry in entries.items():
         path = folder / name
         if not path.is_file():
@@ -180,3 +198,74 @@ def verify_manifest(folder: str | Path) -> dict[str, dict]:
         if file_sha256(path) != entry["sha256"]:
             raise DamagedArtifact(f"{folder}: {name} differs from its manifest (sha256)")
     return entries
+
+
+def warn(message: str) -> None:
+    """Report something on stderr in one line (``[ttc] ...``)."""
+    text = " ".join(str(message).split())
+    print(f"[ttc] {text}", file=sys.stderr, flush=True)
+
+
+def discard_artifact(path: str | Path) -> None:
+    """Remove an artifact folder (or file) so that it is recomputed.
+
+    It is first renamed to a hidden sibling, so the name is free at once for a process that
+    rewrites it, and a concurrent reader sees either the whole old folder or nothing.
+    """
+    path = Path(path)
+    trash = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.trash")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return  # already gone (another process discarded it)
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
+def adopt_legacy(folder: str | Path, marker: str) -> bool:
+    """Give a manifest to an artifact folder written before manifests existed.
+
+    Such a folder was renamed into place only once complete, and ``marker`` (the file the old
+    code wrote last, e.g. ``training.json``) marks it finished; its manifest is written now,
+    with a one-line note, so an existing cache is not thrown away. Returns whether it adopted
+    the folder (a folder with a manifest, or without its marker, is left alone)."""
+    folder = Path(folder)
+    if (folder / MANIFEST).exists() or not (folder / marker).is_file():
+        return False
+    warn(f"{folder}: written before manifests; recording its manifest now")
+    write_manifest(folder)
+    return True
+
+
+def read_verified_frame(folder: str | Path, name: str, adopt: bool = False) -> pd.DataFrame:
+    """Read table ``name`` of an artifact folder after checking the folder's manifest.
+
+    Raises :class:`DamagedArtifact` (one line) when the folder is partial or damaged, or when
+    verified bytes still do not parse. ``adopt``: first give a manifest to a finished folder
+    written before manifests existed (:func:`adopt_legacy`).
+    """
+    folder = Path(folder)
+    if adopt:  # a kind of folder that existed before manifests did
+        adopt_legacy(folder, name)
+    entries = verify_manifest(folder)
+    if name not in entries:
+        raise DamagedArtifact(f"{folder}: {name} is not in its {MANIFEST}")
+    try:
+        return read_frame(folder / name)
+    except Exception as err:
+        raise DamagedArtifact(f"{folder}: {name} is unreadable ({type(err).__name__}: {err})"
+                              .replace("\n", " ")) from None
+
+
+def write_verified_frame(frame: pd.DataFrame, folder: str | Path, name: str) -> Path:
+    """Write a table into a new artifact folder with its manifest, atomically.
+
+    If the folder already exists (another process wrote it first), it is kept as it is.
+    """
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        write_frame(frame, tmp / name)
+        write_manifest(tmp, [name])
+    return folder

@@ -3,7 +3,10 @@
 One recipe (AdamW, linear warm-up then cosine decay to zero, gradient clipping at 1), a
 seeded train/validation split of the examples, an epoch loop that records the validation loss
 before training and after every epoch, and an atomic checkpoint write (``save_pretrained``
-of model and tokenizer plus a ``training.json`` record), as the family's own training does.
+of model and tokenizer plus a ``training.json`` record, then a manifest with the sha256 of
+every file), as the family's own training does. :func:`cached_checkpoint` is how every
+trainer asks whether its checkpoint is already in the cache: a damaged or partial one is
+reported in one line and removed, so that it is trained again rather than silently used.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ttc.cache import atomic_dir
+from ttc.cache import (
+    DamagedArtifact,
+    adopt_legacy,
+    atomic_dir,
+    discard_artifact,
+    verify_manifest,
+    warn,
+    write_manifest,
+)
 
 T = TypeVar("T")
 #: loss on a batch of rows of the training tensors; None when the batch has nothing to learn
@@ -126,10 +137,40 @@ def fit(model, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None
 
 
 def save_checkpoint(path: Path, model, tokenizer, info: dict) -> Path:
-    """Write model, tokenizer and ``training.json`` into ``path`` atomically."""
+    """Write model, tokenizer, ``training.json`` and last the manifest into ``path``,
+    atomically (if another process wrote ``path`` first, its copy is kept)."""
     model.to("cpu")
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps(info, indent=1))
+        write_manifest(tmp)
     return path
+
+
+def verify_checkpoint(path: str | Path) -> None:
+    """Check a checkpoint folder against its manifest; raise :class:`DamagedArtifact` (one
+    line) when it is partial or damaged. A finished folder written before manifests existed
+    (it has ``training.json``) is adopted (:func:`ttc.cache.adopt_legacy`)."""
+    adopt_legacy(path, "training.json")
+    entries = verify_manifest(path)
+    if "training.json" not in entries:
+        raise DamagedArtifact(f"{path}: training.json is not in its manifest")
+
+
+def cached_checkpoint(path: str | Path) -> bool:
+    """Whether a finished, intact checkpoint is at ``path`` (a cache hit).
+
+    A folder that fails :func:`verify_checkpoint` is reported in one line on stderr and
+    removed, and the caller trains it again.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    try:
+        verify_checkpoint(path)
+    except DamagedArtifact as err:
+        warn(f"damaged checkpoint: {err}; training it again")
+        discard_artifact(path)
+        return False
+    return True

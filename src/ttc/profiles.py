@@ -60,6 +60,10 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ProfileError(f"{label}: not valid YAML ({err})".replace("\n", " ")) from None
+    except (ValueError, IndexError, TypeError, OverflowError) as err:
+        # PyYAML's own constructors fail like this on some malformed tags ("x: !!int")
+        raise ProfileError(f"{label}: not valid YAML ({type(err).__name__}: {err})"
+                           .replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise ProfileError(f"{label}: expected a mapping of notebook name -> parameters")
     for key, params in raw.items():

@@ -11,11 +11,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from ttc import lean_llama
+
+SAMPLES_TABLE = "samples.parquet"
+#: a temporary shard folder untouched this long was left by a killed worker
+STALE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,20 @@ class SampleSpec:
             raise ValueError(f"problems_per_shard must be >= 1, got {self.problems_per_shard}")
 
 
+def _cached_samples(folder: Path):
+    """The verified table of a finished sample folder, or None (damaged: reported, removed)."""
+    from ttc.cache import DamagedArtifact, discard_artifact, read_verified_frame, warn
+
+    if not folder.exists():
+        return None
+    try:
+        return read_verified_frame(folder, SAMPLES_TABLE, adopt=True)
+    except DamagedArtifact as err:
+        warn(f"damaged samples: {err}; sampling again")
+        discard_artifact(folder)
+        return None
+
+
 def draw_samples(
     model, tokenizer, model_key: str, problems: Sequence, spec: SampleSpec,
     progress: bool = True,
@@ -209,30 +228,56 @@ def draw_samples(
     answer as text; missing when unfinished or malformed) and ``correct``.
 
     ``model_key`` names the policy in the cache key (for the family, the checkpoint folder
-    name, which already hashes the recipe). Problems are sampled in shards, each written
-    atomically and seeded by its index, so an interrupted run resumes where it stopped and
-    gives the same table as an uninterrupted one.
+    name, which already hashes the recipe). Problems are sampled in shards seeded by their
+    index, each written atomically with a manifest into ``<folder>.shards/shard-NNNNN/``, so
+    an interrupted run resumes where it stopped and gives the same table as an uninterrupted
+    one, and several workers may share the work. The merged table goes into ``<folder>/``
+    with its manifest; only then are the finished shards removed (a worker still writing one
+    keeps its temporary folder, and finds the merged table at its next shard). Every shard
+    and table is checked against its manifest when read; a damaged one is reported in one
+    line and sampled again.
     """
+    import io
+
     import pandas as pd
 
-    from ttc.cache import artifact_path, read_frame, write_frame
+    from ttc.cache import (
+        DamagedArtifact,
+        artifact_path,
+        discard_artifact,
+        read_verified_frame,
+        warn,
+        write_verified_frame,
+    )
     from ttc.config import config_hash
     from ttc.tasks import grade, parse_answer
 
     backend = "lean" if lean_llama.supports(model) else "hf"
     key = config_hash((model_key, [p.prompt for p in problems], spec, backend))
     folder = artifact_path("samples", f"{model_key}-{key}")
-    final = folder / "samples.parquet"
-    if final.is_file():
-        return read_frame(final)
+    shard_dir = folder.with_name(f"{folder.name}.shards")
+    table = _cached_samples(folder)
+    if table is not None:
+        _remove_shards(shard_dir)  # what a killed worker may have left
+        return table
     shards = range(0, len(problems), spec.problems_per_shard)
     frames = []
     for number, start in enumerate(tqdm(shards, desc=f"sample {model_key}", disable=not progress,
                                         leave=False)):
-        path = folder / f"shard-{number:05d}.parquet"
-        if path.is_file():
-            frames.append(read_frame(path))
-            continue
+        path = shard_dir / f"shard-{number:05d}"
+        if number and folder.exists() and (table := _cached_samples(folder)) is not None:
+            _remove_shards(shard_dir)  # another worker merged meanwhile
+            return table
+        if path.exists():
+            try:
+                frames.append(read_verified_frame(path, SAMPLES_TABLE))
+                continue
+            except DamagedArtifact as err:
+                if (table := _cached_samples(folder)) is not None:
+                    _remove_shards(shard_dir)  # a worker merged and is removing the shards
+                    return table
+                warn(f"damaged sample shard: {err}; sampling it again")
+                discard_artifact(path)
         chunk = list(problems[start : start + spec.problems_per_shard])
         prompts = [p.prompt for p in chunk for _ in range(spec.n_samples)]
         completions = generate(model, tokenizer, prompts, spec.max_new_tokens,
@@ -254,9 +299,41 @@ def draw_samples(
             "correct": [grade(p, c.text, c.finished)
                         for p, c in zip(owners, completions, strict=True)],
         })
-        frames.append(read_frame(write_frame(frame, path)))
+        # through Parquet and back, so a fresh shard has the dtypes of a cached one
+        frame = pd.read_parquet(io.BytesIO(frame.to_parquet(index=False)))
+        try:
+            write_verified_frame(frame, path, SAMPLES_TABLE)
+        except OSError:  # the shard folder went: a worker that merged removed it
+            if (table := _cached_samples(folder)) is not None:
+                _remove_shards(shard_dir)
+                return table
+            raise
+        frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    write_frame(table, final)
-    for path in folder.glob("shard-*.parquet"):
-        path.unlink()
+    write_verified_frame(table, folder, SAMPLES_TABLE)  # kept as is if another worker won
+    _remove_shards(shard_dir)
     return table
+
+
+def _remove_shards(shard_dir: Path) -> None:
+    """Remove the shards once the merged table exists.
+
+    The finished shards go; a hidden temporary folder goes only when it is stale (untouched
+    for :data:`STALE_SECONDS`, left by a killed worker): a fresh one belongs to a worker still
+    writing a shard, which finds the merged table at its next step.
+    """
+    import contextlib
+    import shutil
+    import time
+
+    if not shard_dir.is_dir():
+        return
+    for path in shard_dir.iterdir():
+        if path.name.startswith("shard-"):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        shard_dir.rmdir()  # only when empty

@@ -89,8 +89,10 @@ def checkpoint(inputs: Inputs, member: str) -> Path:
     if member not in members.index:
         raise ConfigError(f"member {member!r} is not in chapter 2's family; allowed: "
                           f"{', '.join(members.index)}")
+    from ttc.finetune import cached_checkpoint
+
     path = resolve_cached(members.loc[member, "checkpoint"])
-    if (path / "training.json").is_file():
+    if cached_checkpoint(path):  # intact (verified against its manifest)
         return path
     from ttc.family.specs import get_spec
     from ttc.family.train import train_member

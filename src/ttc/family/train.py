@@ -10,15 +10,26 @@ teaches nothing. ``D`` (tokens trained) counts every token in every block, promp
 because every token costs a forward and backward pass: ``C = 6 N D``.
 
 A trained member is saved with ``save_pretrained`` (weights, config, tokenizer) plus
-``training.json`` (N, D, FLOPs, wall time, loss curve) into a folder named by the hash of
-everything that determines it, written atomically: an interrupted run leaves no folder and the
-next run retrains from scratch.
+``training.json`` (N, D, FLOPs, wall time, loss curve) and a manifest (sha256 of every file)
+into a folder named by the hash of everything that determines it, written atomically. A
+folder whose files do not match their manifest is reported in one line and trained again.
+
+Training resumes: every ``resume_every`` steps (by default a tenth of the run; not part of the
+cache key) the whole training state (weights, optimiser, step, hence the position in the data
+stream and the learning-rate schedule, the loss curve so far and the random generators) is
+written atomically, with its manifest, to ``<checkpoint>.resume/step-NNNNNN/``. A run killed
+at any point restarts from the last of these and ends with the same weights, bit for bit, as
+an uninterrupted run on the same machine; the resume folder is removed once the final
+checkpoint is written.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
+import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,15 +39,27 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-from ttc.cache import artifact_path
+from ttc.cache import (
+    MANIFEST,
+    DamagedArtifact,
+    artifact_path,
+    atomic_dir,
+    discard_artifact,
+    verify_manifest,
+    warn,
+    write_manifest,
+)
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import ModelSpec, count_parameters
-from ttc.finetune import save_checkpoint
+from ttc.finetune import cached_checkpoint, save_checkpoint
 from ttc.flops import pretraining_flops
 from ttc.tasks import TaskConfig, generate_problems, train_stream
 from ttc.tokenizer import build_tokenizer
 
 IGNORE = -100  # label id that the loss skips
+#: share of the steps between two resume checkpoints when ``resume_every`` is not given
+RESUME_FRACTION = 0.1
+RESUME_STATE = "state.pt"
 
 
 @dataclass(frozen=True)
@@ -146,18 +169,87 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def resume_dir(path: str | Path) -> Path:
+    """Where the resume checkpoints of the member whose final checkpoint is ``path`` live."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.resume")
+
+
+def _resume_points(folder: Path) -> list[Path]:
+    """Finished-looking resume checkpoints, latest first (hidden temporaries excluded)."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if re.fullmatch(r"step-\d{6}", p.name)]
+    return sorted(found, reverse=True)
+
+
+def _rng_state(device: str) -> dict:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if device.startswith("cuda") else [],
+            "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "python": random.getstate()}
+
+
+def _set_rng_state(state: dict, device: str) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.startswith("cuda") and state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+
+
+def _save_resume(folder: Path, step: int, model, optimizer, curve: list, seconds: float,
+                 device: str) -> None:
+    """Write the training state after ``step`` steps atomically; drop the older ones."""
+    target = folder / f"step-{step:06d}"
+    with atomic_dir(target) as tmp:
+        torch.save({"step": step, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "curve": curve, "seconds": seconds,
+                    "rng": _rng_state(device)}, tmp / RESUME_STATE)
+        write_manifest(tmp)
+    for older in _resume_points(folder):
+        if older.name < target.name:
+            shutil.rmtree(older, ignore_errors=True)
+
+
+def _load_resume(folder: Path) -> dict | None:
+    """The latest intact resume state, or None. A damaged one is reported and removed."""
+    for point in _resume_points(folder):
+        try:
+            verify_manifest(point)
+            # on the CPU: random-generator states must be CPU tensors; weights move on load
+            return torch.load(point / RESUME_STATE, map_location="cpu", weights_only=True)
+        except DamagedArtifact as err:
+            warn(f"damaged resume checkpoint: {err}; trying an earlier one")
+        except Exception as err:  # verified bytes that still do not load
+            warn(f"unreadable resume checkpoint {point}: {type(err).__name__}: {err}; "
+                 "trying an earlier one")
+        discard_artifact(point)
+    return None
+
+
 def train_member(
     spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False,
-    device: str = "auto",
+    device: str = "auto", resume_every: int | None = None,
 ) -> Path:
     """Train one member (or find it in the cache); return its checkpoint folder.
 
     The device is not part of the cache key: a member trained on a GPU is reused on a CPU.
+    ``resume_every``: steps between resume checkpoints (default: a tenth of the steps; 0
+    writes none). It is not part of the cache key either: it changes no weight.
     """
     device = resolve_device(device)
     path = artifact_path("checkpoints", checkpoint_key(spec, config))
-    if path.is_dir() and (path / "training.json").is_file() and not force:
+    resume = resume_dir(path)
+    if force:
+        shutil.rmtree(resume, ignore_errors=True)
+    elif cached_checkpoint(path):
         return path
+    if resume_every is None:
+        resume_every = max(1, math.ceil(RESUME_FRACTION * config.steps))
 
     tokenizer = build_tokenizer()
     torch.manual_seed(config.seed)
@@ -181,11 +273,21 @@ def train_member(
          {"params": no_decay, "weight_decay": 0.0}],
         lr=peak, betas=(0.9, 0.95),
     )
-    curve = []
+    curve: list[dict] = []
+    first_step, seconds_before, resumed_from = 0, 0.0, None
+    state = None if force else _load_resume(resume)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"], device)
+        first_step = resumed_from = int(state["step"])
+        curve, seconds_before = list(state["curve"]), float(state["seconds"])
+        warn(f"train {spec.name}: resuming from step {first_step} of {config.steps} "
+             f"({resume.name})")
     model.train()
     start = time.perf_counter()
-    bar = tqdm(range(config.steps), desc=f"train {spec.name}", disable=not progress,
-               leave=False)
+    bar = tqdm(range(first_step, config.steps), desc=f"train {spec.name}",
+               disable=not progress, leave=False, initial=first_step, total=config.steps)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, config, peak)
@@ -201,7 +303,18 @@ def train_member(
             curve.append({"step": step + 1, "tokens": (step + 1) * config.batch_size
                           * config.block_size, "train_loss": loss.item(), "val_loss": val})
             bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
-    seconds = time.perf_counter() - start
+        if resume_every and (step + 1) % resume_every == 0 and step + 1 < config.steps:
+            if (path / MANIFEST).is_file() and cached_checkpoint(path):
+                bar.close()  # another process finished this member meanwhile
+                shutil.rmtree(resume, ignore_errors=True)
+                return path
+            try:
+                _save_resume(resume, step + 1, model, optimizer, curve,
+                             seconds_before + time.perf_counter() - start, device)
+            except Exception as err:  # never lose a run to a failed resume checkpoint
+                warn(f"train {spec.name}: could not write a resume checkpoint at step "
+                     f"{step + 1} ({type(err).__name__}: {err}); continuing")
+    seconds = seconds_before + time.perf_counter() - start
 
     info = {
         "name": spec.name, "d_model": spec.d_model, "n_layers": spec.n_layers,
@@ -209,18 +322,24 @@ def train_member(
         "N": counts["non_embedding"], "D": config.tokens,
         "train_flops": pretraining_flops(counts["non_embedding"], config.tokens),
         "peak_lr": peak, "train_seconds": seconds, "device": device, "curve": curve,
-        "train_config": asdict(config),
+        "resumed_from_step": resumed_from, "train_config": asdict(config),
     }
-    return save_checkpoint(path, model, tokenizer, info)
+    save_checkpoint(path, model, tokenizer, info)
+    shutil.rmtree(resume, ignore_errors=True)
+    return path
 
 
 def load_member(path_or_id: str | Path, device: str = "auto"):
     """Load a causal LM and its tokenizer through the Auto classes.
 
     Takes a local checkpoint folder (as written by :func:`train_member`) or, on a machine with a
-    model hub, a hub id: the same code path either way.
+    model hub, a hub id: the same code path either way. A local folder with a manifest is
+    checked against it first (:class:`ttc.cache.DamagedArtifact` when it does not match).
     """
     from transformers.utils import logging as hf_logging
+
+    if (Path(path_or_id) / MANIFEST).is_file():
+        verify_manifest(path_or_id)
 
     hf_logging.disable_progress_bar()  # a bar per load would drown the notebooks' own bars
     model = AutoModelForCausalLM.from_pretrained(str(path_or_id)).to(resolve_device(device))

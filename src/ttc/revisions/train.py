@@ -17,7 +17,13 @@ import torch
 from ttc.cache import artifact_path
 from ttc.config import config_hash
 from ttc.family.train import resolve_device
-from ttc.finetune import FinetuneConfig, fit, save_checkpoint, split_examples
+from ttc.finetune import (
+    FinetuneConfig,
+    cached_checkpoint,
+    fit,
+    save_checkpoint,
+    split_examples,
+)
 from ttc.revisions.data import ATTEMPT_SEP, RevisionExample
 
 IGNORE = -100
@@ -72,7 +78,7 @@ def train_reviser(base: str | Path, examples: Sequence[RevisionExample],
     base = Path(base)
     key = config_hash((base.name, config, [asdict(e) for e in examples], "v1"))
     path = artifact_path("checkpoints", f"reviser-{base.name}-{key}")
-    if (path / "training.json").is_file():
+    if cached_checkpoint(path):  # verified against its manifest
         return path
     device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(str(base))

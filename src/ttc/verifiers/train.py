@@ -21,7 +21,13 @@ import torch
 from ttc.cache import artifact_path
 from ttc.config import config_hash
 from ttc.family.train import resolve_device
-from ttc.finetune import FinetuneConfig, fit, save_checkpoint, split_examples
+from ttc.finetune import (
+    FinetuneConfig,
+    cached_checkpoint,
+    fit,
+    save_checkpoint,
+    split_examples,
+)
 from ttc.verifiers.labels import VerifierExample
 from ttc.verifiers.scoring import LearnedVerifier, step_end_positions, verifier_ids
 
@@ -86,7 +92,7 @@ def train_verifier(
     base = Path(base)
     key = config_hash((base.name, kind, config, [asdict(e) for e in examples], "v1"))
     path = artifact_path("checkpoints", f"{kind}-{base.name}-{key}")
-    if (path / "training.json").is_file():
+    if cached_checkpoint(path):  # verified against its manifest
         return path
 
     device = resolve_device(device)
