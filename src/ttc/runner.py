@@ -113,6 +113,8 @@ def execute_all(profile: str, only: Iterable[str] | None = None,
     """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook.
 
     A notebook whose executed copy is current (same build key) is skipped unless ``force``.
+    Each chapter's result is computed in this process first (with progress bars on the
+    terminal), so the notebook only loads it.
     """
     params = load_profile(profile)
     if Path(str(profile)).suffix in (".yaml", ".yml"):
@@ -127,6 +129,11 @@ def execute_all(profile: str, only: Iterable[str] | None = None,
                   flush=True)
             timings[key] = time.perf_counter() - start
             continue
+        # compute (or load) the chapter's result here, where progress bars reach the terminal;
+        # the notebook then loads it from the results store
+        from ttc.pipeline import chapter_result
+
+        chapter_result(key, profile, progress=True, quiet=True)
         print(f"[ttc] executing {key} (profile {Path(profile).stem}) ...", flush=True)
         execute_notebook(key, params[key], profile=profile, build=build)
         timings[key] = time.perf_counter() - start
