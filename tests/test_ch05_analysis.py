@@ -226,3 +226,18 @@ def test_facts_quote_beam_search_by_name_even_when_not_listed_first():
     out = facts(tables, without_beam)
     assert out["easy_beam_lo"] == "n/a" and out["easy_beam_trend"] == "n/a"
     assert out["best_search"] == DVTS
+
+
+def test_any_registered_search_method_can_be_named():
+    """A method added to ttc.search.METHODS runs in chapter 5 under its own name (its
+    default parameters), without a label in VARIANTS."""
+    from ttc.chapters.ch05_search import SearchChapterConfig, variant
+    from ttc.config import ConfigError
+    from ttc.search import METHODS
+
+    assert variant("beam, width 4") == ("beam", {"width": 4})
+    for name in METHODS:
+        config = SearchChapterConfig(methods=(name,), oracle_methods=(name,))
+        assert variant(config.methods[0]) == (name, {})
+    with pytest.raises(ConfigError, match="'methods' must be a non-empty list of"):
+        SearchChapterConfig(methods=("nope",))

@@ -22,7 +22,7 @@ from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.report import direction
-from ttc.search import LMStepPolicy, method_config, run_search
+from ttc.search import METHODS, LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
 from ttc.upstream import (
     checkpoint,
@@ -53,6 +53,13 @@ BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
              "majority vote": (None, "majority")}
 
 
+def variant(label: str) -> tuple[str, dict]:
+    """A variant's registry method and parameters: a label of :data:`VARIANTS`, or the name
+    of any method in ``ttc.search.METHODS`` (run with its default parameters), so a method
+    added to the registry can be run here without editing this module."""
+    return VARIANTS.get(label, (label, {}))
+
+
 @dataclass(frozen=True)
 class SearchChapterConfig:
     """Parameters of chapter 5. Defaults are smoke-sized. The policy and the PRM are
@@ -76,13 +83,14 @@ class SearchChapterConfig:
         if not self.budgets or any(b < 2 for b in self.budgets):
             raise ConfigError(f"parameter 'budgets' must be a non-empty list of integers >= 2; "
                               f"got {list(self.budgets)!r}")
-        unknown = [m for m in self.methods if m not in VARIANTS]
+        allowed = [*VARIANTS, *(m for m in METHODS if m not in VARIANTS)]
+        unknown = [m for m in self.methods if m not in allowed]
         if unknown or not self.methods:
             raise ConfigError(f"parameter 'methods' must be a non-empty list of "
-                              f"{', '.join(map(repr, VARIANTS))}; got {list(self.methods)!r}")
-        if any(m not in VARIANTS for m in self.oracle_methods):
+                              f"{', '.join(map(repr, allowed))}; got {list(self.methods)!r}")
+        if any(m not in allowed for m in self.oracle_methods):
             raise ConfigError(f"parameter 'oracle_methods' must list some of "
-                              f"{', '.join(map(repr, VARIANTS))}; "
+                              f"{', '.join(map(repr, allowed))}; "
                               f"got {list(self.oracle_methods)!r}")
         require_range("max_steps", self.max_steps, low=1)
         require_range("temperature", self.temperature, low=0.01, high=10.0)
@@ -113,8 +121,8 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     runs += [("oracle", label, budget) for label in config.oracle_methods
              for budget in config.budgets]
     for judge, label, budget in tqdm(runs, desc="search", disable=not progress):
-        method, params = VARIANTS[label]
-        if method == "lookahead" and budget < params["lookahead"] + 1:
+        method, params = variant(label)
+        if method == "lookahead" and budget < params.get("lookahead", 1) + 1:
             continue
         search = method_config(method, budget=budget, temperature=config.temperature,
                                seed=config.seed, max_steps=config.max_steps, **params)
