@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -237,6 +237,43 @@ def adopt_legacy(folder: str | Path, marker: str) -> bool:
     warn(f"{folder}: written before manifests; recording its manifest now")
     write_manifest(folder)
     return True
+
+
+def load_tables(folder: str | Path, names: Sequence[str]) -> dict[str, pd.DataFrame] | None:
+    """The tables ``names`` of a finished artifact folder, verified against its manifest.
+
+    None when there is no such folder, or when it is partial or damaged: then it is reported
+    in one line and removed, and the caller computes it again. A finished folder written
+    before manifests existed (its last table, ``names[-1]``, present) is adopted."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    try:
+        adopt_legacy(folder, names[-1])
+        entries = verify_manifest(folder)
+        missing = [name for name in names if name not in entries]
+        if missing:
+            raise DamagedArtifact(f"{folder}: {missing[0]} is not in its {MANIFEST}")
+        try:
+            return {name: read_frame(folder / name) for name in names}
+        except Exception as err:
+            raise DamagedArtifact(f"{folder}: unreadable ({type(err).__name__}: {err})"
+                                  .replace("\n", " ")) from None
+    except DamagedArtifact as err:
+        warn(f"damaged artifact: {err}; computing it again")
+        discard_artifact(folder)
+        return None
+
+
+def save_tables(folder: str | Path, tables: Mapping[str, pd.DataFrame]) -> Path:
+    """Write tables (name -> frame, the suffix picks the format) into a new artifact folder
+    with its manifest, atomically; an existing folder (another process won) is kept."""
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        for name, frame in tables.items():
+            write_frame(frame, tmp / name)
+        write_manifest(tmp, list(tables))
+    return folder
 
 
 def read_verified_frame(folder: str | Path, name: str, adopt: bool = False) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ttc.cache import artifact_path, read_frame, relative_to_cache, write_frame
+from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
 from ttc.family.specs import check_members, get_spec
 from ttc.family.train import TrainConfig, load_member, train_member, training_info
@@ -90,9 +90,9 @@ def greedy_results(
     Cached by the checkpoint, the prompts and the length limit: greedy decoding is
     deterministic, and later chapters read chapter 2's table instead of decoding again."""
     key = config_hash((checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1"))
-    final = artifact_path("greedy", f"{checkpoint.name}-{key}") / "greedy.parquet"
-    if final.is_file():
-        return read_frame(final)
+    folder = artifact_path("greedy", f"{checkpoint.name}-{key}")
+    if (cached := load_tables(folder, ["greedy.parquet"])) is not None:
+        return cached["greedy.parquet"]
     model, tokenizer = load_member(checkpoint, device=device)
     completions = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
     pairs = list(zip(problems, completions, strict=True))
@@ -109,7 +109,8 @@ def greedy_results(
             "first_error": [first_error(p, c.text) for p, c in pairs],
         }
     )
-    return read_frame(write_frame(table, final))
+    save_tables(folder, {"greedy.parquet": table})
+    return load_tables(folder, ["greedy.parquet"])["greedy.parquet"]  # the cached dtypes
 
 
 def run(config: FamilyChapterConfig, inputs=None, progress: bool = True

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ttc import report
-from ttc.cache import artifact_path, read_frame, relative_to_cache, write_frame
+from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
 from ttc.family.train import load_member
@@ -134,14 +134,13 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
     model, tokenizer = load_member(path, device=fconfig.device)
     samples = draw_samples(model, tokenizer, path.name, problems, spec, progress)
     orm = outcome_examples(problems, samples)
-    if (folder / "mc_labels.parquet").is_file():
-        return orm, _examples_of(read_frame(folder / "prm.parquet")), \
-            read_frame(folder / "mc_labels.parquet")
+    names = ["prm.parquet", "mc_labels.parquet"]
+    if (cached := load_tables(folder, names)) is not None:
+        return orm, _examples_of(cached["prm.parquet"]), cached["mc_labels.parquet"]
     policy = LMStepPolicy(model, tokenizer, max_new_tokens=fconfig.max_new_tokens)
     prm, table = monte_carlo_examples(policy, problems, samples, config.mc_rollouts,
                                       seed=config.seed + 11)
-    write_frame(_examples_frame(prm), folder / "prm.parquet")
-    write_frame(table, folder / "mc_labels.parquet")  # written last: marks the folder done
+    save_tables(folder, {"prm.parquet": _examples_frame(prm), "mc_labels.parquet": table})
     return orm, prm, table
 
 
@@ -167,8 +166,9 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
                        samples["finished"].tolist(), sorted(v.name for v in verifiers.values()),
                        "v1"))
     folder = artifact_path("scores", key)
-    if (folder / "steps.parquet").is_file():
-        return read_frame(folder / "scored.parquet"), read_frame(folder / "steps.parquet")
+    names = ["scored.parquet", "steps.parquet"]
+    if (cached := load_tables(folder, names)) is not None:
+        return cached["scored.parquet"], cached["steps.parquet"]
     distinct = samples.drop_duplicates(["problem", "completion", "finished"])
     prompts = [problems[i].prompt for i in distinct["problem"]]
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
@@ -196,8 +196,7 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
         "oracle": np.concatenate(scores["oracle"]).astype(bool),
     })
     steps["n_ops"] = [problems[i].n_ops for i in steps["problem"]]
-    write_frame(scored, folder / "scored.parquet")
-    write_frame(steps, folder / "steps.parquet")
+    save_tables(folder, {"scored.parquet": scored, "steps.parquet": steps})
     return scored, steps
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ttc import report
-from ttc.cache import artifact_path, read_frame, write_frame
+from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member
 from ttc.flops import inference_flops
@@ -107,9 +107,9 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     key = config_hash((policy_path.name, prm_path.name, [p.prompt for p in problems],
                        config.budgets, config.methods, config.oracle_methods, config.max_steps,
                        config.temperature, config.seed, "v1"))
-    final = artifact_path("search", key) / "results.parquet"
-    if final.is_file():
-        return read_frame(final)
+    folder = artifact_path("search", key)
+    if (cached := load_tables(folder, ["results.parquet"])) is not None:
+        return cached["results.parquet"]
     model, tokenizer = load_member(policy_path, device=fconfig.device)
     step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_new_tokens(inputs))
     judges = {"PRM": load_verifier(prm_path, device=fconfig.device),
@@ -133,7 +133,7 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     table = pd.concat(frames, ignore_index=True)
     table["difficulty"] = table["n_ops"].map(difficulty_group)
     table["flops"] = table["policy_flops"] + table["verifier_flops"]
-    write_frame(table, final)
+    save_tables(folder, {"results.parquet": table})
     return table
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.cache import artifact_path, read_frame, write_frame
+from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.claims import MARGIN
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member
@@ -118,9 +118,9 @@ def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = Tru
     lengths = chain_lengths(max(config.budgets))
     key = config_hash((reviser.name, orm_path.name, [p.prompt for p in problems], lengths,
                        config.temperature, config.seed, config.history, "v1"))
-    final = artifact_path("revisions", key) / "chains.parquet"
-    if final.is_file():
-        return read_frame(final)
+    folder = artifact_path("revisions", key)
+    if (cached := load_tables(folder, ["chains.parquet"])) is not None:
+        return cached["chains.parquet"]
     model, tokenizer = load_member(reviser, device=fconfig.device)
     table = generate_chains(model, tokenizer, problems, lengths, max_new_tokens(inputs),
                             config.temperature, config.seed, history=config.history)
@@ -129,7 +129,7 @@ def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = Tru
                              table["completion"].tolist(), table["finished"].tolist())
     table["orm"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
     table["n_ops"] = [problems[p].n_ops for p in table["problem"]]
-    write_frame(table, final)
+    save_tables(folder, {"chains.parquet": table})
     return table
 
 
