@@ -118,3 +118,19 @@ def test_floor_claims_do_not_hold_on_empty_slopes():
     nan_only = slopes_table([(0.2, float("nan"))], [(0.2, float("nan"))])
     for claim in FLOOR_CLAIMS:
         assert not claim.holds(empty) and not claim.holds(nan_only), claim.key
+
+
+def test_cell_claim_selects_cells_by_bin_r_and_member():
+    from ttc.claims import cell_claim
+
+    tables = exchange_table(snell_like)  # wins bin 1 at R = 0.16 against both members
+    easy = cell_claim("e", "yes", "no", bin=1, r="min")
+    assert easy.holds(tables) and easy.text(tables) == "yes"
+    assert not cell_claim("h", "yes", "no", bin=3, r="min").holds(tables)
+    assert not cell_claim("l", "yes", "no", bin=1, r="max").holds(tables)
+    assert cell_claim("v", "yes", "no", bin=3, r=22.0, verdict="larger model").holds(tables)
+    assert cell_claim("m", "yes", "no", bin=1, r=0.16, large="mid").holds(tables)
+    assert not cell_claim("x", "yes", "no", bin=1, large="nobody").holds(tables)  # empty
+    # the ceiling column: 0.2 above the learned line, so bin 2 at R = 0.16 is a win there
+    assert cell_claim("c", "yes", "no", bin=2, r="min", column="ceiling_verdict").holds(tables)
+    assert not cell_claim("c", "yes", "no", bin=2, r="min").holds(tables)

@@ -66,6 +66,10 @@ def test_notebook_code_is_thin(key):
     assert len(calls) == 1, f"{key}: load the chapter's result with one notebook_result call"
     assert "run(" not in _code(key).replace("notebook_result(", ""), \
         f"{key}: notebooks load published results; they never call a chapter's run"
+    # exercise solutions (fenced code, not cells) too: helpers belong in the package
+    text = (notebooks_dir() / f"{key}.md").read_text()
+    defs = [line for line in text.splitlines() if line.lstrip().startswith(("def ", "class "))]
+    assert not defs, f"{key} defines {defs} in its text: move them into the package"
 
 
 def test_notebook_code_is_ruff_clean(tmp_path):

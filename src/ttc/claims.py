@@ -66,9 +66,29 @@ def _gain_shrinks_with_r(tables: Tables) -> bool:
     return len(diff) > 1 and bool((diff.sort_index().diff().dropna() < MARGIN).all())
 
 
-def _ceiling_wins_somewhere(tables: Tables) -> bool:
-    rows = tables["exchange"]
-    return len(rows) > 0 and bool((rows["ceiling_verdict"] == TTC_WINS).any())
+def cell_claim(key: str, holds_text: str, fails_text: str, *, bin: int | None = None,
+               r: float | str | None = "min", large: str | None = None,
+               verdict: str = TTC_WINS, column: str = "verdict") -> Claim:
+    """A claim about some cells of the exchange table: it holds when at least one selected
+    cell has ``verdict`` in ``column`` (``"ceiling_verdict"`` for the perfect verifier).
+
+    Cells are selected by difficulty ``bin``, by ``r`` (a value, or ``"min"``/``"max"`` for
+    the smallest or largest R of the table) and by larger member ``large``; None selects all.
+    An empty selection never holds."""
+
+    def holds(tables: Tables) -> bool:
+        rows = tables["exchange"]
+        if bin is not None:
+            rows = rows[rows["bin"] == bin]
+        if r in ("min", "max"):
+            rows = rows[rows["R"] == getattr(rows["R"], r)()]
+        elif r is not None:
+            rows = rows[rows["R"] == r]
+        if large is not None:
+            rows = rows[rows["large"] == large]
+        return len(rows) > 0 and bool((rows[column] == verdict).any())
+
+    return Claim(key, holds_text, fails_text, holds)
 
 
 #: verdicts are Holm-corrected over every cell of the exchange table (ttc.exchange)
@@ -91,10 +111,10 @@ COMPUTE_OPTIMAL_CLAIMS = (
           "the small model's mean margin (point estimates, over bins) never grows as R grows",
           "the small model's mean margin (point estimates, over bins) is not monotone in R",
           _gain_shrinks_with_r),
-    Claim("claim_ceiling",
-          "with a perfect verifier, test-time compute detectably wins at least one cell",
-          "even with a perfect verifier, test-time compute detectably wins no cell",
-          _ceiling_wins_somewhere),
+    cell_claim("claim_ceiling",
+               "with a perfect verifier, test-time compute detectably wins at least one cell",
+               "even with a perfect verifier, test-time compute detectably wins no cell",
+               r=None, column="ceiling_verdict"),
 )
 
 
