@@ -116,7 +116,7 @@ def scratch_cache(tmp_path, monkeypatch):
 def _result(key="k1"):
     tables = {"a": pd.DataFrame({"x": [1, 2, 3], "y": ["p", None, "r"]}),
               "crosstab": pd.DataFrame({"bin": [1, 2], 1: [3, 0], 2: [0, 4]})}
-    tables = {n: results._storable(n, t) for n, t in tables.items()}
+    tables = {n: results.storable(n, t) for n, t in tables.items()}
     return results.ChapterResult("01_accounting", None, tables, {"n": "3", "z": 0.5}, key)
 
 

@@ -21,7 +21,7 @@ from ttc.profiles import load_profile
 from ttc.results import (
     ChapterResult,
     DamagedArtifact,
-    _storable,
+    storable,
     discard,
     load_result,
     result_key,
@@ -63,7 +63,7 @@ def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
     start = time.perf_counter()
     visible = {name: inputs[name] for name in upstream(key)}
     tables = chapter.run(config, visible, progress=progress)
-    tables = {name: _storable(name, frame) for name, frame in tables.items()}
+    tables = {name: storable(name, frame) for name, frame in tables.items()}
     result = ChapterResult(key, config, tables, chapter.facts(tables, config), store_key)
     save_result(result)
     _log(f"{key}: computed in {time.perf_counter() - start:.1f} s, stored as {store_key}")

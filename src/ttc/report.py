@@ -29,6 +29,15 @@ def fmt(value: Any, spec: str = ".2f") -> str:
     return format(value, spec)
 
 
+def cell(table, column: str, row: int = 0) -> Any:
+    """One value of a table as a plain Python value (``row`` may count from the end), or
+    None when the table is empty, too short or lacks the column: facts quote cells of
+    tables that may be empty, and :func:`fmt` turns None into :data:`MISSING`."""
+    if column not in table or not -len(table) <= row < len(table):
+        return None
+    return plain(table[column].iloc[row])
+
+
 def direction(change: float, up: str, down: str, level: str, tolerance: float = 0.01) -> str:
     """A word for the sign of ``change``: ``up`` above ``tolerance``, ``down`` below
     ``-tolerance``, ``level`` in between (default: within one point of accuracy);

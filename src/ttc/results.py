@@ -79,7 +79,7 @@ def result_dir(chapter: str, key: str) -> Path:
     return artifact_path("results", f"{chapter}-{key}")
 
 
-def _storable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+def storable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A copy Parquet accepts: string column names (a crosstab has integer ones)."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"table {name!r} is a {type(frame).__name__}, not a DataFrame")
@@ -100,7 +100,7 @@ def save_result(result: ChapterResult) -> Path:
     folder = result_dir(result.chapter, result.key)
     with atomic_dir(folder) as tmp:
         for name, frame in result.tables.items():
-            _storable(name, frame).to_parquet(tmp / f"{name}.parquet", index=False)
+            storable(name, frame).to_parquet(tmp / f"{name}.parquet", index=False)
         facts = {k: _plain(v) for k, v in result.facts.items()}
         (tmp / FACTS).write_text(json.dumps(facts, indent=1, sort_keys=True, default=str))
         (tmp / "config.json").write_text(json.dumps({"chapter": result.chapter,

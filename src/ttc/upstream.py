@@ -26,6 +26,7 @@ Inputs = Mapping[str, Any]  # chapter key -> ChapterResult
 #: the book's three difficulty groups, by number of operations
 DIFFICULTY_GROUPS = {"easy (1-2 ops)": (1, 2), "medium (3-5 ops)": (3, 5),
                      "hard (6-8 ops)": (6, 8)}
+EASY, MEDIUM, HARD = DIFFICULTY_GROUPS
 
 
 def difficulty_group(n_ops: int) -> str:

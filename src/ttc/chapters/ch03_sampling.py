@@ -21,7 +21,7 @@ from ttc.report import fmt
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.tasks import first_error
 from ttc.upstream import (
-    DIFFICULTY_GROUPS,
+    MEDIUM,
     checkpoint,
     difficulty_group,
     first_per_ops,
@@ -182,8 +182,6 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
 
 # -- what the prose and the figures read ------------------------------------------------------
 
-#: the difficulty group the prose quotes coverage for
-MEDIUM = list(DIFFICULTY_GROUPS)[1]  # "medium (3-5 ops)"
 #: a problem solved by fewer than this share of its samples (but at least one) is "rare"
 RARE_BELOW = 0.05
 

@@ -22,12 +22,13 @@ from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
 from ttc.family.train import load_member
 from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
-from ttc.report import direction
+from ttc.report import cell, direction
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
 from ttc.upstream import (
+    MEDIUM,
     checkpoint,
     difficulty_group,
     member_names,
@@ -298,8 +299,6 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     }
 
 
-#: the difficulty group the prose quotes best-of-N on
-MEDIUM = "medium (3-5 ops)"
 #: the prose's best-of-N figures: glue prefix -> selector
 QUOTED_SELECTORS = {"vote": "majority vote", "orm_best": "ORM, best-of-N",
                     "orm_weighted": "ORM, weighted", "prm_best": "PRM last, best-of-N",
@@ -333,10 +332,6 @@ def accuracy_at(summary: pd.DataFrame, selector: str, n: int,
     return float(rows["accuracy"].iloc[0]) if len(rows) else float("nan")
 
 
-def _first(table: pd.DataFrame, column: str) -> int | None:
-    return int(table[column].iloc[0]) if len(table) else None
-
-
 def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     """What chapter 4's prose quotes, as display text.
 
@@ -358,8 +353,8 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     out = {
         "policy": config.policy,
         "verifier_base": config.verifier_base,
-        "verifier_N": report.fmt(_first(info, "N"), ","),
-        "n_train_problems": report.fmt(_first(tables["setup"], "n_train_problems"), ","),
+        "verifier_N": report.fmt(cell(info, "N"), ","),
+        "n_train_problems": report.fmt(cell(tables["setup"], "n_train_problems"), ","),
         "train_samples": report.fmt(config.train_samples, ","),
         "mc_rollouts": report.fmt(config.mc_rollouts, ","),
         "n_prefixes": report.fmt(len(mc_labels), ","),

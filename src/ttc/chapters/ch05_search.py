@@ -25,6 +25,8 @@ from ttc.report import direction
 from ttc.search import METHODS, LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
 from ttc.upstream import (
+    EASY,
+    HARD,
     checkpoint,
     difficulty_group,
     main_problems,
@@ -46,8 +48,6 @@ VARIANTS = {
 }
 #: the search the prose discusses by name (its mistakes, its trend on easy problems)
 BEAM = "beam, width 4"
-#: the difficulty groups the prose quotes
-EASY, HARD = "easy (1-2 ops)", "hard (6-8 ops)"
 #: selection from independent samples, for comparison: label -> (score column, rule)
 BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
              "majority vote": (None, "majority")}

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
-from ttc.claims import MARGIN
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
-from ttc.report import fmt
+from ttc.report import cell, direction, fmt
 from ttc.revisions import (
     SELECTIONS,
     RevisionTrainConfig,
@@ -271,27 +270,15 @@ def comparison_wide(comparison: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def _versus(a: float, b: float, above: str, below: str, same: str) -> str:
-    """``above`` if a exceeds b by more than :data:`~ttc.claims.MARGIN`, ``below`` if it falls
-    short by more, ``same`` otherwise; "n/a" where either is missing."""
-    if a != a or b != b:
-        return fmt(None)
-    return above if a > b + MARGIN else below if a < b - MARGIN else same
-
-
-def _cell(table: pd.DataFrame, column: str, row: int = 0):
-    return table[column].iloc[row] if len(table) > row and column in table else None
-
-
 def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     """What chapter 6's prose quotes, as display text ("n/a" where a value is missing)."""
     training, chains, summary = tables["training"], tables["chains"], tables["summary"]
     revised, best_split = tables["revised"], tables["best_split"]
     b_max = max(config.budgets)
     out = {
-        "policy": fmt(_cell(tables["setup"], "policy")),
-        "n_examples": fmt(_cell(training, "n_examples")),
-        "wrong_mean": fmt(_cell(training, "wrong_attempts_mean"), ".1f"),
+        "policy": fmt(cell(tables["setup"], "policy")),
+        "n_examples": fmt(cell(training, "n_examples")),
+        "wrong_mean": fmt(cell(training, "wrong_attempts_mean"), ".1f"),
         "history": fmt(config.history),
         "n_problems": fmt(chains["problem"].nunique()),
         "b_max": fmt(b_max),
@@ -299,10 +286,10 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     }
     first, later = first_and_later(chains)
     out["first_acc"], out["later_acc"] = fmt(first), fmt(later)
-    out["later_vs_first"] = _versus(later, first, "higher", "lower", "about the same")
+    out["later_vs_first"] = direction(later - first, "higher", "lower", "about the same")
     overall = revised[revised["difficulty"] == "all"]
-    out["revised_share"] = fmt(_cell(overall, "share"))
-    out["revised_n"] = fmt(_cell(overall, "right_with_next"))
+    out["revised_share"] = fmt(cell(overall, "share"))
+    out["revised_n"] = fmt(cell(overall, "right_with_next"))
 
     top = best_split[best_split["budget"] == b_max].set_index("difficulty")
     for difficulty in DIFFICULTY_GROUPS:
@@ -315,13 +302,13 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     par = {rule: float(rules.get((rule, 1), np.nan)) for rule in SELECTIONS}
     seq = {rule: float(rules.get((rule, b_max), np.nan)) for rule in SELECTIONS}
     out["oracle_par"], out["oracle_seq"] = fmt(par["oracle"]), fmt(seq["oracle"])
-    out["explore_text"] = _versus(
-        seq["oracle"], par["oracle"],
+    out["explore_text"] = direction(
+        seq["oracle"] - par["oracle"],
         "revising within a chain reaches more distinct right answers than independent "
         "attempts",
         "a chain that keeps revising explores less than independent attempts",
         "revising within a chain explores about as widely as independent attempts")
-    out["last_vs_vote"] = _versus(seq["last majority"], seq["majority"], "keeps", "loses",
-                                  "keeps")
+    out["last_vs_vote"] = direction(seq["last majority"] - seq["majority"], "keeps", "loses",
+                                    "keeps")
     out["last_seq"], out["vote_seq"] = fmt(seq["last majority"]), fmt(seq["majority"])
     return out

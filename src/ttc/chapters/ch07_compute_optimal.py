@@ -28,7 +28,7 @@ from ttc.exchange import (
     rule_curves,
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops
-from ttc.report import fmt
+from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, search_problems, verifier_base
 
@@ -344,10 +344,6 @@ def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
 
 
-def _first(values: pd.Series) -> float | None:
-    return float(values.iloc[0]) if len(values) else None
-
-
 def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
     """Every number and sentence chapter 7's prose quotes, as display text.
 
@@ -372,13 +368,13 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "per_bin": fmt(len(bins) // config.n_bins),
         "bins_same": fmt(same),
         "bins_near": fmt(near),
-        "bin1_pass1": fmt(_first(summary["pass1"])),
-        "binN_pass1": fmt(_first(summary["pass1"].iloc[::-1])),
+        "bin1_pass1": fmt(cell(summary, "pass1")),
+        "binN_pass1": fmt(cell(summary, "pass1", -1)),
         "saving_max": fmt(oracle.max() if len(oracle) else None, ".1f"),
         "saving_median": fmt(oracle.median() if len(oracle) else None, ".1f"),
         "saving_pred_median": fmt(predicted.median() if len(predicted) else None, ".1f"),
         "largest": str(largest["large"].iloc[0]) if len(largest) else "none",
-        "largest_M": fmt(_first(largest["M"]), ".1f"),
+        "largest_M": fmt(cell(largest, "M"), ".1f"),
         "r_lo": fmt(float(r_lo), "g"),
         "r_hi": fmt(float(r_hi), "g"),
         "n_wins": fmt(_count(exchange, "verdict", "test-time compute")),
@@ -388,13 +384,13 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "ceiling_losses": fmt(_count(exchange, "ceiling_verdict", "larger model")),
         "ceiling_ties": fmt(_count(exchange, "ceiling_verdict", "no detectable difference")),
         "n_cells": fmt(len(exchange)),
-        "easy_small": fmt(_first(first["small_accuracy"])),
-        "easy_large": fmt(_first(first["large_accuracy"])),
-        "easy_diff": fmt(_first(first["difference"]), "+.2f"),
-        "easy_low": fmt(_first(first["low"]), "+.2f"),
-        "easy_high": fmt(_first(first["high"]), "+.2f"),
-        "easy_ceiling": fmt(_first(first["ceiling_accuracy"])),
-        "easy_k": fmt(_first(first["k_affordable"]), ".1f"),
+        "easy_small": fmt(cell(first, "small_accuracy")),
+        "easy_large": fmt(cell(first, "large_accuracy")),
+        "easy_diff": fmt(cell(first, "difference"), "+.2f"),
+        "easy_low": fmt(cell(first, "low"), "+.2f"),
+        "easy_high": fmt(cell(first, "high"), "+.2f"),
+        "easy_ceiling": fmt(cell(first, "ceiling_accuracy")),
+        "easy_k": fmt(cell(first, "k_affordable"), ".1f"),
         "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
                               .mean()) if len(exchange) else None),
     }

@@ -17,7 +17,7 @@ import pandas as pd
 from ttc.claims import FLOOR_CLAIMS, MARGIN
 from ttc.config import ConfigError, require_range
 from ttc.flops import exchange_factor, inference_flops
-from ttc.report import fmt
+from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match
 from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, policy
 
@@ -194,7 +194,7 @@ def policy_deployment(tables) -> pd.DataFrame:
     """The ``deployment`` rows where the policy (named in ``setup``) is the smaller member,
     without that column."""
     deployment = tables["deployment"]
-    mine = deployment["small"] == _first(tables["setup"], "policy")
+    mine = deployment["small"] == cell(tables["setup"], "policy")
     return deployment[mine].drop(columns=["small"])
 
 
@@ -210,10 +210,6 @@ def _pair(reach: pd.DataFrame, small: str, large: str) -> pd.DataFrame:
     return reach[(reach["small"] == small) & (reach["large"] == large)]
 
 
-def _first(table: pd.DataFrame, column: str):
-    return table[column].iloc[0] if len(table) else None
-
-
 def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     """What chapter 8's prose quotes, as display text ("n/a" where a value is missing),
     with the headline sentences of :data:`ttc.claims.FLOOR_CLAIMS`."""
@@ -223,15 +219,15 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     models = list(members.sort_values("N")["model"])
     smallest = models[0] if models else None
     largest = models[-1] if models else None
-    the_policy = _first(setup, "policy")
-    out = {"n_samples": fmt(_first(setup, "n_samples")), "smallest": fmt(smallest),
+    the_policy = cell(setup, "policy")
+    out = {"n_samples": fmt(cell(setup, "n_samples")), "smallest": fmt(smallest),
            "largest": fmt(largest), "policy": fmt(the_policy)}
 
     pair = _pair(reach, the_policy, largest)
-    out["reach_n"] = fmt(_first(pair, "out_of_reach"))
-    out["reach_of"] = fmt(_first(pair, "large_greedy_right"))
-    out["reach_share"] = fmt(_first(pair, "share"))
-    out["tiny_share"] = fmt(_first(_pair(reach, smallest, largest), "share"))
+    out["reach_n"] = fmt(cell(pair, "out_of_reach"))
+    out["reach_of"] = fmt(cell(pair, "large_greedy_right"))
+    out["reach_share"] = fmt(cell(pair, "share"))
+    out["tiny_share"] = fmt(cell(_pair(reach, smallest, largest), "share"))
     hardest = list(DIFFICULTY_GROUPS)[-1]
     hard = unsolved[unsolved["difficulty"] == hardest].set_index("model")["unsolved"]
     out["hard_small"] = fmt(hard.get(smallest, np.nan))
@@ -257,8 +253,8 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     big = mine[mine["M"] == mine["M"].max()]
     lo = big[big["R"] == big["R"].min()]
     hi = big[big["R"] == big["R"].max()]
-    out["dep_k_lo"], out["dep_k_hi"] = fmt(_first(lo, "k_used")), fmt(_first(hi, "k_used"))
-    out["dep_r_lo"], out["dep_r_hi"] = fmt(_first(lo, "R"), "g"), fmt(_first(hi, "R"), "g")
-    out["dep_small_lo"] = fmt(_first(lo, "small_majority"))
-    out["dep_large"] = fmt(_first(lo, "large_greedy"))
+    out["dep_k_lo"], out["dep_k_hi"] = fmt(cell(lo, "k_used")), fmt(cell(hi, "k_used"))
+    out["dep_r_lo"], out["dep_r_hi"] = fmt(cell(lo, "R"), "g"), fmt(cell(hi, "R"), "g")
+    out["dep_small_lo"] = fmt(cell(lo, "small_majority"))
+    out["dep_large"] = fmt(cell(lo, "large_greedy"))
     return out
