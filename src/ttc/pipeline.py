@@ -21,11 +21,11 @@ from ttc.profiles import load_profile
 from ttc.results import (
     ChapterResult,
     DamagedArtifact,
-    storable,
     discard,
     load_result,
     result_key,
     save_result,
+    storable,
 )
 
 DEFAULT_PROFILE = "smoke"
