@@ -54,3 +54,30 @@ class ToyPolicy:
                     break
             out.append(Completion(text, tokens, finished=True))
         return out
+
+
+# -- module-level jobs for tests/test_parallel.py (worker processes import them) -------------
+
+def parallel_job_square(item):
+    """An int squared; a (seed, size) pair: the sum of a seeded matrix product, as a float."""
+    if isinstance(item, tuple):
+        import torch
+
+        seed, size = item
+        generator = torch.Generator().manual_seed(seed)
+        a = torch.randn(size, size, generator=generator)
+        return float((a @ a).sum())
+    return item * item
+
+
+def parallel_job_threads(_item) -> int:
+    """The number of torch threads the job runs with."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def parallel_job_fails_on(item: int) -> int:
+    if item == 2:
+        raise ValueError(f"job {item} failed")
+    return item

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttc import lean_llama
+from ttc.parallel import bar_row
 
 SAMPLES_TABLE = "samples.parquet"
 #: a temporary shard folder untouched this long was left by a killed worker
@@ -217,6 +218,22 @@ def _cached_samples(folder: Path):
         return None
 
 
+def samples_folder(model, model_key: str, problems: Sequence, spec: SampleSpec) -> Path:
+    """Where :func:`draw_samples` keeps the merged table for these arguments."""
+    from ttc.cache import artifact_path
+    from ttc.config import config_hash
+
+    backend = "lean" if lean_llama.supports(model) else "hf"
+    key = config_hash((model_key, [p.prompt for p in problems], spec, backend))
+    return artifact_path("samples", f"{model_key}-{key}")
+
+
+def samples_cached(model, model_key: str, problems: Sequence, spec: SampleSpec) -> bool:
+    """Whether :func:`draw_samples` would find its table in the cache (without checking
+    the table's manifest, which :func:`draw_samples` does when it reads it)."""
+    return (samples_folder(model, model_key, problems, spec) / SAMPLES_TABLE).is_file()
+
+
 def draw_samples(
     model, tokenizer, model_key: str, problems: Sequence, spec: SampleSpec,
     progress: bool = True,
@@ -243,18 +260,15 @@ def draw_samples(
 
     from ttc.cache import (
         DamagedArtifact,
-        artifact_path,
         discard_artifact,
         read_verified_frame,
         warn,
         write_verified_frame,
     )
-    from ttc.config import config_hash
     from ttc.tasks import grade, parse_answer
 
+    folder = samples_folder(model, model_key, problems, spec)
     backend = "lean" if lean_llama.supports(model) else "hf"
-    key = config_hash((model_key, [p.prompt for p in problems], spec, backend))
-    folder = artifact_path("samples", f"{model_key}-{key}")
     shard_dir = folder.with_name(f"{folder.name}.shards")
     table = _cached_samples(folder)
     if table is not None:
@@ -263,7 +277,7 @@ def draw_samples(
     shards = range(0, len(problems), spec.problems_per_shard)
     frames = []
     for number, start in enumerate(tqdm(shards, desc=f"sample {model_key}", disable=not progress,
-                                        leave=False)):
+                                        leave=False, position=bar_row())):
         path = shard_dir / f"shard-{number:05d}"
         if number and folder.exists() and (table := _cached_samples(folder)) is not None:
             _remove_shards(shard_dir)  # another worker merged meanwhile

@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
 from ttc.family.specs import check_members, get_spec
-from ttc.family.train import TrainConfig, load_member, train_member, training_info
+from ttc.family.train import (
+    TrainConfig,
+    checkpoint_key,
+    load_member,
+    resolve_device,
+    train_member,
+    training_info,
+)
+from ttc.finetune import cached_checkpoint
+from ttc.parallel import run_jobs
 from ttc.report import fmt
 from ttc.sampling import generate
 from ttc.tasks import Problem, TaskConfig, first_error, grade
@@ -73,12 +81,34 @@ class FamilyChapterConfig:
 
 
 def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str, Path]:
-    """Train every member (cached by config hash); return checkpoint folders by name."""
-    return {
-        name: train_member(get_spec(name), config.train_config, progress=progress,
-                           device=config.device)
-        for name in tqdm(config.members, desc="family", disable=not progress)
-    }
+    """Train every member and decode the test set greedily with it (both cached by config
+    hash); return checkpoint folders by name, smallest member first.
+
+    Members are independent jobs: on a CPU they run in worker processes, one thread each,
+    largest first (:mod:`ttc.parallel`); on a GPU one after the other."""
+    todo = sorted((name for name in config.members if not _member_ready(config, name)),
+                  key=lambda name: -get_spec(name).approx_params)
+    run_jobs(_prepare_member, [(config, name, progress) for name in todo], desc="family",
+             progress=progress and bool(todo), labels=todo,
+             parallel=resolve_device(config.device) == "cpu")
+    return {name: _prepare_member((config, name, False)) for name in config.members}
+
+
+def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
+    """True when the member's checkpoint and its greedy answers are both in the cache."""
+    path = artifact_path("checkpoints", checkpoint_key(get_spec(name), config.train_config))
+    return (cached_checkpoint(path)
+            and _greedy_folder(path, test_problems(config), config.max_new_tokens).is_dir())
+
+
+def _prepare_member(job: tuple[FamilyChapterConfig, str, bool]) -> Path:
+    """One member's job: train it, then decode the test set greedily (cached)."""
+    config, name, progress = job
+    path = train_member(get_spec(name), config.train_config, progress=progress,
+                        device=config.device)
+    greedy_results(name, path, test_problems(config), config.max_new_tokens,
+                   device=config.device)
+    return path
 
 
 def greedy_results(
@@ -89,8 +119,7 @@ def greedy_results(
 
     Cached by the checkpoint, the prompts and the length limit: greedy decoding is
     deterministic, and later chapters read chapter 2's table instead of decoding again."""
-    key = config_hash((checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1"))
-    folder = artifact_path("greedy", f"{checkpoint.name}-{key}")
+    folder = _greedy_folder(checkpoint, problems, max_new_tokens)
     if (cached := load_tables(folder, ["greedy.parquet"])) is not None:
         return cached["greedy.parquet"]
     model, tokenizer = load_member(checkpoint, device=device)
@@ -111,6 +140,11 @@ def greedy_results(
     )
     save_tables(folder, {"greedy.parquet": table})
     return load_tables(folder, ["greedy.parquet"])["greedy.parquet"]  # the cached dtypes
+
+
+def _greedy_folder(checkpoint: Path, problems: list[Problem], max_new_tokens: int) -> Path:
+    key = config_hash((checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1"))
+    return artifact_path("greedy", f"{checkpoint.name}-{key}")
 
 
 def run(config: FamilyChapterConfig, inputs=None, progress: bool = True

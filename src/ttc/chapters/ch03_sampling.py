@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ttc.config import require_range
-from ttc.family.train import load_member, training_info
+from ttc.family.train import load_member, resolve_device, training_info
 from ttc.flops import inference_flops
 from ttc.metrics import (
     bootstrap_mean_ci,
@@ -17,8 +17,9 @@ from ttc.metrics import (
     majority_vote_curve,
     pass_at_k_curve,
 )
+from ttc.parallel import run_jobs
 from ttc.report import fmt
-from ttc.sampling import SampleSpec, draw_samples
+from ttc.sampling import SampleSpec, draw_samples, samples_cached
 from ttc.tasks import first_error
 from ttc.upstream import (
     MEDIUM,
@@ -101,6 +102,23 @@ def _greedy_on(greedy: pd.DataFrame, model: str, problems: list) -> pd.DataFrame
     return rows.assign(problem=range(len(problems)))[mine.columns]
 
 
+def sample_member(job: tuple[Path, str, list[tuple[list, SampleSpec]], bool]) -> None:
+    """One member's sampling job (run by :func:`ttc.parallel.run_jobs`): draw every
+    (problems, spec) set of samples into the cache. ``job``: (checkpoint, device, sets,
+    progress)."""
+    path, device, sets, progress = job
+    model, tokenizer = load_member(path, device=device)
+    for problems, spec in sets:
+        draw_samples(model, tokenizer, path.name, problems, spec, progress)
+
+
+def _sampled(job: tuple[Path, str, list[tuple[list, SampleSpec]], bool]) -> bool:
+    """Whether every set of a sampling job is already in the cache."""
+    path, device, sets, _ = job
+    model, _ = load_member(path, device=device)
+    return all(samples_cached(model, path.name, problems, spec) for problems, spec in sets)
+
+
 def summarise(per_k: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean coverage and majority vote over problems, with 95% bootstrap intervals."""
     rows = []
@@ -138,9 +156,16 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
                            max_new_tokens=fconfig.max_new_tokens,
                            temperature=config.temperature, top_p=config.top_p,
                            seed=config.seed + 1, problems_per_shard=2)
+    paths = {name: checkpoint(inputs, name) for name in members["model"]}
+    jobs = [(path, fconfig.device, [(problems, main_spec), (hard, hard_spec)], progress)
+            for path in paths.values()]
+    todo = sorted((job for job in jobs if not _sampled(job)),
+                  key=lambda job: -training_info(job[0])["N"])
+    run_jobs(sample_member, todo, desc="sample members", progress=progress and bool(todo),
+             labels=[job[0].name for job in todo],
+             parallel=resolve_device(fconfig.device) == "cpu")
     per_problem, per_k, hard_problem, hard_k, greedy = [], [], [], [], []
-    for name in tqdm(members["model"], desc="members", disable=not progress):
-        path = checkpoint(inputs, name)
+    for name, path in paths.items():
         n_params = training_info(path)["N"]
         model, tokenizer = load_member(path, device=fconfig.device)
         samples = draw_samples(model, tokenizer, path.name, problems, main_spec, progress)

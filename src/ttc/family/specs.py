@@ -40,6 +40,12 @@ class ModelSpec:
     def d_ff(self) -> int:
         return 4 * self.d_model
 
+    @property
+    def approx_params(self) -> int:
+        """Non-embedding weights without the norms: 4·d² attention + 3·d·d_ff MLP per layer.
+        Training and decoding time grow with it; jobs are ordered by it."""
+        return self.n_layers * (4 * self.d_model**2 + 3 * self.d_model * self.d_ff)
+
     def llama_config(self, vocab_size: int, max_position_embeddings: int) -> LlamaConfig:
         """The ``transformers`` config of this member for a given tokenizer and context."""
         return LlamaConfig(

@@ -53,6 +53,7 @@ from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import ModelSpec, count_parameters
 from ttc.finetune import cached_checkpoint, save_checkpoint
 from ttc.flops import pretraining_flops
+from ttc.parallel import bar_row
 from ttc.tasks import TaskConfig, generate_problems, train_stream
 from ttc.tokenizer import build_tokenizer
 
@@ -287,7 +288,8 @@ def train_member(
     model.train()
     start = time.perf_counter()
     bar = tqdm(range(first_step, config.steps), desc=f"train {spec.name}",
-               disable=not progress, leave=False, initial=first_step, total=config.steps)
+               disable=not progress, leave=False, initial=first_step, total=config.steps,
+               position=bar_row())
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, config, peak)

@@ -1,0 +1,128 @@
+"""Independent jobs on a few CPU cores: one process per core, one thread each.
+
+At the family's sizes a second intra-op thread buys little (a training step of ``f64x3`` runs
+about 1.2x faster on two threads than on one) and costs a lot when anything else wants the
+core: on this project's 2-core machines a two-thread decode step ran 8-10x *slower* while
+another process was busy (docs/benchmarks.md). Independent work (training or sampling
+different family members) therefore runs in worker processes with one torch thread each,
+longest job first, so both cores do arithmetic instead of waiting on each other.
+
+Every job runs with exactly one thread whatever the number of workers, so a job gives the same
+result in a pool of one or of many (results cached by config hash do not depend on the
+worker count, only on the machine, as before). ``TTC_WORKERS`` sets the number of workers
+(default: the CPU count); ``TTC_WORKERS=1`` runs the jobs one after the other in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ttc.config import ConfigError
+
+ENV_VAR = "TTC_WORKERS"
+
+#: the progress-bar row of this process: 0 in the main process, 1.. in a worker
+_bar_row = 0
+
+
+def worker_count(jobs: int) -> int:
+    """Workers for ``jobs`` independent jobs: ``$TTC_WORKERS`` or the CPU count, at most
+    ``jobs``, at least 1."""
+    raw = os.environ.get(ENV_VAR, "").strip()
+    if raw:
+        try:
+            wanted = int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_VAR} must be a positive integer, got {raw!r}") from None
+        if wanted < 1:
+            raise ConfigError(f"{ENV_VAR} must be a positive integer, got {raw!r}")
+    else:
+        wanted = os.cpu_count() or 1
+    return max(1, min(wanted, jobs))
+
+
+def bar_row() -> int:
+    """The terminal row a progress bar of this process should use (``tqdm(position=...)``),
+    so that the bars of several workers do not overwrite each other."""
+    return _bar_row
+
+
+def _start_worker(rows) -> None:
+    """Pool initialiser: one torch thread, and a free progress-bar row."""
+    global _bar_row
+    import torch
+
+    torch.set_num_threads(1)
+    with rows.get_lock():
+        rows.value += 1
+        _bar_row = rows.value
+
+
+def _one_thread(fn: Callable[[Any], Any], item: Any) -> Any:
+    """Run ``fn(item)`` with one torch thread in this process, restoring the count after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(item)
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
+             progress: bool = True, labels: Sequence[str] | None = None,
+             parallel: bool = True) -> list[Any]:
+    """``[fn(item) for item in items]``, computed by worker processes; results in item order.
+
+    ``fn`` must be a module-level function (the workers import it) and ``items`` picklable;
+    give the longest jobs first (jobs start in order, so the longest-first schedule balances
+    the cores). Every job runs with one torch thread. A job's exception is raised here, after
+    the jobs already running have finished. ``labels`` name the jobs in the progress bar.
+    ``parallel=False`` runs them here, one after the other (for a GPU, which the jobs share).
+    """
+    items = list(items)
+    workers = worker_count(len(items)) if parallel else 1
+    labels = list(labels) if labels is not None else [str(i) for i in range(len(items))]
+    bar = tqdm(total=len(items), desc=desc, disable=not progress, position=_bar_row)
+    try:
+        if workers == 1:
+            results = []
+            for item, label in zip(items, labels, strict=True):
+                bar.set_postfix_str(label)
+                results.append(_one_thread(fn, item) if parallel else fn(item))
+                bar.update()
+            return results
+        context = mp.get_context("spawn")  # forking a process that has torch threads is unsafe
+        rows = context.Value("i", _bar_row)
+        results: list[Any] = [None] * len(items)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(rows,)) as pool:
+            pending = {pool.submit(fn, item): index for index, item in enumerate(items)}
+            error: BaseException | None = None
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    if future.cancelled():
+                        continue
+                    if future.exception() is not None:
+                        if error is None:
+                            error = future.exception()
+                            for other in pending:  # stop what has not started
+                                other.cancel()
+                        continue
+                    results[index] = future.result()
+                    bar.set_postfix_str(labels[index])
+                    bar.update()
+            if error is not None:
+                raise error
+        return results
+    finally:
+        bar.close()

@@ -1,0 +1,56 @@
+"""ttc.parallel: worker processes for independent jobs, one torch thread each."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttc.config import ConfigError
+from ttc.parallel import ENV_VAR, run_jobs, worker_count
+from tests.toys import parallel_job_fails_on, parallel_job_square, parallel_job_threads
+
+
+def test_worker_count_follows_the_environment_and_the_jobs(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "3")
+    assert worker_count(10) == 3
+    assert worker_count(2) == 2  # never more workers than jobs
+    assert worker_count(0) == 1
+    monkeypatch.delenv(ENV_VAR)
+    assert 1 <= worker_count(64)
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5"])
+def test_a_bad_worker_count_is_one_line(monkeypatch, raw):
+    monkeypatch.setenv(ENV_VAR, raw)
+    with pytest.raises(ConfigError, match=ENV_VAR):
+        worker_count(4)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_results_come_back_in_item_order_with_one_thread_each(monkeypatch, workers):
+    monkeypatch.setenv(ENV_VAR, workers)
+    assert run_jobs(parallel_job_square, [5, 1, 4, 2], progress=False) == [25, 1, 16, 4]
+    # every job, in a worker or here, runs with exactly one torch thread
+    assert run_jobs(parallel_job_threads, [0, 1, 2], progress=False) == [1, 1, 1]
+
+
+def test_results_do_not_depend_on_the_worker_count(monkeypatch):
+    items = [(seed, 96) for seed in range(3)]
+    monkeypatch.setenv(ENV_VAR, "1")
+    alone = run_jobs(parallel_job_square, items, progress=False)
+    monkeypatch.setenv(ENV_VAR, "2")
+    assert run_jobs(parallel_job_square, items, progress=False) == alone
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_failing_job_raises_its_own_error(monkeypatch, workers):
+    monkeypatch.setenv(ENV_VAR, workers)
+    with pytest.raises(ValueError, match="job 2 failed"):
+        run_jobs(parallel_job_fails_on, [1, 2, 3], progress=False)
+
+
+def test_not_parallel_runs_here_with_the_threads_it_has(monkeypatch):
+    import torch
+
+    monkeypatch.setenv(ENV_VAR, "2")
+    assert run_jobs(parallel_job_threads, [0], progress=False,
+                    parallel=False) == [torch.get_num_threads()]
