@@ -54,3 +54,10 @@ def test_not_parallel_runs_here_with_the_threads_it_has(monkeypatch):
     monkeypatch.setenv(ENV_VAR, "2")
     assert run_jobs(parallel_job_threads, [0], progress=False,
                     parallel=False) == [torch.get_num_threads()]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_costs_change_the_start_order_not_the_result_order(monkeypatch, workers):
+    monkeypatch.setenv(ENV_VAR, workers)
+    assert run_jobs(parallel_job_square, [1, 2, 3, 4], progress=False,
+                    costs=[1, 9, 3, 7]) == [1, 4, 9, 16]

@@ -78,14 +78,15 @@ def _one_thread(fn: Callable[[Any], Any], item: Any) -> Any:
 
 def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
              progress: bool = True, labels: Sequence[str] | None = None,
-             parallel: bool = True) -> list[Any]:
+             parallel: bool = True, costs: Sequence[float] | None = None) -> list[Any]:
     """``[fn(item) for item in items]``, computed by worker processes; results in item order.
 
-    ``fn`` must be a module-level function (the workers import it) and ``items`` picklable;
-    give the longest jobs first (jobs start in order, so the longest-first schedule balances
-    the cores). Every job runs with one torch thread. A job's exception is raised here, after
-    the jobs already running have finished. ``labels`` name the jobs in the progress bar.
-    ``parallel=False`` runs them here, one after the other (for a GPU, which the jobs share).
+    ``fn`` must be a module-level function (the workers import it) and ``items`` picklable.
+    Jobs start in the order given, or by descending ``costs`` (an estimate of each job's
+    time) when given: starting the longest first balances the cores. Every job runs with one
+    torch thread. A job's exception is raised here, after the jobs already running have
+    finished. ``labels`` name the jobs in the progress bar. ``parallel=False`` runs them
+    here, one after the other (for a GPU, which the jobs share).
     """
     items = list(items)
     workers = worker_count(len(items)) if parallel else 1
@@ -104,7 +105,9 @@ def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
         results: list[Any] = [None] * len(items)
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                  initargs=(rows,)) as pool:
-            pending = {pool.submit(fn, item): index for index, item in enumerate(items)}
+            order = range(len(items)) if costs is None else sorted(
+                range(len(items)), key=lambda index: -costs[index])
+            pending = {pool.submit(fn, items[index]): index for index in order}
             error: BaseException | None = None
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)

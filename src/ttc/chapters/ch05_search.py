@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.config import ConfigError, config_hash, require_range
-from ttc.family.train import load_member
+from ttc.family.train import load_member, resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
+from ttc.parallel import run_jobs
 from ttc.report import direction
 from ttc.search import METHODS, LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
@@ -110,31 +110,42 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     folder = artifact_path("search", key)
     if (cached := load_tables(folder, ["results.parquet"])) is not None:
         return cached["results.parquet"]
-    model, tokenizer = load_member(policy_path, device=fconfig.device)
-    step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_new_tokens(inputs))
-    judges = {"PRM": load_verifier(prm_path, device=fconfig.device),
-              "oracle": OracleVerifier(problems)}
     sizes = member_sizes(inputs)
-    n_policy, n_verifier = sizes[policy(inputs)], sizes[verifier_base(inputs)]
-    frames = []
+    shared = (policy_path, prm_path, fconfig.device, max_new_tokens(inputs), problems,
+              sizes[policy(inputs)], sizes[verifier_base(inputs)], config)
     runs = [("PRM", label, budget) for label in config.methods for budget in config.budgets]
     runs += [("oracle", label, budget) for label in config.oracle_methods
              for budget in config.budgets]
-    for judge, label, budget in tqdm(runs, desc="search", disable=not progress):
-        method, params = variant(label)
-        if method == "lookahead" and budget < params.get("lookahead", 1) + 1:
-            continue
-        search = method_config(method, budget=budget, temperature=config.temperature,
-                               seed=config.seed, max_steps=config.max_steps, **params)
-        frame = run_search(method, search, problems, step_policy, judges[judge], n_policy,
-                           n_verifier)
-        name = label if judge == "PRM" else f"{label}, oracle verifier"
-        frames.append(frame.assign(variant=name, verifier=judge))
+    runs = [run for run in runs if not (variant(run[1])[0] == "lookahead"
+                                        and run[2] < variant(run[1])[1].get("lookahead", 1) + 1)]
+    frames = run_jobs(search_job, [(shared, run) for run in runs], desc="search",
+                      progress=progress, labels=[f"{label} @ {budget} ({judge})"
+                                                 for judge, label, budget in runs],
+                      parallel=resolve_device(fconfig.device) == "cpu",
+                      costs=[budget for _, _, budget in runs])
     table = pd.concat(frames, ignore_index=True)
     table["difficulty"] = table["n_ops"].map(difficulty_group)
     table["flops"] = table["policy_flops"] + table["verifier_flops"]
     save_tables(folder, {"results.parquet": table})
     return table
+
+
+def search_job(job) -> pd.DataFrame:
+    """One search run (a job of :func:`ttc.parallel.run_jobs`): ``job`` is (shared, run) with
+    shared = (policy checkpoint, PRM checkpoint, device, max_new_tokens, problems, N of the
+    policy, N of the verifier, chapter config) and run = (judge, variant label, budget)."""
+    (policy_path, prm_path, device, max_tokens, problems, n_policy, n_verifier,
+     config), (judge, label, budget) = job
+    model, tokenizer = load_member(policy_path, device=device)
+    step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_tokens)
+    verifier = (load_verifier(prm_path, device=device) if judge == "PRM"
+                else OracleVerifier(problems))
+    method, params = variant(label)
+    search = method_config(method, budget=budget, temperature=config.temperature,
+                           seed=config.seed, max_steps=config.max_steps, **params)
+    frame = run_search(method, search, problems, step_policy, verifier, n_policy, n_verifier)
+    name = label if judge == "PRM" else f"{label}, oracle verifier"
+    return frame.assign(variant=name, verifier=judge)
 
 
 def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
