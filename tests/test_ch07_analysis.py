@@ -383,7 +383,13 @@ def facts_tables() -> dict[str, pd.DataFrame]:
         {"bins": "predicted", "bin": 1, "budget": 2, "saving": 3.0},
         {"bins": "predicted", "bin": 1, "budget": 4, "saving": 5.0},
     ])
+    nan = np.nan
+    break_even = pd.DataFrame({
+        "large": ["mid", "big"] * 2, "bin": 1, "pool": ["learned"] * 2 + ["perfect verifier"] * 2,
+        "break_even_R": [0.5, nan, 4.0, 1.0], "break_even_low": [nan, nan, 2.0, 0.5],
+        "break_even_high": [3.0, nan, 8.0, 2.0], "interval_above_zero_there": [False] * 4})
     return {"bins": bins_table(), "efficiency": eff, "exchange": exchange_table(),
+            "break_even": break_even,
             "setup": pd.DataFrame([{"policy": "f32x2", "n_policy": 1, "verifier_base": "f32x2",
                                     "n_verifier": 1}])}
 
@@ -408,6 +414,9 @@ def test_facts_quote_the_tables():
     assert out["easy_high"] == "+0.35" and out["easy_ceiling"] == "1.00"
     assert out["easy_k"] == "12.5" and out["gap_mean"] == "0.10"
     assert out["ceiling_wins"] == "4" and out["ceiling_losses"] == "4"
+    # two (larger member, bin) pairs; surely ahead somewhere: none learned, both ceiling
+    assert out["n_pairs"] == "2"
+    assert out["sure_learned"] == "0" and out["sure_ceiling"] == "2"
     # every claim: its sentence for these tables (here, all four hold)
     for key, claim in CLAIMS.items():
         assert out[key] == claim.text(tables) == claim.holds_text, key
@@ -439,5 +448,6 @@ def test_facts_of_empty_tables_read_na():
     assert out["largest"] == "none"
     assert out["n_wins"] == "0" and out["n_ties"] == "0" and out["n_cells"] == "0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
+    assert out["n_pairs"] == "0" and out["sure_learned"] == "0"
     for key, claim in CLAIMS.items():
         assert out[key] == claim.fails_text, key

@@ -180,8 +180,39 @@ def test_break_even_r():
     sweep = pd.DataFrame({"large": "big", "bin": [1, 1, 1, 2, 2, 2],
                           "R": [0.1, 1.0, 10.0, 0.1, 1.0, 10.0],
                           "difference": [0.2, 0.1, -0.1, -0.1, 0.2, 0.3],
-                          "low": [0.05, -0.02, -0.2, -0.3, 0.0, 0.1]})
+                          "low": [0.05, -0.02, -0.2, -0.3, 0.0, 0.1],
+                          "high": [0.3, 0.2, 0.01, 0.1, 0.4, 0.5]})
     table = ex.break_even(sweep).set_index("bin")
     assert table.loc[1, "break_even_R"] == 1.0
     assert not table.loc[1, "interval_above_zero_there"]  # ahead at R = 1, but not surely
+    assert table.loc[1, "break_even_low"] == 0.1  # surely ahead only at the smallest R
+    assert table.loc[1, "break_even_high"] == 10.0  # the upper end never goes below zero
     assert np.isnan(table.loc[2, "break_even_R"])  # behind at the smallest R already
+    assert np.isnan(table.loc[2, "break_even_low"])
+    assert table.loc[2, "break_even_high"] == 10.0  # but not surely behind anywhere
+    ceiling = sweep.rename(columns={"difference": "ceiling_difference", "low": "ceiling_low",
+                                    "high": "ceiling_high"})
+    pd.testing.assert_frame_equal(ex.break_even(ceiling, "ceiling_difference"),
+                                  ex.break_even(sweep))
+    assert ex.break_even(sweep.iloc[:0]).empty
+
+
+def test_break_even_figure_has_a_panel_per_larger_member_and_survives_missing_bins():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ttc.plots import plot_break_even
+
+    sweep = pd.DataFrame({"large": ["big"] * 3 + ["huge"] * 3, "bin": [1, 1, 1] * 2,
+                          "R": [0.1, 1.0, 10.0] * 2,
+                          "difference": [0.2, 0.1, -0.1, -0.1, -0.2, -0.3],
+                          "low": [0.05, -0.02, -0.2, -0.3, -0.4, -0.5],
+                          "high": [0.3, 0.2, 0.01, 0.1, -0.1, -0.2]})
+    table = ex.break_even(sweep).assign(pool="learned")
+    fig = plot_break_even(table)
+    assert [ax.get_title() for ax in fig.axes] == ["vs big", "vs huge"]
+    # one bar in the first panel (ahead up to R = 10 at most); the second has only a bar
+    assert len(fig.axes[0].collections[0].get_segments()) == 1
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -81,3 +81,13 @@ def parallel_job_fails_on(item: int) -> int:
     if item == 2:
         raise ValueError(f"job {item} failed")
     return item
+
+
+def parallel_job_sleep(pid_file: str) -> None:
+    """Record this process's id, then sleep far longer than any test waits."""
+    import os
+    import time
+
+    with open(pid_file, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(300)

@@ -237,19 +237,38 @@ def add_verdicts(cells: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return out
 
 
+def _last_ahead(values: np.ndarray) -> int:
+    """How many leading entries of ``values`` are > 0 (the run from the smallest R)."""
+    ahead = values > 0
+    return len(ahead) if ahead.all() else int(np.argmin(ahead))
+
+
 def break_even(sweep: pd.DataFrame, column: str = "difference") -> pd.DataFrame:
-    """Per (larger member, bin): the largest R of the sweep at which the small model is still
-    ahead (``column`` > 0) with every smaller R ahead too, and whether the lower end of the
-    interval is above zero there; NaN where it is never ahead at the smallest R."""
+    """Per (larger member, bin): the break-even R, the largest R of the sweep at which the
+    small model is still ahead (``column`` > 0) with every smaller R ahead too; NaN where it
+    is behind at the smallest R already.
+
+    Its interval comes from the pointwise 95% intervals of the sweep: ``break_even_low`` is
+    the largest R up to which the whole interval stays above zero (ahead for sure), and
+    ``break_even_high`` the largest R up to which its upper end stays above zero (beyond it,
+    surely not ahead). Both are NaN when no R of the sweep qualifies; they inherit the
+    pointwise intervals' coverage, not a simultaneous one. ``interval_above_zero_there``:
+    whether the interval at the break-even R is above zero.
+    """
     rows = []
-    low_column = "low" if column == "difference" else "ceiling_low"
+    prefix = "" if column == "difference" else "ceiling_"
     for (large, b), group in sweep.groupby(["large", "bin"], sort=True):
         group = group.sort_values("R")
-        ahead = (group[column] > 0).to_numpy()
-        run = int(np.argmin(ahead)) if not ahead.all() else len(ahead)
-        r_even = float(group["R"].iloc[run - 1]) if run else np.nan
-        sure = bool(run and group[low_column].iloc[run - 1] > 0)
-        rows.append({"large": large, "bin": int(b), "break_even_R": r_even,
-                     "interval_above_zero_there": sure})
-    return pd.DataFrame(rows, columns=["large", "bin", "break_even_R",
-                                       "interval_above_zero_there"])
+        r = group["R"].to_numpy(dtype=float)
+        estimate = _last_ahead(group[column].to_numpy(dtype=float))
+        sure = _last_ahead(group[f"{prefix}low"].to_numpy(dtype=float))
+        possible = (_last_ahead(group[f"{prefix}high"].to_numpy(dtype=float))
+                    if f"{prefix}high" in group else estimate)
+        rows.append({"large": large, "bin": int(b),
+                     "break_even_R": r[estimate - 1] if estimate else np.nan,
+                     "break_even_low": r[sure - 1] if sure else np.nan,
+                     "break_even_high": r[possible - 1] if possible else np.nan,
+                     "interval_above_zero_there": bool(estimate and group[f"{prefix}low"]
+                                                       .iloc[estimate - 1] > 0)})
+    return pd.DataFrame(rows, columns=["large", "bin", "break_even_R", "break_even_low",
+                                       "break_even_high", "interval_above_zero_there"])

@@ -54,14 +54,27 @@ def bar_row() -> int:
 
 
 def _start_worker(rows) -> None:
-    """Pool initialiser: one torch thread, and a free progress-bar row."""
+    """Pool initialiser: one torch thread, a free progress-bar row, and a watch on the
+    parent, so that a worker never outlives a killed build."""
     global _bar_row
+    import threading
+
     import torch
 
     torch.set_num_threads(1)
     with rows.get_lock():
         rows.value += 1
         _bar_row = rows.value
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """Exit this process as soon as its parent is gone (it is then re-parented)."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _one_thread(fn: Callable[[Any], Any], item: Any) -> Any:

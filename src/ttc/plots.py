@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -332,6 +333,43 @@ def plot_exchange_sweep(sweep: pd.DataFrame) -> plt.Figure:
                title=f"vs {large}")
     axes[0][0].set_ylabel("accuracy: small + test-time compute − larger")
     axes[0][-1].legend(title="difficulty", loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def plot_break_even(table: pd.DataFrame) -> plt.Figure:
+    """Break-even R per difficulty bin (dot) with the range its pointwise 95% intervals allow
+    (bar), one panel per larger model, one colour per pool of strategies (learned, perfect
+    verifier). A cross at the left edge marks a bin where the small model is behind at the
+    smallest R already; a bar that starts at the left edge is never surely ahead, and one
+    that reaches the right edge is not surely behind anywhere in the sweep (R 0.01 to 100).
+
+    ``table``: :func:`ttc.exchange.break_even` rows with a ``pool`` column."""
+    panels = list(dict.fromkeys(table["large"]))
+    pools = list(dict.fromkeys(table["pool"]))
+    bins = sorted(table["bin"].unique())
+    colours = dict(zip(pools, sns.color_palette(PALETTE, len(pools)), strict=True))
+    left, right = 1e-2, 1e2
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.6 * max(1, len(panels)), 3.6),
+                             sharey=True, squeeze=False)
+    for ax, large in zip(axes[0], panels, strict=True):
+        data = table[table["large"] == large]
+        for offset, pool in zip(np.linspace(-0.15, 0.15, len(pools)), pools, strict=True):
+            rows = data[data["pool"] == pool]
+            y = rows["bin"].to_numpy(dtype=float) + offset
+            low = rows["break_even_low"].fillna(left).to_numpy()
+            high = rows["break_even_high"].to_numpy()
+            has = ~np.isnan(high)
+            ax.hlines(y[has], low[has], high[has], color=colours[pool], lw=2.5, alpha=0.6)
+            point = rows["break_even_R"].to_numpy()
+            ax.plot(point, y, "o", color=colours[pool], label=pool)
+            behind = np.isnan(point)
+            ax.plot(np.full(behind.sum(), left), y[behind], "x", color=colours[pool],
+                    clip_on=False)
+        ax.set(xscale="log", xlim=(left, right), xlabel="break-even R", title=f"vs {large}")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set(ylabel="difficulty bin (1 = easiest)", yticks=bins,
+                   ylim=(max(bins, default=1) + 0.5, min(bins, default=1) - 0.5))
+    axes[0][-1].legend(title="strategies", loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
 

@@ -127,8 +127,9 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     compute-optimal and best-of-N accuracy), ``efficiency`` (budget needed to match best-of-N),
     ``subset`` (the same with search and revisions on chapter 5's problems), ``exchange`` (per
     larger member, R and bin: :func:`ttc.exchange.exchange_cells` with Holm-corrected
-    verdicts), ``sweep`` (the same over a continuous range of R), ``break_even`` (per larger
-    member and bin, the largest R at which test-time compute is still ahead),
+    verdicts), ``sweep`` (the same over a continuous range of R), ``break_even`` (per pool of
+    strategies, learned or perfect verifier, larger member and bin: the largest R at which
+    test-time compute is still ahead, with bounds from the sweep's intervals),
     ``members`` (chapter 2's N, D and training FLOPs) and ``setup`` (the policy, the
     verifiers' base member and their sizes).
     """
@@ -179,7 +180,10 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
             "subset": subset, "exchange": table, "sweep": sweep,
-            "break_even": break_even(sweep),
+            "break_even": pd.concat(
+                [break_even(sweep).assign(pool="learned"),
+                 break_even(sweep, "ceiling_difference").assign(pool="perfect verifier")],
+                ignore_index=True),
             "members": pd.DataFrame([{"model": k, "N": v["N"], "D": v["D"],
                                       "train_flops": v["train_flops"]}
                                      for k, v in members.items()]),
@@ -344,13 +348,23 @@ def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
 
 
+def surely_ahead(break_even_table: pd.DataFrame, pool: str) -> int:
+    """How many (larger member, bin) pairs the small model with the ``pool`` strategies is
+    ahead of for sure (95% interval above zero) at some R of the sweep, from the smallest R
+    on."""
+    rows = break_even_table[break_even_table["pool"] == pool]
+    return int(rows["break_even_low"].notna().sum())
+
+
 def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
     """Every number and sentence chapter 7's prose quotes, as display text.
 
     The bins (problems, per-bin count, agreement of predicted with oracle bins, mean pass@1
     of the easiest and hardest bins), the savings over best-of-N, the headline claims of
     :data:`ttc.claims.COMPUTE_OPTIMAL_CLAIMS` and the exchange against the largest member
-    (wins, ties, the easiest bin at the smallest R). Missing values read "n/a".
+    (wins, ties, the easiest bin at the smallest R), and the break-even pairs (``n_pairs``;
+    ``sure_learned``/``sure_ceiling``: pairs surely ahead at some R). Missing values read
+    "n/a".
     """
     bins, exchange = tables["bins"], tables["exchange"]
     summary = bin_summary(bins)
@@ -393,6 +407,9 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "easy_k": fmt(cell(first, "k_affordable"), ".1f"),
         "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
                               .mean()) if len(exchange) else None),
+        "n_pairs": fmt(len(tables["break_even"]) // 2),
+        "sure_learned": fmt(surely_ahead(tables["break_even"], "learned")),
+        "sure_ceiling": fmt(surely_ahead(tables["break_even"], "perfect verifier")),
     }
     out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
     return out
