@@ -37,7 +37,7 @@ from ttc.verifiers import (
     train_generative_verifier,
     train_verifier,
 )
-from ttc.verifiers.generative import chain_steps, verifier_document
+from ttc.verifiers.generative import chain_steps, encode_steps, verifier_document
 
 # 47+38-25*3= : 47+38=85;85-25=60;60*3=180
 PROBLEM = Problem(47, (("+", 38), ("-", 25), ("*", 3)))
@@ -236,9 +236,10 @@ def test_generative_verifier_rejects_bad_settings():
 
 
 def test_genrm_scoring_loop_matches_one_teacher_forced_pass(tiny_base):
-    """The KV-cache loop (left-padded prompts of different lengths, one token per row per
-    pass) gives the verdict probabilities of one full forward pass over the document with
-    <ok> after every step, on a random Llama."""
+    """GenRM's one teacher-forced pass and GenRM-CoT's KV-cache loop (left-padded prompts of
+    different lengths, one token per row per pass; with no rationale to write here) give the
+    verdict probabilities of a full forward pass over each document alone, with <ok> after
+    every step, on a random Llama."""
     from transformers import AutoModelForCausalLM
 
     base, _ = tiny_base
@@ -251,6 +252,10 @@ def test_genrm_scoring_loop_matches_one_teacher_forced_pass(tiny_base):
               ("1+1=", "1+1=3", True)]
     verifier = GenerativeVerifier(model, tokenizer, batch_size=8)
     scores = verifier.step_scores(*map(list, zip(*chains, strict=True)))
+    plans = [encode_steps(tokenizer, *chain) for chain in chains]
+    lockstep = verifier._trajectories(plans, seed=0)  # GenRM-CoT's loop, no rationale here
+    for got, loop in zip(scores, lockstep, strict=True):
+        np.testing.assert_allclose(got, loop, rtol=1e-4)
     for (prompt, completion, done), got in zip(chains, scores, strict=True):
         n = n_step_ends(completion, done)
         document, _ = verifier_document(

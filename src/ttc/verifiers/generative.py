@@ -41,7 +41,7 @@ from ttc.sampling import _cache_keyword, _cache_of
 from ttc.tasks import STEP_SEP, Problem, apply_op, parse_steps
 from ttc.tokenizer import ALPHABET
 from ttc.verifiers.labels import checker_labels, n_step_ends
-from ttc.verifiers.scoring import MemoizedVerifier
+from ttc.verifiers.scoring import MemoizedVerifier, right_padded
 
 VERDICT_OK, VERDICT_BAD = "<ok>", "<bad>"
 VERDICT_TOKENS = (VERDICT_OK, VERDICT_BAD)
@@ -206,12 +206,38 @@ class GenerativeVerifier(MemoizedVerifier):
         out = [np.zeros(0) for _ in chunk]
         if not todo:
             return out
-        runs = self._trajectories([encoded[c] for c in todo for _ in range(k)],
-                                  int(config_hash((self.seed, chunk))[:8], 16))
+        plans = [encoded[c] for c in todo for _ in range(k)]
+        runs = (self._trajectories(plans, int(config_hash((self.seed, chunk))[:8], 16))
+                if self.max_rationale_tokens else self._one_pass(plans))
         for j, c in enumerate(todo):
             out[c] = np.mean(runs[j * k : (j + 1) * k], axis=0)  # over the K trajectories
         return out
 
+    @torch.no_grad()
+    def _one_pass(self, plans: list[tuple[list[int], list[list[int]]]]) -> list[list[float]]:
+        """Without rationales nothing is sampled: every verdict position is known, so one
+        teacher-forced pass over ``prompt s1 <ok> s2 <ok> ... sn`` gives the same running
+        products as :meth:`_trajectories`, at the cost of one forward pass."""
+        device = next(self.model.parameters()).device
+        documents, where = [], []
+        for prompt, steps in plans:
+            document, ends = list(prompt), []
+            for i, step in enumerate(steps):
+                document += step
+                ends.append(len(document) - 1)  # the step end predicts the verdict
+                if i + 1 < len(steps):
+                    document.append(self.ok_id)
+            documents.append(document)
+            where.append(ends)
+        ids, mask = right_padded(documents, self.tokenizer.pad_token_id)
+        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        p_ok = torch.sigmoid(logits[..., self.ok_id].float() - logits[..., self.bad_id].float())
+        p_ok = p_ok.cpu().double().numpy()
+        self.tokens.read += sum(len(d) for d in documents) - sum(len(s) - 1 for _, s in plans)
+        self.tokens.written += sum(len(s) for _, s in plans)
+        return [np.cumprod(p_ok[r, ends]).tolist() for r, ends in enumerate(where)]
+
+    @torch.no_grad()
     def _trajectories(self, plans: list[tuple[list[int], list[list[int]]]], seed: int
                       ) -> list[list[float]]:
         """Run every row's trajectory in lockstep (one token per row per forward pass, with
