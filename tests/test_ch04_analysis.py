@@ -265,7 +265,9 @@ def test_facts_on_empty_tables_read_na():
         "best_of_n": pd.DataFrame({"N": pd.Series([], dtype=int)}),
         "best_of_n_summary": pd.DataFrame({"selector": [], "difficulty": [], "N": [],
                                            "accuracy": []}),
-        "comparison": pd.DataFrame({"score": [], "auc_within": []}),
+        "comparison": pd.DataFrame({"score": ["GenRM"], "auc_within": [float("nan")],
+                                    "auc_within_low": [float("nan")],
+                                    "auc_within_high": [float("nan")]}),
     }
     out = facts(tables, CONFIG)
     assert out["n_prefixes"] == "0"

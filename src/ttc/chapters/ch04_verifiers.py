@@ -549,9 +549,9 @@ def comparison_facts(comparison: pd.DataFrame, config: VerifiersChapterConfig
             return rows.loc[row, column] if row in rows.index and column in rows else None
 
         out[f"cmp_{key}_within"] = report.fmt(value("auc_within"))
-        low, high = value("auc_within_low"), value("auc_within_high")
-        out[f"cmp_{key}_ci"] = (report.MISSING if low is None or high is None
-                                else f"{report.fmt(low)}–{report.fmt(high)}")
+        low, high = (report.fmt(value(c)) for c in ("auc_within_low", "auc_within_high"))
+        out[f"cmp_{key}_ci"] = (report.MISSING if report.MISSING in (low, high)
+                                else f"{low}–{high}")
         out[f"cmp_{key}_pooled"] = report.fmt(value("auc"))
         out[f"cmp_{key}_tokens"] = report.fmt(value("tokens"), ",.0f")
         out[f"cmp_{key}_vs"] = value("vs_likelihood_verdict") or report.MISSING

@@ -240,9 +240,10 @@ class GenerativeVerifier(MemoizedVerifier):
     @torch.no_grad()
     def _trajectories(self, plans: list[tuple[list[int], list[list[int]]]], seed: int
                       ) -> list[list[float]]:
-        """Run every row's trajectory in lockstep (one token per row per forward pass, with
-        a KV cache): the chain's tokens forced, rationales sampled, ``<ok>`` fed after each
-        verdict. Returns each row's running product of verdict probabilities per step end."""
+        """Run every row's trajectory in lockstep with a KV cache: each pass feeds a row
+        either a whole step of the chain (after the ``<ok>`` of the previous verdict) or one
+        sampled rationale token; rows feeding fewer tokens are padded (masked) at the end.
+        Returns each row's running product of verdict probabilities per step end."""
         model, device = self.model, next(self.model.parameters()).device
         pad = self.tokenizer.pad_token_id
         n = len(plans)
@@ -255,15 +256,15 @@ class GenerativeVerifier(MemoizedVerifier):
         ids, mask = ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache, next_pos = _cache_of(out), positions[:, -1:] + 1
+        cache, next_pos = _cache_of(out), positions[:, -1] + 1  # (B,)
         logits = out["logits"][:, -1, :].float()
         self.tokens.read += sum(len(p) for p, _ in plans)
         generator = torch.Generator().manual_seed(seed)
         mode = [_FORCE if steps else _DONE for _, steps in plans]
-        step, offset, thought = [0] * n, [0] * n, [0] * n
+        step, thought = [0] * n, [0] * n
         runs: list[list[float]] = [[] for _ in range(n)]
         cache_kw = _cache_keyword(model)
-        while not all(m == _DONE for m in mode):
+        while True:
             p_ok = torch.sigmoid(logits[:, self.ok_id] - logits[:, self.bad_id]).cpu()
             if self.max_rationale_tokens and self.temperature > 0:
                 probs = torch.softmax(logits.cpu() / self.temperature, dim=-1)
@@ -271,32 +272,43 @@ class GenerativeVerifier(MemoizedVerifier):
             else:
                 sampled = logits.argmax(dim=-1).cpu()
             keeps_thinking = torch.isin(sampled, self.rationale_ids).tolist()
-            feed = [pad] * n
+            feeds: list[list[int]] = [[] for _ in range(n)]
             for r in range(n):
-                if mode[r] == _FORCE:
-                    steps = plans[r][1]
-                    feed[r] = steps[step[r]][offset[r]]
-                    offset[r] += 1
-                    self.tokens.read += 1
-                    if offset[r] == len(steps[step[r]]):  # the step end was just read
-                        mode[r], thought[r] = _THINK, 0
+                steps = plans[r][1]
+                if mode[r] == _FORCE:  # the first step, right after the prompt
+                    feeds[r] = list(steps[0])
+                    self.tokens.read += len(steps[0])
+                    mode[r], thought[r] = _THINK, 0
                 elif mode[r] == _THINK:
-                    if keeps_thinking[r] and thought[r] < self.max_rationale_tokens:
-                        feed[r] = int(sampled[r])
-                        thought[r] += 1
-                    else:  # the verdict position: score it, write <ok> and read on
-                        previous = runs[r][-1] if runs[r] else 1.0
-                        runs[r].append(previous * float(p_ok[r]))
-                        feed[r] = self.ok_id
-                        step[r], offset[r] = step[r] + 1, 0
-                        mode[r] = _FORCE if step[r] < len(plans[r][1]) else _DONE
                     self.tokens.written += 1  # a rationale token or the verdict
-            if all(m == _DONE for m in mode):
-                break  # the last verdicts need not be fed back
-            tokens = torch.tensor(feed, dtype=torch.long, device=device)[:, None]
-            mask = torch.cat([mask, mask.new_ones(n, 1)], dim=-1)
-            out = model(input_ids=tokens, attention_mask=mask, position_ids=next_pos,
+                    if keeps_thinking[r] and thought[r] < self.max_rationale_tokens:
+                        feeds[r] = [int(sampled[r])]
+                        thought[r] += 1
+                        continue
+                    # the verdict position: score it, write <ok> and read the next step
+                    runs[r].append((runs[r][-1] if runs[r] else 1.0) * float(p_ok[r]))
+                    step[r] += 1
+                    if step[r] < len(steps):
+                        feeds[r] = [self.ok_id, *steps[step[r]]]
+                        self.tokens.read += len(steps[step[r]])
+                        thought[r] = 0
+                    else:
+                        mode[r] = _DONE  # the last verdict need not be fed back
+            lengths = torch.tensor([len(f) for f in feeds], device=device)
+            span = int(lengths.max())
+            if span == 0:
+                break
+            tokens = torch.full((n, span), pad, dtype=torch.long)
+            fed = torch.zeros((n, span), dtype=torch.long)
+            for r, f in enumerate(feeds):
+                tokens[r, : len(f)] = torch.tensor(f, dtype=torch.long)
+                fed[r, : len(f)] = 1
+            mask = torch.cat([mask, fed.to(device)], dim=-1)
+            offsets = torch.arange(span, device=device)
+            out = model(input_ids=tokens.to(device), attention_mask=mask,
+                        position_ids=next_pos[:, None] + offsets,
                         use_cache=True, **{cache_kw: cache})
-            cache, next_pos = _cache_of(out), next_pos + 1
-            logits = out["logits"][:, -1, :].float()
+            cache, next_pos = _cache_of(out), next_pos + lengths
+            last = (lengths - 1).clamp(min=0)  # each row's last fed token predicts next
+            logits = out["logits"][torch.arange(n, device=device), last].float()
         return runs
