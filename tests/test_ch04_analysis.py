@@ -15,12 +15,14 @@ from ttc.chapters.ch04_verifiers import (
     accuracy_at,
     best_of_n_curves,
     calibration,
+    comparison_table,
     direction,
     facts,
     mc_label_stats,
     quality_value,
     training_problems,
 )
+from ttc.config import ConfigError
 from ttc.tasks import Problem, TaskConfig
 
 EASY = "easy (1-2 ops)"
@@ -150,7 +152,61 @@ def _tables():
             "auc_within_problem": [0.55, 0.61, 1.0, 0.58, 0.6]}),
         "best_of_n": pd.DataFrame({"N": [1, 2, 4, 8]}),
         "best_of_n_summary": summary,
+        "comparison": comparison_table(*_comparison_inputs(), n_boot=200),
     }
+
+
+def _comparison_inputs():
+    """Four problems with two right and two wrong samples each: the likelihood separates
+    every problem, GenRM-CoT with K = 4 none (its scores are reversed), the rest in between."""
+    correct = [True, True, False, False] * 4
+    scores = pd.DataFrame({
+        "problem": [p for p in range(4) for _ in range(4)],
+        "correct": correct,
+        "ORM": [0.5] * 16,  # all ties: 0.5 everywhere
+        "PRM (last step)": [0.9, 0.1, 0.5, 0.5] * 4,  # 2 of 4 (right, wrong) pairs: 0.5
+        "likelihood": [0.9, 0.8, 0.2, 0.1] * 4,
+        "GenRM": [0.9, 0.2, 0.8, 0.1] * 4,  # 3 of 4 pairs right: 0.75
+        "GenRM-CoT, K = 1": [0.6, 0.6, 0.4, 0.4] * 4,
+        "GenRM-CoT, K = 4": [0.1, 0.2, 0.8, 0.9] * 4,
+        "exact checker": [1.0 * c for c in correct],
+    })
+    costs = pd.DataFrame({"verifier": list(scores.columns[2:]),
+                          "N": [100, 100, 200, 100, 100, 100, None],
+                          "tokens": [20.0, 20.0, 20.0, 22.0, 60.0, 240.0, 0.0],
+                          "flops_per_chain": [4e3, 4e3, 8e3, 4.4e3, 1.2e4, 4.8e4, 0.0],
+                          "seconds": [0.1] * 7})
+    return scores, costs
+
+
+def test_comparison_table_aucs_and_paired_differences():
+    table = comparison_table(*_comparison_inputs(), n_boot=200).set_index("score")
+    within = table["auc_within"].to_dict()
+    assert within == pytest.approx({"ORM": 0.5, "PRM (last step)": 0.5, "likelihood": 1.0,
+                                    "GenRM": 0.75, "GenRM-CoT, K = 1": 1.0,
+                                    "GenRM-CoT, K = 4": 0.0, "exact checker": 1.0})
+    assert (table["mixed_problems"] == 4).all() and (table["chains"] == 16).all()
+    # every problem's difference from the likelihood is the same: no spread, exact verdicts
+    assert table.loc["GenRM", "vs_likelihood"] == pytest.approx(-0.25)
+    assert table.loc["GenRM", "vs_likelihood_low"] == pytest.approx(-0.25)
+    assert table.loc["GenRM", "vs_likelihood_verdict"] == "below"
+    assert table.loc["exact checker", "vs_likelihood_verdict"] == "no detectable difference"
+    assert table.loc["likelihood", "vs_likelihood_verdict"] == ""
+    assert math.isnan(table.loc["likelihood", "vs_likelihood"])
+    assert table.loc["GenRM-CoT, K = 4", "tokens"] == 240.0  # costs are joined by name
+    assert table.loc["likelihood", "N"] == 200
+
+
+def test_config_checks_the_comparison_parameters():
+    for bad, message in (({"rationale_samples": ()}, "rationale_samples"),
+                         ({"rationale_samples": (4, 4)}, "rationale_samples"),
+                         ({"rationale_samples": (0,)}, "rationale_samples"),
+                         ({"likelihood_member": "f7x1"}, "likelihood_member"),
+                         ({"max_rationale_tokens": 0}, "max_rationale_tokens"),
+                         ({"comparison_samples": 1}, "comparison_samples"),
+                         ({"n_boot": 10}, "n_boot")):
+        with pytest.raises(ConfigError, match=message):
+            VerifiersChapterConfig(**bad)
 
 
 def test_facts_quote_the_tables():
@@ -175,6 +231,15 @@ def test_facts_quote_the_tables():
     assert out["oracle_max"] == "0.75" and out["coverage_max"] == "0.80"
     assert out["weighted_vs_vote"] == "above"  # 0.50 against 0.30
     assert out["best_trend"] == "falls"  # 0.40 -> 0.20
+    # the comparison of verifiers
+    assert out["cot_k_small"] == "1" and out["cot_k_large"] == "4"
+    assert out["comparison_samples"] == "4" and out["cmp_problems"] == "4"
+    assert out["cmp_likelihood_within"] == "1.00" and out["cmp_likelihood_vs"] == "n/a"
+    assert out["cmp_genrm_within"] == "0.75" and out["cmp_genrm_ci"] == "0.75–0.75"
+    assert out["cmp_genrm_vs"] == "below" and out["cmp_genrm_tokens"] == "22"
+    assert out["cmp_cot_small_within"] == "1.00" and out["cmp_cot_large_within"] == "0.00"
+    assert out["cmp_cot_large_tokens"] == "240" and out["cmp_checker_within"] == "1.00"
+    assert out["cmp_orm_pooled"] == "0.50"
 
 
 def test_facts_small_n_and_level_comparisons():
@@ -200,10 +265,14 @@ def test_facts_on_empty_tables_read_na():
         "best_of_n": pd.DataFrame({"N": pd.Series([], dtype=int)}),
         "best_of_n_summary": pd.DataFrame({"selector": [], "difficulty": [], "N": [],
                                            "accuracy": []}),
+        "comparison": pd.DataFrame({"score": ["GenRM"], "auc_within": [float("nan")],
+                                    "auc_within_low": [float("nan")],
+                                    "auc_within_high": [float("nan")]}),
     }
     out = facts(tables, CONFIG)
     assert out["n_prefixes"] == "0"
     for key in ("verifier_N", "n_train_problems", "n_max", "n_small", "mc_right_mean",
                 "mc_right_zero", "mc_auc", "orm_within", "prm_step_auc", "vote_max",
-                "prm_best_small", "weighted_vs_vote", "best_trend"):
+                "prm_best_small", "weighted_vs_vote", "best_trend", "cmp_problems",
+                "cmp_genrm_within", "cmp_genrm_ci", "cmp_cot_large_vs", "cmp_orm_tokens"):
         assert out[key] == "n/a", key

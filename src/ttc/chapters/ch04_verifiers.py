@@ -5,10 +5,17 @@ answers and a PRM from Monte-Carlo step labels (Math-Shepherd style). Both are t
 on chapter 3's cached test samples of the same policy: how well they separate right from
 wrong, how the PRM agrees with the exact step checker, and what best-of-N selection with each
 buys against N, with the oracle checker as the upper bound.
+
+A second comparison puts them next to verifiers without a scalar head, on a subset of the
+same test samples: the likelihood of a family member (no training) and generative verifiers
+(GenRM, and GenRM-CoT with ``K`` sampled rationales) fine-tuned on the same training chains
+with the exact checker's verdicts; within-problem and pooled AUCs with 95% bootstrap
+intervals over problems, and each verifier's tokens per chain (its FLOPs are 2·N per token).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,7 +28,16 @@ from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
 from ttc.family.train import load_member
-from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
+from ttc.finetune import FinetuneConfig
+from ttc.metrics import (
+    holm,
+    mean_by,
+    paired_bootstrap,
+    pass_at_k_curve,
+    roc_auc,
+    verdict,
+    within_group_auc,
+)
 from ttc.report import cell, direction
 from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
@@ -37,15 +53,20 @@ from ttc.upstream import (
     powers_of_two,
 )
 from ttc.verifiers import (
+    LikelihoodVerifier,
     OracleVerifier,
     VerifierExample,
     VerifierTrainConfig,
+    generative_examples,
+    load_generative_verifier,
     load_verifier,
     monte_carlo_examples,
     outcome_examples,
+    train_generative_verifier,
     train_verifier,
     verifier_info,
 )
+from ttc.verifiers.quality import auc_summary, per_problem_auc
 
 #: best-of-N variants of the chapter: label -> (score column, selection rule)
 SELECTORS = {
@@ -79,6 +100,15 @@ class VerifiersChapterConfig:
     lr: float = 1e-3
     #: random subsets used to estimate best-of-N at N below the number of samples
     selection_resamples: int = 50
+    #: the member whose likelihood is a verifier (empty: the policy itself)
+    likelihood_member: str = ""
+    #: rationales sampled per chain by GenRM-CoT: one row of the comparison per value
+    rationale_samples: tuple[int, ...] = (1, 4)
+    max_rationale_tokens: int = 16
+    #: chapter 3's samples per test problem that every verifier scores for the comparison
+    comparison_samples: int = 4
+    #: bootstrap resamples of problems for the comparison's intervals
+    n_boot: int = 1000
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +121,16 @@ class VerifiersChapterConfig:
         require_range("batch_size", self.batch_size, low=1)
         require_range("lr", self.lr, low=1e-6, high=1.0)
         require_range("selection_resamples", self.selection_resamples, low=10)
+        if self.likelihood_member:
+            check_members("likelihood_member", (self.likelihood_member,))
+        if (not self.rationale_samples or len(set(self.rationale_samples))
+                != len(self.rationale_samples)
+                or any(not isinstance(k, int) or k < 1 for k in self.rationale_samples)):
+            raise ConfigError("parameter 'rationale_samples' must be a non-empty list of "
+                              f"distinct integers >= 1; got {list(self.rationale_samples)!r}")
+        require_range("max_rationale_tokens", self.max_rationale_tokens, low=1, high=64)
+        require_range("comparison_samples", self.comparison_samples, low=2)
+        require_range("n_boot", self.n_boot, low=100)
 
     @property
     def train_config(self) -> VerifierTrainConfig:
@@ -118,6 +158,24 @@ def training_problems(config: VerifiersChapterConfig, inputs) -> list[Problem]:
                              config.n_train_problems_per_ops, seed=config.seed + 2024)
 
 
+def training_samples(config: VerifiersChapterConfig, inputs, progress: bool = True):
+    """The policy's ``train_samples`` chains for each training problem (a cached artifact):
+    ``(problems, samples)``. Every verifier of the chapter learns from these chains."""
+    fconfig = inputs["02_family"].config
+    path = checkpoint(inputs, config.policy)
+    problems = training_problems(config, inputs)
+    model, tokenizer = load_member(path, device=fconfig.device)
+    samples = draw_samples(model, tokenizer, path.name, problems, _training_spec(config, inputs),
+                           progress)
+    return problems, samples
+
+
+def _training_spec(config: VerifiersChapterConfig, inputs) -> SampleSpec:
+    return SampleSpec(n_samples=config.train_samples,
+                      max_new_tokens=inputs["02_family"].config.max_new_tokens,
+                      seed=config.seed + 7)
+
+
 def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True):
     """The verifiers' training data, cached: ``(orm_examples, prm_examples, mc_labels)``.
 
@@ -126,18 +184,16 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
     """
     fconfig = inputs["02_family"].config
     path = checkpoint(inputs, config.policy)
-    problems = training_problems(config, inputs)
-    spec = SampleSpec(n_samples=config.train_samples, max_new_tokens=fconfig.max_new_tokens,
-                      seed=config.seed + 7)
+    problems, samples = training_samples(config, inputs, progress)
+    spec = _training_spec(config, inputs)
     key = config_hash((path.name, [p.prompt for p in problems], spec, config.mc_rollouts,
                        config.seed, "v1"))
     folder = artifact_path("labels", f"{path.name}-{key}")
-    model, tokenizer = load_member(path, device=fconfig.device)
-    samples = draw_samples(model, tokenizer, path.name, problems, spec, progress)
     orm = outcome_examples(problems, samples)
     names = ["prm.parquet", "mc_labels.parquet"]
     if (cached := load_tables(folder, names)) is not None:
         return orm, _examples_of(cached["prm.parquet"]), cached["mc_labels.parquet"]
+    model, tokenizer = load_member(path, device=fconfig.device)
     policy = LMStepPolicy(model, tokenizer, max_new_tokens=fconfig.max_new_tokens)
     prm, table = monte_carlo_examples(policy, problems, samples, config.mc_rollouts,
                                       seed=config.seed + 11)
@@ -237,6 +293,128 @@ def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     return table.reset_index()
 
 
+#: the comparison's verifiers in table order: fact key -> display name ("{k}" is K)
+COMPARED = {"orm": "ORM", "prm": "PRM (last step)", "likelihood": "likelihood",
+            "genrm": "GenRM", "cot": "GenRM-CoT, K = {k}", "checker": "exact checker"}
+#: the verifier every other one is compared with, problem by problem
+REFERENCE = "likelihood"
+
+
+def train_generative_verifiers(config: VerifiersChapterConfig, inputs, progress: bool = True
+                               ) -> dict[str, Path]:
+    """Train (or find cached) GenRM and GenRM-CoT on the policy's training chains, labelled
+    by the exact checker; return their checkpoint folders by kind."""
+    problems, samples = training_samples(config, inputs, progress)
+    base = checkpoint(inputs, config.verifier_base)
+    recipe = FinetuneConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                            seed=config.seed)
+    device = inputs["02_family"].config.device
+    return {kind: train_generative_verifier(
+                base, generative_examples(problems, samples, rationales=cot), recipe,
+                progress, device=device)
+            for kind, cot in (("genrm", False), ("genrm-cot", True))}
+
+
+def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[str, Path],
+                         generative: dict[str, Path], problems: list[Problem]) -> dict:
+    """Every verifier of the comparison by display name, with its non-embedding N (None for
+    the checker, which runs no model)."""
+    sizes = member_sizes(inputs)
+    device = inputs["02_family"].config.device
+    judge = config.likelihood_member or config.policy
+    model, tokenizer = load_member(checkpoint(inputs, judge), device=device)
+    base_n = sizes[config.verifier_base]
+    verifiers = {
+        COMPARED["orm"]: (load_verifier(scalar["orm"], device=device), base_n),
+        COMPARED["prm"]: (load_verifier(scalar["prm"], device=device), base_n),
+        COMPARED["likelihood"]: (LikelihoodVerifier(model, tokenizer), sizes[judge]),
+        COMPARED["genrm"]: (load_generative_verifier(generative["genrm"], device=device),
+                            base_n),
+    }
+    for k in sorted(config.rationale_samples):
+        verifiers[COMPARED["cot"].format(k=k)] = (load_generative_verifier(
+            generative["genrm-cot"], n_rationales=k,
+            max_rationale_tokens=config.max_rationale_tokens, seed=config.seed,
+            device=device), base_n)
+    verifiers[COMPARED["checker"]] = (OracleVerifier(problems), None)
+    return verifiers
+
+
+def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Problem],
+                      samples: pd.DataFrame, scalar: dict[str, Path],
+                      generative: dict[str, Path], progress: bool = True
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every verifier's outcome score on the first ``comparison_samples`` samples of each
+    test problem, and what scoring cost: ``(scores, costs)``, cached on disk.
+
+    ``scores`` has one row per finished sample (``problem``, ``correct`` and one column per
+    verifier, its last step score); ``costs`` one row per verifier: ``N``, the verifier
+    ``tokens`` per distinct chain (rationales and verdicts included), ``flops_per_chain``
+    (2·N per token) and ``seconds``.
+    """
+    subset = samples[samples["sample"] < config.comparison_samples]
+    distinct = subset.drop_duplicates(["problem", "completion", "finished"])
+    key = config_hash(([p.prompt for p in problems], distinct["completion"].tolist(),
+                       distinct["finished"].tolist(), sorted(p.name for p in scalar.values()),
+                       sorted(p.name for p in generative.values()), config.likelihood_member,
+                       sorted(config.rationale_samples), config.max_rationale_tokens,
+                       config.seed, "v1"))
+    folder = artifact_path("scores", f"comparison-{key}")
+    names = ["scores.parquet", "costs.parquet"]
+    if (cached := load_tables(folder, names)) is not None:
+        return cached["scores.parquet"], cached["costs.parquet"]
+    prompts = [problems[i].prompt for i in distinct["problem"]]
+    completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
+    verifiers = comparison_verifiers(config, inputs, scalar, generative, problems)
+    columns, costs = {}, []
+    for name, (judge, n_params) in tqdm(verifiers.items(), desc="compare",
+                                        disable=not progress, leave=False):
+        start = time.perf_counter()
+        scores = judge.step_scores(prompts, completions, finished)
+        seconds = time.perf_counter() - start
+        columns[name] = [aggregate_steps(s) for s in scores]
+        tokens = judge.tokens.total / len(distinct) if hasattr(judge, "tokens") else 0.0
+        costs.append({"verifier": name, "N": n_params, "tokens": tokens,
+                      "flops_per_chain": 0.0 if n_params is None else 2.0 * n_params * tokens,
+                      "seconds": seconds})
+    distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
+    scored = subset.merge(distinct, on=["problem", "completion", "finished"], how="left")
+    scored = scored[scored["finished"]][["problem", "correct", *columns]]
+    scored = scored.reset_index(drop=True)
+    costs = pd.DataFrame(costs)
+    save_tables(folder, {"scores.parquet": scored, "costs.parquet": costs})
+    return scored, costs
+
+
+def comparison_table(scores: pd.DataFrame, costs: pd.DataFrame, n_boot: int, seed: int = 0
+                     ) -> pd.DataFrame:
+    """AUCs with 95% intervals over problems for every verifier (:func:`auc_summary`), its
+    cost per chain, and its within-problem AUC minus the likelihood's, problem by problem
+    (``vs_likelihood`` with a paired bootstrap interval, p-value, Holm-corrected verdict
+    over the verifiers compared)."""
+    names = [c for c in scores.columns if c not in ("problem", "correct")]
+    table = auc_summary(scores, {n: n for n in names}, n_boot=n_boot, seed=seed)
+    per_problem = {n: per_problem_auc(scores["problem"], scores["correct"], scores[n])
+                   for n in names}
+    rows = []
+    for name in names:
+        if name == COMPARED[REFERENCE] or COMPARED[REFERENCE] not in per_problem:
+            rows.append({"vs_likelihood": np.nan, "vs_likelihood_low": np.nan,
+                         "vs_likelihood_high": np.nan, "vs_likelihood_p": np.nan})
+            continue
+        test = paired_bootstrap((per_problem[name] - per_problem[COMPARED[REFERENCE]])
+                                .to_numpy(), n_boot=n_boot, seed=seed)
+        rows.append({"vs_likelihood": test["mean"], "vs_likelihood_low": test["low"],
+                     "vs_likelihood_high": test["high"], "vs_likelihood_p": test["p"]})
+    table = pd.concat([table, pd.DataFrame(rows)], axis=1)
+    rejected = holm(table["vs_likelihood_p"].to_numpy())
+    table["vs_likelihood_verdict"] = [
+        verdict(m, r, "above", "below", "no detectable difference")
+        if not np.isnan(m) else "" for m, r in zip(table["vs_likelihood"], rejected,
+                                                    strict=True)]
+    return table.merge(costs.rename(columns={"verifier": "score"}), on="score", how="left")
+
+
 def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         ) -> dict[str, pd.DataFrame]:
     """Train the verifiers, score chapter 3's test samples, compare selectors.
@@ -246,6 +424,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     ``quality`` (per score: AUC against the outcome, and for the PRM against oracle steps),
     ``calibration`` (PRM score bins against oracle), ``best_of_n`` (per selector, problem,
     N), ``best_of_n_summary`` (per selector, difficulty, N with 95% intervals),
+    ``comparison`` (every verifier, the scalar-head ones, the likelihood, GenRM, GenRM-CoT
+    and the checker, on the same subset of test samples: :func:`comparison_table`),
     ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
     chapters select from) and ``setup`` (one row: the number of training problems).
     """
@@ -255,8 +435,11 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
                               f"chapter 2's family; allowed: {', '.join(member_names(inputs))}")
     orm_examples, prm_examples, mc_labels = training_data(config, inputs, progress)
     paths = train_verifiers(config, inputs, orm_examples, prm_examples, progress)
+    generative = train_generative_verifiers(config, inputs, progress)
     policy_path, problems, samples = member_samples(inputs, config.policy, progress)
     scored, steps = score_samples(problems, samples, paths, progress)
+    compared, costs = compare_verifiers(config, inputs, problems, samples, paths, generative,
+                                        progress)
     infos = []
     curves = []
     for kind, path in paths.items():
@@ -266,6 +449,9 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
                                               "val_loss_after", "train_seconds")},
                       "checkpoint": relative_to_cache(path)})
         curves += [{"verifier": kind.upper(), **point} for point in info["curve"]]
+    for kind, path in generative.items():
+        curves += [{"verifier": COMPARED["genrm"] + ("-CoT" if kind.endswith("cot") else ""),
+                    **point} for point in verifier_info(path)["curve"]]
     finished = scored[scored["finished"]]
     quality = [{"score": label, "level": "outcome",
                 "auc": roc_auc(finished["correct"], finished[column]),
@@ -292,6 +478,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "calibration": calibration(steps),
         "best_of_n": curves_bon,
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
+        "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
                                                   relative_to_cache(policy_path)}]),
         "scored": scored,
@@ -332,6 +519,45 @@ def accuracy_at(summary: pd.DataFrame, selector: str, n: int,
     return float(rows["accuracy"].iloc[0]) if len(rows) else float("nan")
 
 
+def comparison_keys(config: VerifiersChapterConfig) -> dict[str, str]:
+    """Fact key -> display name of every verifier in the comparison: ``orm``, ``prm``,
+    ``likelihood``, ``genrm``, ``cot_small`` and ``cot_large`` (GenRM-CoT with the fewest and
+    the most rationales) and ``checker``."""
+    ks = sorted(config.rationale_samples)
+    return {"orm": COMPARED["orm"], "prm": COMPARED["prm"],
+            "likelihood": COMPARED["likelihood"], "genrm": COMPARED["genrm"],
+            "cot_small": COMPARED["cot"].format(k=ks[0]),
+            "cot_large": COMPARED["cot"].format(k=ks[-1]), "checker": COMPARED["checker"]}
+
+
+def comparison_facts(comparison: pd.DataFrame, config: VerifiersChapterConfig
+                     ) -> dict[str, str]:
+    """The comparison's quoted numbers: for every key of :func:`comparison_keys`,
+    ``cmp_<key>_within`` (within-problem AUC), ``cmp_<key>_ci`` (its 95% interval, "a–b"),
+    ``cmp_<key>_pooled``, ``cmp_<key>_tokens`` (verifier tokens per chain) and
+    ``cmp_<key>_vs`` (against the likelihood: "above", "below" or "no detectable difference",
+    from the Holm-corrected paired test); plus ``cot_k_small``, ``cot_k_large``,
+    ``comparison_samples`` and ``cmp_problems`` (test problems with right and wrong
+    samples)."""
+    rows = comparison.set_index("score") if len(comparison) else comparison
+    out = {"cot_k_small": report.fmt(min(config.rationale_samples), ","),
+           "cot_k_large": report.fmt(max(config.rationale_samples), ","),
+           "comparison_samples": report.fmt(config.comparison_samples, ","),
+           "cmp_problems": report.fmt(cell(comparison, "mixed_problems"), ",")}
+    for key, name in comparison_keys(config).items():
+        def value(column: str, row: str = name):
+            return rows.loc[row, column] if row in rows.index and column in rows else None
+
+        out[f"cmp_{key}_within"] = report.fmt(value("auc_within"))
+        low, high = (report.fmt(value(c)) for c in ("auc_within_low", "auc_within_high"))
+        out[f"cmp_{key}_ci"] = (report.MISSING if report.MISSING in (low, high)
+                                else f"{low}–{high}")
+        out[f"cmp_{key}_pooled"] = report.fmt(value("auc"))
+        out[f"cmp_{key}_tokens"] = report.fmt(value("tokens"), ",.0f")
+        out[f"cmp_{key}_vs"] = value("vs_likelihood_verdict") or report.MISSING
+    return out
+
+
 def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     """What chapter 4's prose quotes, as display text.
 
@@ -370,6 +596,8 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
         "oracle_within": report.fmt(quality_value(quality, "oracle", "auc_within_problem")),
         "prm_step_auc": report.fmt(quality_value(quality, "PRM step")),
     }
+
+    out |= comparison_facts(tables["comparison"], config)
 
     def at(selector: str, n: int | None) -> float:
         return float("nan") if n is None else accuracy_at(summary, selector, n)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.tasks import STEP_SEP, Problem, grade, step_labels
+from ttc.tasks import STEP_SEP, Problem, first_error, grade, step_labels
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class VerifierExample:
     completion: str
     finished: bool
     labels: tuple[float, ...]
+
+
+def n_step_ends(completion: str, finished: bool) -> int:
+    """How many scores a chain gets: one per separator, plus one at ``<eos>`` if finished."""
+    return completion.count(STEP_SEP) + int(finished)
 
 
 def step_prefixes(completion: str) -> list[str]:
@@ -46,6 +51,29 @@ def outcome_examples(problems: Sequence[Problem], samples: pd.DataFrame) -> list
         out.append(VerifierExample(problems[row.problem].prompt, row.completion, True,
                                    (math.nan,) * n_sep + (float(row.correct),)))
     return out
+
+
+def checker_labels(problem: Problem, completion: str, finished: bool) -> list[float]:
+    """The exact checker's label at every step end of a chain: 1 while every step so far is
+    right, and at ``<eos>`` 1 only if the chain is right and complete (what
+    :class:`ttc.verifiers.OracleVerifier` scores)."""
+    n = n_step_ends(completion, finished)
+    labels = [float(x) for x in step_labels(problem, completion)[:n]]
+    labels += [0.0] * (n - len(labels))
+    if finished and labels:
+        labels[-1] = float(first_error(problem, completion) is None)
+    return labels
+
+
+def checker_examples(problems: Sequence[Problem], samples: pd.DataFrame
+                     ) -> list[VerifierExample]:
+    """Step labels from the exact checker for every sample (finished or not): the
+    ground-truth control for a process verifier, and the labels a generative verifier is
+    trained on (the checker never runs at test time)."""
+    return [VerifierExample(problems[row.problem].prompt, row.completion, bool(row.finished),
+                            tuple(checker_labels(problems[row.problem], row.completion,
+                                                 bool(row.finished))))
+            for row in samples.itertuples(index=False)]
 
 
 def monte_carlo_examples(

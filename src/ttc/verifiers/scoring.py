@@ -10,17 +10,26 @@ model (read every score) and search over partial chains (read the last score of 
   step ends.
 - :class:`OracleVerifier`: the task's exact step checker (score 1 while every step so far is
   right, and at ``<eos>`` only if the chain is right and complete), the upper bound.
+
+Other verifiers with the same call: :class:`ttc.verifiers.likelihood.LikelihoodVerifier`
+(a language model's own probability of the chain) and
+:class:`ttc.verifiers.generative.GenerativeVerifier` (GenRM, verdict tokens). Every model-based
+verifier counts the tokens it processes in ``tokens`` (:class:`VerifierTokens`), so the
+compute of verification is charged like any other: 2·N per token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from ttc.tasks import STEP_SEP, Problem, first_error, step_labels
+from ttc.flops import inference_flops
+from ttc.tasks import STEP_SEP, Problem
+from ttc.verifiers.labels import checker_labels
 
 
 class Verifier(Protocol):
@@ -30,11 +39,6 @@ class Verifier(Protocol):
                     finished: Sequence[bool]) -> list[np.ndarray]:
         """One array per chain: a score per step end (``;`` and, if finished, ``<eos>``)."""
         ...
-
-
-def n_step_ends(completion: str, finished: bool) -> int:
-    """How many scores a chain gets: one per separator, plus one at ``<eos>`` if finished."""
-    return completion.count(STEP_SEP) + int(finished)
 
 
 def verifier_ids(tokenizer, prompt: str, completion: str, finished: bool) -> list[int]:
@@ -52,46 +56,97 @@ def step_end_positions(ids: Sequence[int], n_prompt: int, sep_id: int, eos_id: i
     return ends
 
 
-class LearnedVerifier:
-    """A trained reward model; ``kind`` is ``"orm"`` or ``"prm"`` (for labels in figures)."""
+@dataclass
+class VerifierTokens:
+    """Tokens a verifier has processed, every one a forward pass: 2·N FLOPs each.
 
-    def __init__(self, model: torch.nn.Module, tokenizer, kind: str = "prm",
-                 batch_size: int = 256, max_cached: int = 1_000_000):
-        self.model, self.tokenizer, self.kind = model.eval(), tokenizer, kind
+    ``read``: tokens of the chains being verified (prompt and completion, teacher-forced),
+    counted every time a chain is actually run (a memoised repeat costs nothing);
+    ``written``: tokens the verifier produced itself and fed back (rationales and verdicts of
+    a generative verifier)."""
+
+    read: int = 0
+    written: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.read + self.written
+
+    def flops(self, n_params: int) -> float:
+        """Inference FLOPs of these tokens for a verifier of ``n_params`` (non-embedding)."""
+        return inference_flops(n_params, self.total)
+
+
+def right_padded(encoded: Sequence[Sequence[int]], pad_id: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ids right-padded into ``(ids, attention_mask)``, both (E, T): positions need no
+    shifting, so a row's scores are those it would get alone."""
+    width = max(len(e) for e in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for r, e in enumerate(encoded):
+        ids[r, : len(e)] = torch.tensor(list(e), dtype=torch.long)
+        mask[r, : len(e)] = 1
+    return ids, mask
+
+
+class MemoizedVerifier:
+    """What model-based verifiers share: identical chains are scored once (search repeats
+    many), chains are batched by length, and the tokens processed are counted.
+
+    Subclasses implement :meth:`_score_chunk` (scores of a list of distinct chains)."""
+
+    kind = "model"
+
+    def __init__(self, batch_size: int = 256, max_cached: int = 1_000_000):
         self.batch_size = batch_size
-        self.sep_id = tokenizer.convert_tokens_to_ids(STEP_SEP)
+        self.tokens = VerifierTokens()
         self._memo: dict[tuple[str, str, bool], np.ndarray] = {}
         self._max_cached = max_cached
 
-    @torch.no_grad()
     def step_scores(self, prompts: Sequence[str], completions: Sequence[str],
                     finished: Sequence[bool]) -> list[np.ndarray]:
-        """Scores per step end; identical chains are scored once (search repeats many)."""
+        """Scores per step end (``;`` and, if finished, ``<eos>``), one array per chain."""
         keys = list(zip(prompts, completions, (bool(f) for f in finished), strict=True))
         todo = sorted({k for k in keys if k not in self._memo},
-                      key=lambda k: len(k[0]) + len(k[1]))
-        device = next(self.model.parameters()).device
-        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+                      key=lambda k: (len(k[0]) + len(k[1]), k))
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
-            encoded = [verifier_ids(self.tokenizer, *k) for k in chunk]
-            width = max(len(e) for e in encoded)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for r, e in enumerate(encoded):  # right padding: positions need no shifting
-                ids[r, : len(e)] = torch.tensor(e)
-                mask[r, : len(e)] = 1
-            logits = self.model(input_ids=ids.to(device),
-                                attention_mask=mask.to(device)).logits[..., 0]  # (B, T)
-            probs = torch.sigmoid(logits.float()).cpu().numpy()
-            for r, (key, e) in enumerate(zip(chunk, encoded, strict=True)):
-                n_prompt = len(self.tokenizer(key[0])["input_ids"])
-                ends = step_end_positions(e, n_prompt, self.sep_id, eos, key[2])
-                self._memo[key] = probs[r, ends]
+            for key, scores in zip(chunk, self._score_chunk(chunk), strict=True):
+                self._memo[key] = scores
         result = [self._memo[k] for k in keys]
         if len(self._memo) > self._max_cached:
             self._memo.clear()
         return result
+
+    def _score_chunk(self, chains: list[tuple[str, str, bool]]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class LearnedVerifier(MemoizedVerifier):
+    """A trained reward model; ``kind`` is ``"orm"`` or ``"prm"`` (for labels in figures)."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, kind: str = "prm",
+                 batch_size: int = 256, max_cached: int = 1_000_000):
+        super().__init__(batch_size, max_cached)
+        self.model, self.tokenizer, self.kind = model.eval(), tokenizer, kind
+        self.sep_id = tokenizer.convert_tokens_to_ids(STEP_SEP)
+
+    @torch.no_grad()
+    def _score_chunk(self, chunk):
+        device = next(self.model.parameters()).device
+        eos = self.tokenizer.eos_token_id
+        encoded = [verifier_ids(self.tokenizer, *k) for k in chunk]
+        ids, mask = right_padded(encoded, self.tokenizer.pad_token_id)
+        logits = self.model(input_ids=ids.to(device),
+                            attention_mask=mask.to(device)).logits[..., 0]  # (B, T)
+        probs = torch.sigmoid(logits.float()).cpu().numpy()
+        self.tokens.read += sum(len(e) for e in encoded)
+        out = []
+        for r, (key, e) in enumerate(zip(chunk, encoded, strict=True)):
+            n_prompt = len(self.tokenizer(key[0])["input_ids"])
+            out.append(probs[r, step_end_positions(e, n_prompt, self.sep_id, eos, key[2])])
+        return out
 
 
 class OracleVerifier:
@@ -104,12 +159,6 @@ class OracleVerifier:
 
     def step_scores(self, prompts: Sequence[str], completions: Sequence[str],
                     finished: Sequence[bool]) -> list[np.ndarray]:
-        out = []
-        for prompt, completion, done in zip(prompts, completions, finished, strict=True):
-            problem = self.by_prompt[prompt]
-            n = n_step_ends(completion, done)
-            labels = [float(x) for x in step_labels(problem, completion)[:n]]
-            if done and labels:  # the final score is the outcome: a right, complete chain
-                labels[-1] = float(first_error(problem, completion) is None)
-            out.append(np.array(labels + [0.0] * (n - len(labels))))
-        return out
+        return [np.array(checker_labels(self.by_prompt[prompt], completion, bool(done)))
+                for prompt, completion, done in zip(prompts, completions, finished,
+                                                    strict=True)]

@@ -29,7 +29,12 @@ from ttc.finetune import (
     split_examples,
 )
 from ttc.verifiers.labels import VerifierExample
-from ttc.verifiers.scoring import LearnedVerifier, step_end_positions, verifier_ids
+from ttc.verifiers.scoring import (
+    LearnedVerifier,
+    right_padded,
+    step_end_positions,
+    verifier_ids,
+)
 
 KINDS = ("orm", "prm")
 
@@ -42,13 +47,9 @@ def _tensors(tokenizer, examples: Sequence[VerifierExample]):
     """Right-padded ids (E, T), attention mask (E, T) and targets (E, T), NaN = no target."""
     sep_id, eos_id = tokenizer.convert_tokens_to_ids(";"), tokenizer.eos_token_id
     encoded = [verifier_ids(tokenizer, e.prompt, e.completion, e.finished) for e in examples]
-    width = max(len(x) for x in encoded)
-    ids = torch.full((len(examples), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    targets = torch.full((len(examples), width), math.nan)
+    ids, mask = right_padded(encoded, tokenizer.pad_token_id)
+    targets = torch.full(ids.shape, math.nan)
     for r, (example, x) in enumerate(zip(examples, encoded, strict=True)):
-        ids[r, : len(x)] = torch.tensor(x)
-        mask[r, : len(x)] = 1
         n_prompt = len(tokenizer(example.prompt)["input_ids"])
         ends = step_end_positions(x, n_prompt, sep_id, eos_id, example.finished)
         if len(ends) != len(example.labels):
