@@ -105,6 +105,7 @@ def test_best_of_n_curves_exact_at_n_and_coverage():
         "prm_last": [0.2, 0.9, 0.1, 0.0],  # a wrong one scored highest
         "prm_min": [0.8, 0.1, 0.1, 0.1],
         "prm_prod": [0.1, 0.7, 0.7, 0.9],
+        "likelihood": [0.5, 0.4, 0.4, 0.1],  # best alone, but "7" sums to 0.8
         "oracle": [1.0, 0.0, 0.0, 0.0],
     })
     curves = best_of_n_curves([problem], scored, n_resamples=20, progress=False)
@@ -116,6 +117,7 @@ def test_best_of_n_curves_exact_at_n_and_coverage():
                 "ORM, best-of-N": 1.0, "ORM, weighted": 1.0,  # 0.9 > 0.3 + 0.3
                 "PRM last, best-of-N": 0.0, "PRM last, weighted": 0.0,  # 0.2 < 0.9 + 0.1
                 "PRM min, best-of-N": 1.0, "PRM prod, best-of-N": 0.0,
+                "likelihood, best-of-N": 1.0, "likelihood, weighted": 0.0,
                 "oracle, best-of-N": 1.0, "pass@N (coverage)": 1.0}
     assert at4.to_dict() == pytest.approx(expected)
     coverage = curves[curves["selector"] == "pass@N (coverage)"].set_index("N")["accuracy"]

@@ -109,6 +109,16 @@ def test_candidates_charge_policy_and_verifier_tokens():
     assert options["majority vote"].flops_per_unit == 2 * 100 * 10
     assert options["weighted best-of-N (PRM)"].flops_per_unit == 2 * 150 * 10
     assert options[ex.CEILING].flops_per_unit == 2 * 150 * 10
+    # the likelihood: the policy reads its own chain once more
+    assert options["weighted best-of-N (likelihood)"].flops_per_unit == 2 * 200 * 10
+
+
+def test_rules_without_scores_in_the_samples_are_left_out():
+    samples = pd.DataFrame({"problem": [0, 0], "answer": ["1", "2"], "correct": [True, False],
+                            "prm_last": [0.9, 0.1], "orm": [0.9, 0.1]})
+    curves = ex.rule_curves(samples, [1, 2], n_resamples=10)
+    assert "weighted best-of-N (likelihood)" not in curves
+    assert curves["weighted best-of-N (PRM)"][2].tolist() == [1.0]
 
 
 # -- the exchange -----------------------------------------------------------------------------

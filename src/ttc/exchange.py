@@ -34,12 +34,15 @@ from ttc.metrics import holm, paired_bootstrap, pass_at_k_curve, verdict
 from ttc.selection import selection_curve
 from ttc.strategies import cross_validated_choice
 
-#: selection rules over samples: label -> (score column or None, rule, uses a verifier)
-SAMPLE_RULES: dict[str, tuple[str | None, str, bool]] = {
-    "majority vote": (None, "majority", False),
-    "weighted best-of-N (PRM)": ("prm_last", "weighted", True),
-    "weighted best-of-N (ORM)": ("orm", "weighted", True),
-    "best-of-N (PRM)": ("prm_last", "best", True),
+#: selection rules over samples: label -> (score column or None, rule, the scoring model:
+#: None, "verifier" (chapter 4's verifier base) or "policy" (the policy's own likelihood))
+SAMPLE_RULES: dict[str, tuple[str | None, str, str | None]] = {
+    "majority vote": (None, "majority", None),
+    "weighted best-of-N (PRM)": ("prm_last", "weighted", "verifier"),
+    "weighted best-of-N (ORM)": ("orm", "weighted", "verifier"),
+    "best-of-N (PRM)": ("prm_last", "best", "verifier"),
+    "weighted best-of-N (likelihood)": ("likelihood", "weighted", "policy"),
+    "best-of-N (likelihood)": ("likelihood", "best", "policy"),
 }
 GREEDY = "greedy (own answer)"
 CEILING = "best-of-k, perfect verifier"
@@ -99,10 +102,13 @@ def rule_curves(samples: pd.DataFrame, ks: Sequence[int], rules: Mapping = SAMPL
     """Per-problem accuracy at each ``k`` of every selection rule and of the perfect-verifier
     ceiling (pass@k, exact), over the given samples: ``{label: {k: array (problems,)}}``.
 
-    ``samples`` has ``problem``, ``answer``, ``correct`` and the rules' score columns; every
-    problem must have the same number of samples. A problem's truth is the answer of a correct
-    sample; with none correct, no rule can pick the truth (accuracy 0).
+    ``samples`` has ``problem``, ``answer``, ``correct`` and score columns; a rule whose
+    column is missing is left out. Every problem must have the same number of samples. A
+    problem's truth is the answer of a correct sample; with none correct, no rule can pick
+    the truth (accuracy 0).
     """
+    rules = {label: rule for label, rule in rules.items()
+             if rule[0] is None or rule[0] in samples.columns}  # scores the table has
     groups = [group for _, group in samples.groupby("problem", sort=True)]
     n = min(len(g) for g in groups)
     ks = [k for k in ks if 1 <= k <= n]
@@ -128,14 +134,18 @@ def rule_curves(samples: pd.DataFrame, ks: Sequence[int], rules: Mapping = SAMPL
 def candidates(n_policy: int, n_verifier: int, tokens_per_sample: float,
                greedy_tokens: float, rules: Mapping = SAMPLE_RULES) -> list[Candidate]:
     """The ways the small model can spend its allowance, with their exact FLOPs: 2·N per
-    generated token for the policy, plus 2·N_verifier per token read for rules that score
-    with a verifier (the perfect verifier is charged the same, as a verifier of that size
-    that happened to be perfect)."""
+    generated token for the policy, plus 2·N per token read by the model that scores the
+    sample: the verifier (N_verifier) or, for the likelihood, the policy reading its own
+    chain once more (N_policy; a sampler that kept the log-probabilities it computed would
+    not pay this). The perfect verifier is charged like the learned one, as a verifier of
+    that size that happened to be perfect. A rule whose scores are missing from the samples
+    is left out by :func:`rule_curves`."""
     per_sample = inference_flops(n_policy, tokens_per_sample)
-    verified = per_sample + inference_flops(n_verifier, tokens_per_sample)
+    scorer = {None: 0.0, "verifier": inference_flops(n_verifier, tokens_per_sample),
+              "policy": inference_flops(n_policy, tokens_per_sample)}
     out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
-    out += [Candidate(label, verified if uses else per_sample)
-            for label, (_, _, uses) in rules.items()]
+    out += [Candidate(label, per_sample + scorer[by]) for label, (_, _, by) in rules.items()]
+    verified = per_sample + scorer["verifier"]
     out.append(Candidate(CEILING, verified))
     return out
 
@@ -151,6 +161,8 @@ def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_sm
             if option.flops_per_unit <= allowance:
                 rows.append(pd.DataFrame({"strategy": option.label, "problem": problems,
                                           "correct": greedy_small}))
+            continue
+        if option.label not in curves:  # no scores for this rule in the samples
             continue
         k = allowance / option.flops_per_unit
         accuracy = fractional(curves[option.label], k, n)

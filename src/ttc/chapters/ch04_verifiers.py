@@ -77,6 +77,8 @@ SELECTORS = {
     "PRM last, weighted": ("prm_last", "weighted"),
     "PRM min, best-of-N": ("prm_min", "best"),
     "PRM prod, best-of-N": ("prm_prod", "best"),
+    "likelihood, best-of-N": ("likelihood", "best"),
+    "likelihood, weighted": ("likelihood", "weighted"),
     "oracle, best-of-N": ("oracle", "best"),
 }
 
@@ -216,8 +218,10 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     """Verifier scores of every sample, and the PRM's step scores next to the oracle's.
 
     Returns ``scored`` (the samples table plus ``orm``, ``prm_last``, ``prm_min``,
-    ``prm_prod`` and ``oracle``) and ``steps`` (one row per step end of each distinct chain:
-    ``prm`` score and ``oracle`` label). Distinct chains are scored once; cached on disk.
+    ``prm_prod``, ``likelihood`` (the chain's probability under the member whose checkpoint
+    is ``verifiers["likelihood"]``, the policy in this chapter) and ``oracle``) and ``steps``
+    (one row per step end of each distinct chain: ``prm`` score and ``oracle`` label).
+    Distinct chains are scored once; cached on disk.
     """
     key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),
                        samples["finished"].tolist(), sorted(v.name for v in verifiers.values()),
@@ -231,6 +235,7 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
     scores: dict[str, list[np.ndarray]] = {}
     judges = {"orm": load_verifier(verifiers["orm"]), "prm": load_verifier(verifiers["prm"]),
+              "likelihood": LikelihoodVerifier(*load_member(verifiers["likelihood"])),
               "oracle": OracleVerifier(problems)}
     for name, judge in tqdm(judges.items(), desc="score", disable=not progress, leave=False):
         scores[name] = []
@@ -242,6 +247,7 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
         "prm_last": [aggregate_steps(s, "last") for s in scores["prm"]],
         "prm_min": [aggregate_steps(s, "min") for s in scores["prm"]],
         "prm_prod": [aggregate_steps(s, "prod") for s in scores["prm"]],
+        "likelihood": [aggregate_steps(s, "last") for s in scores["likelihood"]],
         "oracle": [aggregate_steps(s) for s in scores["oracle"]],
     }
     distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
@@ -437,7 +443,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     paths = train_verifiers(config, inputs, orm_examples, prm_examples, progress)
     generative = train_generative_verifiers(config, inputs, progress)
     policy_path, problems, samples = member_samples(inputs, config.policy, progress)
-    scored, steps = score_samples(problems, samples, paths, progress)
+    scored, steps = score_samples(problems, samples, paths | {"likelihood": policy_path},
+                                  progress)
     compared, costs = compare_verifiers(config, inputs, problems, samples, paths, generative,
                                         progress)
     infos = []
@@ -459,7 +466,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
                                                        finished["correct"], finished[column])}
                for label, column in (("ORM", "orm"), ("PRM last", "prm_last"),
                                      ("PRM min", "prm_min"), ("PRM prod", "prm_prod"),
-                                     ("oracle", "oracle"))]
+                                     ("likelihood", "likelihood"), ("oracle", "oracle"))]
     quality.append({"score": "PRM step", "level": "step vs oracle",
                     "auc": roc_auc(steps["oracle"], steps["prm"]),
                     "auc_within_problem": within_group_auc(steps["problem"], steps["oracle"],

@@ -36,9 +36,13 @@ from ttc.upstream import policy, search_problems, verifier_base
 SAMPLE_STRATEGIES = {"majority vote": "majority vote",
                      "weighted best-of-N (PRM)": "PRM last, weighted",
                      "weighted best-of-N (ORM)": "ORM, weighted",
-                     "best-of-N (PRM)": "PRM last, best-of-N"}
+                     "best-of-N (PRM)": "PRM last, best-of-N",
+                     "weighted best-of-N (likelihood)": "likelihood, weighted",
+                     "best-of-N (likelihood)": "likelihood, best-of-N"}
 BASELINE = "weighted best-of-N (PRM)"  # the best-of-N the compute-optimal choice is measured by
 VERIFIER_SELECTORS = {"PRM last, weighted", "ORM, weighted", "PRM last, best-of-N"}
+#: selectors scored by the policy's own likelihood: it reads each chain once more
+LIKELIHOOD_SELECTORS = {"likelihood, weighted", "likelihood, best-of-N"}
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,18 @@ def _bins(values: pd.Series, n_bins: int, seed: int) -> pd.Series:
 def sample_strategy_table(best_of_n: pd.DataFrame, scored: pd.DataFrame, n_policy: int,
                           n_verifier: int) -> pd.DataFrame:
     """One row per (strategy, N, problem) for the sample-selection strategies, with the
-    inference FLOPs each costs on that problem (policy tokens, plus the verifier's)."""
+    inference FLOPs each costs on that problem (policy tokens, plus the scoring model's: the
+    verifier's, or the policy's again for the likelihood). A strategy chapter 4 did not
+    compute is left out."""
     tokens = scored.groupby("problem")["n_tokens"].mean()
     rows = []
     for label, selector in SAMPLE_STRATEGIES.items():
         part = best_of_n[best_of_n["selector"] == selector]
-        per_token = 2.0 * (n_policy + (n_verifier if selector in VERIFIER_SELECTORS else 0))
+        if part.empty:
+            continue
+        scorer = (n_verifier if selector in VERIFIER_SELECTORS
+                  else n_policy if selector in LIKELIHOOD_SELECTORS else 0)
+        per_token = 2.0 * (n_policy + scorer)
         rows.append(pd.DataFrame({
             "strategy": label, "budget": part["N"].to_numpy(),
             "problem": part["problem"].to_numpy(), "n_ops": part["n_ops"].to_numpy(),
