@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ttc import steps
 from ttc.tasks import STEP_SEP, Problem, grade, step_labels
 
 
@@ -30,10 +31,9 @@ class VerifierExample:
     labels: tuple[float, ...]
 
 
-def step_prefixes(completion: str) -> list[str]:
+def step_prefixes(completion: str, separator: str = STEP_SEP) -> list[str]:
     """The completion cut after each separator: ``"a;b;c"`` gives ``["a;", "a;b;"]``."""
-    cuts = [i + 1 for i, ch in enumerate(completion) if ch == STEP_SEP]
-    return [completion[:cut] for cut in cuts]
+    return steps.step_prefixes(completion, separator)
 
 
 def outcome_examples(problems: Sequence[Problem], samples: pd.DataFrame) -> list[VerifierExample]:

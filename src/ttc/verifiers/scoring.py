@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ttc import steps
 from ttc.tasks import STEP_SEP, Problem, first_error, step_labels
 
 
@@ -32,9 +33,9 @@ class Verifier(Protocol):
         ...
 
 
-def n_step_ends(completion: str, finished: bool) -> int:
+def n_step_ends(completion: str, finished: bool, separator: str = STEP_SEP) -> int:
     """How many scores a chain gets: one per separator, plus one at ``<eos>`` if finished."""
-    return completion.count(STEP_SEP) + int(finished)
+    return steps.n_step_ends(completion, finished, separator)
 
 
 def verifier_ids(tokenizer, prompt: str, completion: str, finished: bool) -> list[int]:
@@ -43,23 +44,15 @@ def verifier_ids(tokenizer, prompt: str, completion: str, finished: bool) -> lis
     return [*ids, tokenizer.eos_token_id] if finished else list(ids)
 
 
-def step_end_positions(ids: Sequence[int], n_prompt: int, sep_id: int, eos_id: int,
-                       finished: bool) -> list[int]:
-    """Positions in ``ids`` where a step ends: separators after the prompt, and a final EOS."""
-    ends = [i for i in range(n_prompt, len(ids)) if ids[i] == sep_id]
-    if finished:
-        ends.append(len(ids) - 1)
-    return ends
-
-
 class LearnedVerifier:
     """A trained reward model; ``kind`` is ``"orm"`` or ``"prm"`` (for labels in figures)."""
 
     def __init__(self, model: torch.nn.Module, tokenizer, kind: str = "prm",
-                 batch_size: int = 256, max_cached: int = 1_000_000):
+                 batch_size: int = 256, max_cached: int = 1_000_000,
+                 separator: str = STEP_SEP):
         self.model, self.tokenizer, self.kind = model.eval(), tokenizer, kind
         self.batch_size = batch_size
-        self.sep_id = tokenizer.convert_tokens_to_ids(STEP_SEP)
+        self.separator = separator  # the task's step separator (ttc.steps finds its tokens)
         self._memo: dict[tuple[str, str, bool], np.ndarray] = {}
         self._max_cached = max_cached
 
@@ -71,7 +64,7 @@ class LearnedVerifier:
         todo = sorted({k for k in keys if k not in self._memo},
                       key=lambda k: len(k[0]) + len(k[1]))
         device = next(self.model.parameters()).device
-        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
             encoded = [verifier_ids(self.tokenizer, *k) for k in chunk]
@@ -84,9 +77,8 @@ class LearnedVerifier:
             logits = self.model(input_ids=ids.to(device),
                                 attention_mask=mask.to(device)).logits[..., 0]  # (B, T)
             probs = torch.sigmoid(logits.float()).cpu().numpy()
-            for r, (key, e) in enumerate(zip(chunk, encoded, strict=True)):
-                n_prompt = len(self.tokenizer(key[0])["input_ids"])
-                ends = step_end_positions(e, n_prompt, self.sep_id, eos, key[2])
+            for r, key in enumerate(chunk):
+                ends = steps.step_end_positions(self.tokenizer, *key, self.separator)
                 self._memo[key] = probs[r, ends]
         result = [self._memo[k] for k in keys]
         if len(self._memo) > self._max_cached:

@@ -28,8 +28,10 @@ from ttc.finetune import (
     save_checkpoint,
     split_examples,
 )
+from ttc.steps import step_end_positions
+from ttc.tasks import STEP_SEP
 from ttc.verifiers.labels import VerifierExample
-from ttc.verifiers.scoring import LearnedVerifier, step_end_positions, verifier_ids
+from ttc.verifiers.scoring import LearnedVerifier, verifier_ids
 
 KINDS = ("orm", "prm")
 
@@ -38,9 +40,8 @@ class VerifierTrainConfig(FinetuneConfig):
     """Recipe for fine-tuning a verifier (the same for ORM and PRM)."""
 
 
-def _tensors(tokenizer, examples: Sequence[VerifierExample]):
+def _tensors(tokenizer, examples: Sequence[VerifierExample], separator: str = STEP_SEP):
     """Right-padded ids (E, T), attention mask (E, T) and targets (E, T), NaN = no target."""
-    sep_id, eos_id = tokenizer.convert_tokens_to_ids(";"), tokenizer.eos_token_id
     encoded = [verifier_ids(tokenizer, e.prompt, e.completion, e.finished) for e in examples]
     width = max(len(x) for x in encoded)
     ids = torch.full((len(examples), width), tokenizer.pad_token_id, dtype=torch.long)
@@ -49,8 +50,8 @@ def _tensors(tokenizer, examples: Sequence[VerifierExample]):
     for r, (example, x) in enumerate(zip(examples, encoded, strict=True)):
         ids[r, : len(x)] = torch.tensor(x)
         mask[r, : len(x)] = 1
-        n_prompt = len(tokenizer(example.prompt)["input_ids"])
-        ends = step_end_positions(x, n_prompt, sep_id, eos_id, example.finished)
+        ends = step_end_positions(tokenizer, example.prompt, example.completion,
+                                  example.finished, separator)
         if len(ends) != len(example.labels):
             raise ValueError(f"example has {len(example.labels)} labels for {len(ends)} step "
                              f"ends: {example.prompt + example.completion!r}")
