@@ -100,7 +100,7 @@ def checkpoint(inputs: Inputs, member: str) -> Path:
 
     fconfig = family.config
     return train_member(get_spec(member), fconfig.train_config, progress=False,
-                        device=fconfig.device)
+                        device=fconfig.device, dtype=fconfig.dtype)
 
 
 def device(inputs: Inputs) -> str:
@@ -139,7 +139,7 @@ def member_samples(inputs: Inputs, member: str, progress: bool = False):
     fconfig = _result(inputs, "02_family").config
     config = _result(inputs, "03_sampling").config
     path = checkpoint(inputs, member)
-    model, tokenizer = load_member(path, device=fconfig.device)
+    model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
     samples = draw_samples(model, tokenizer, path.name, main_problems(inputs),
                            main_sample_spec(config, fconfig), progress)
     return path, main_problems(inputs), samples
