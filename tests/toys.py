@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from ttc.sampling import Completion
 from ttc.tasks import STEP_SEP, Problem, parse_steps
@@ -54,3 +55,61 @@ class ToyPolicy:
                     break
             out.append(Completion(text, tokens, finished=True))
         return out
+
+
+# -- tiny hub models -----------------------------------------------------------------------------
+
+WORD_PROBLEMS = Path(__file__).parent / "data" / "word_problems.jsonl"
+#: a Qwen-style chat template (enough to exercise the chat path)
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def word_problem_tokenizer(chat: bool):
+    """A byte-level BPE tokenizer (about 400 tokens) trained on the fixture's text: merges
+    put newlines inside longer tokens, so nothing may assume a character per token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from ttc.tasks.word_problems import PLAIN_PROMPT, load_word_problems
+
+    _, problems = load_word_problems(str(WORD_PROBLEMS))
+    texts = [PLAIN_PROMPT.format(question=p.question) + p.solution for p in problems]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    backend.train_from_iterator(texts * 4, trainer)
+    eos = "<|im_end|>" if chat else "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=eos,
+                                        pad_token="<|endoftext|>",
+                                        clean_up_tokenization_spaces=False)
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def tiny_hub_model(folder: Path, kind: str, seed: int = 0) -> Path:
+    """A randomly initialised ``llama`` (no chat template) or ``qwen2`` (chat template)
+    causal LM with a fixture-trained tokenizer, saved into ``folder`` like a hub model."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = word_problem_tokenizer(chat=kind == "qwen2")
+    config = AutoConfig.for_model(
+        kind, vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+        max_position_embeddings=512, tie_word_embeddings=False,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
