@@ -68,10 +68,17 @@ CHAT_TEMPLATE = (
 )
 
 
+#: Qwen2's pre-tokenizer pattern: digits one by one, punctuation with the newlines after it
+#: (``".\n"`` is one piece), words with the space before them
+QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
 def word_problem_tokenizer(chat: bool):
-    """A byte-level BPE tokenizer (about 400 tokens) trained on the fixture's text: merges
-    put newlines inside longer tokens, so nothing may assume a character per token."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """A byte-level BPE tokenizer (about 400 tokens) trained on the fixture's text with
+    Qwen2's pre-tokenizer: merges put newlines inside longer tokens (``".\n"``), so nothing
+    may assume a character per token."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     from ttc.tasks.word_problems import PLAIN_PROMPT, load_word_problems
@@ -80,7 +87,9 @@ def word_problem_tokenizer(chat: bool):
     texts = [PLAIN_PROMPT.format(question=p.question) + p.solution for p in problems]
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
@@ -112,4 +121,44 @@ def tiny_hub_model(folder: Path, kind: str, seed: int = 0) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+def fit_to_fixture(folder: Path, steps: int = 120, lr: float = 1.5e-2) -> Path:
+    """Train the saved model in ``folder`` on the fixture's solutions, in its own prompt
+    format, until greedy decoding reproduces them; saved in place. A policy that solves
+    the problems lets the end-to-end tests check real grades, not just shapes."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ttc.hub import render_prompts
+    from ttc.tasks.word_problems import GSM8K, load_word_problems
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    _, problems = load_word_problems(str(WORD_PROBLEMS))
+    docs = []
+    for problem in render_prompts(problems, tokenizer, GSM8K):
+        prompt = tokenizer(problem.prompt)["input_ids"]
+        answer = tokenizer(problem.solution, add_special_tokens=False)["input_ids"]
+        docs.append((prompt, [*answer, tokenizer.eos_token_id]))
+    width = max(len(p) + len(a) for p, a in docs)
+    ids = torch.full((len(docs), width), tokenizer.pad_token_id)
+    labels = torch.full((len(docs), width), -100)
+    mask = torch.zeros((len(docs), width), dtype=torch.long)
+    for row, (prompt, answer) in enumerate(docs):
+        n = len(prompt) + len(answer)
+        ids[row, :n] = torch.tensor(prompt + answer)
+        labels[row, len(prompt):n] = torch.tensor(answer)
+        mask[row, :n] = 1
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    model.save_pretrained(folder)
     return folder

@@ -108,13 +108,28 @@ def chapter_result(chapter: str, profile: str | Path = DEFAULT_PROFILE,
         config = chapter_config(profile, key, overrides)
     elif overrides:
         raise ConfigError("pass either 'config' or 'overrides', not both")
-    configs[key] = config
+    inputs = _inputs(key, config, configs, profile, progress, quiet)
+    return _load_or_compute(key, config, inputs, progress, quiet, recompute)
+
+
+def _inputs(key: str, config: Any, configs: dict[str, Any], profile: str | Path,
+            progress: bool, quiet: bool) -> dict[str, ChapterResult]:
+    """The published results ``key`` reads under ``config`` (loaded or computed, in order)."""
+    configs = {**configs, key: config}
     done: dict[str, ChapterResult] = {}
-    for name in [*_needed(key, configs, profile), key]:
+    for name in _needed(key, configs, profile):
         visible = {r: done[r] for r in dependencies(name, configs)}
-        done[name] = _load_or_compute(name, configs[name], visible, progress, quiet,
-                                      recompute and name == key)
-    return done[key]
+        done[name] = _load_or_compute(name, configs[name], visible, progress, quiet)
+    return {name: done[name] for name in dependencies(key, configs)}
+
+
+def chapter_inputs(chapter: str, profile: str | Path, config: Any,
+                   progress: bool = False) -> dict[str, ChapterResult]:
+    """What a chapter's ``run`` would receive under ``profile`` with its own ``config``: the
+    published results of the chapters it reads (loaded, or computed first). Work that runs
+    outside the chapter, such as sharded sampling, starts from these."""
+    key = get_chapter(chapter).key
+    return _inputs(key, config, profile_configs(profile), profile, progress, quiet=True)
 
 
 def notebook_result(chapter: str, namespace: Mapping[str, Any]) -> ChapterResult:

@@ -218,14 +218,55 @@ def _external_policies(config: SamplingChapterConfig, task: Task, problems: list
                       render_prompts(hard, tokenizer, task), config.max_new_tokens)
 
 
-def _greedy_table(policy: _Policy, config: SamplingChapterConfig, task: Task,
-                  batch_size: int) -> pd.DataFrame:
-    """An external policy's greedy answers to the main set, in chapter 2's greedy table's
-    columns (``prompt``: the question); cached like samples (one temperature-0 sample)."""
-    spec = SampleSpec(n_samples=1, max_new_tokens=policy.max_new_tokens, temperature=0.0,
-                      seed=config.seed, batch_size=batch_size)
-    rows = draw_samples(policy.model, policy.tokenizer, policy.key, policy.problems, spec,
-                        progress=False, task=task)
+def _policies(config: SamplingChapterConfig, inputs) -> tuple[Task, object]:
+    """The task, and the policies chapter 3 samples (a generator: one model in memory)."""
+    if config.model:
+        task, problems, hard = external_problems(config)
+        return task, _external_policies(config, task, problems, hard)
+    return ARITHMETIC, _family_policies(config, inputs)
+
+
+def _sample_sets(config: SamplingChapterConfig, policy: _Policy) -> dict[str, tuple]:
+    """Every sample table chapter 3 draws from one policy: ``main`` (the main set),
+    ``hard`` (the hard subset) and, for an external model, ``greedy`` (one temperature-0
+    answer per main problem; the family's come from chapter 2): name -> (problems, spec)."""
+    batch_size = sample_batch_size(config, policy.model, policy.tokenizer,
+                                   [*policy.problems, *policy.hard], policy.max_new_tokens)
+    sets = {
+        "main": (policy.problems, main_sample_spec(config, policy.max_new_tokens, batch_size)),
+        "hard": (policy.hard, SampleSpec(
+            n_samples=config.hard_n_samples, max_new_tokens=policy.max_new_tokens,
+            temperature=config.temperature, top_p=config.top_p, seed=config.seed + 1,
+            batch_size=batch_size, problems_per_shard=2)),
+    }
+    if config.model:
+        sets["greedy"] = (policy.problems, SampleSpec(
+            n_samples=1, max_new_tokens=policy.max_new_tokens, temperature=0.0,
+            seed=config.seed, batch_size=batch_size))
+    return sets
+
+
+def sample_all(config: SamplingChapterConfig, inputs, shard=None,
+               progress: bool = False) -> pd.DataFrame:
+    """Draw (or find cached) every sample table chapter 3 reads, or only the shards of
+    worker ``shard`` (:class:`ttc.sampling.Shard`); ``run`` then finds them all cached.
+
+    One row per table: ``model``, ``set`` (main, hard, greedy), ``rows`` (0 while another
+    worker's shards are missing, so nothing is merged yet) and ``merged``."""
+    task, policies = _policies(config, inputs)
+    rows = []
+    for policy in policies:
+        for name, (problems, spec) in _sample_sets(config, policy).items():
+            table = draw_samples(policy.model, policy.tokenizer, policy.key, problems, spec,
+                                 progress, task=task, shard=shard)
+            rows.append({"model": policy.name, "set": name, "merged": table is not None,
+                         "rows": 0 if table is None else len(table)})
+    return pd.DataFrame(rows)
+
+
+def _greedy_table(policy: _Policy, rows: pd.DataFrame) -> pd.DataFrame:
+    """An external policy's greedy answers to the main set (one temperature-0 sample per
+    problem), in chapter 2's greedy table's columns (``prompt``: the question)."""
     return pd.DataFrame({
         "model": policy.name, "problem": rows["problem"], "n_ops": rows["n_ops"],
         "prompt": [policy.problems[i].question for i in rows["problem"]],
@@ -250,36 +291,22 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
     family) and ``per_k`` (per model, problem and k: pass@k, majority vote and inference
     FLOPs).
     """
-    if config.model:
-        task, problems, hard = external_problems(config)
-        policies = _external_policies(config, task, problems, hard)
-    else:
-        task, policies = ARITHMETIC, _family_policies(config, inputs)
+    task, policies = _policies(config, inputs)
     per_problem, per_k, hard_problem, hard_k, greedy = [], [], [], [], []
     for policy in tqdm(policies, desc="models", disable=not progress):
-        batch_size = sample_batch_size(config, policy.model, policy.tokenizer,
-                                       [*policy.problems, *policy.hard],
-                                       policy.max_new_tokens)
-        main_spec = main_sample_spec(config, policy.max_new_tokens, batch_size)
-        hard_spec = SampleSpec(n_samples=config.hard_n_samples,
-                               max_new_tokens=policy.max_new_tokens,
-                               temperature=config.temperature, top_p=config.top_p,
-                               seed=config.seed + 1, batch_size=batch_size,
-                               problems_per_shard=2)
-        samples = draw_samples(policy.model, policy.tokenizer, policy.key, policy.problems,
-                               main_spec, progress, task=task)
-        counts, curve = _curves(policy.name, policy.n_params, samples, policy.problems,
+        tables = {name: draw_samples(policy.model, policy.tokenizer, policy.key, problems,
+                                     spec, progress, task=task)
+                  for name, (problems, spec) in _sample_sets(config, policy).items()}
+        counts, curve = _curves(policy.name, policy.n_params, tables["main"], policy.problems,
                                 config.n_samples, config, task)
         per_problem.append(counts)
         per_k.append(curve)
-        hard_samples = draw_samples(policy.model, policy.tokenizer, policy.key, policy.hard,
-                                    hard_spec, progress, task=task)
-        hard_counts, hard_curve = _curves(policy.name, policy.n_params, hard_samples,
+        hard_counts, hard_curve = _curves(policy.name, policy.n_params, tables["hard"],
                                           policy.hard, config.hard_n_samples, config, task)
         hard_problem.append(hard_counts)
         hard_k.append(hard_curve)
         if config.model:
-            greedy.append(_greedy_table(policy, config, task, batch_size))
+            greedy.append(_greedy_table(policy, tables["greedy"]))
         else:
             greedy.append(_greedy_on(inputs["02_family"]["greedy"], policy.name,
                                      policy.problems).assign(N=policy.n_params))
