@@ -22,7 +22,8 @@ from ttc.tasks.arithmetic import (
     train_stream,
     training_text,
 )
-from ttc.tasks.base import ARITHMETIC, TASK_NAMES, Task, get_task
+from ttc.tasks.base import ARITHMETIC, Task
+from ttc.tasks.registry import TASKS, get_task
 
 __all__ = [
     "ARITHMETIC",
@@ -31,7 +32,7 @@ __all__ = [
     "STEP_SEP",
     "Problem",
     "Step",
-    "TASK_NAMES",
+    "TASKS",
     "Task",
     "TaskConfig",
     "apply_op",

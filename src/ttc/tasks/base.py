@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ttc.config import ConfigError
 from ttc.tasks import arithmetic
 
 
@@ -59,17 +58,3 @@ ARITHMETIC = Task(
     split_steps=_arithmetic_steps,
     chain_correct=lambda problem, text: arithmetic.first_error(problem, text) is None,
 )
-
-
-def get_task(name: str) -> Task:
-    """A task by name: ``arithmetic``, ``gsm8k`` (reasoning lines, ``#### answer``) or
-    ``math`` (paragraphs, ``\\boxed{answer}``); a one-line :class:`ConfigError` otherwise."""
-    from ttc.tasks.word_problems import GSM8K, MATH
-
-    tasks = {t.name: t for t in (ARITHMETIC, GSM8K, MATH)}
-    if name not in tasks:
-        raise ConfigError(f"unknown task {name!r}; allowed: {', '.join(tasks)}")
-    return tasks[name]
-
-
-TASK_NAMES = ("arithmetic", "gsm8k", "math")
