@@ -5,8 +5,8 @@
 bfloat16 matmuls are slow and the book's numbers were measured). Training under bfloat16
 autocasts the forward pass and keeps float32 master weights.
 
-Batch sizes for decoding and scoring follow from the memory they need per row (the KV
-cache, the attention scores and the vocabulary-sized logits) and a budget (a share of the
+Decoding batch sizes follow from the memory a row needs (the KV cache, the attention
+scores and the vocabulary-sized logits) and a budget (a share of the
 device's *total* memory, so the same machine always gets the same batch size, and sampled
 text, which depends on the batch, stays reproducible there).
 """
@@ -81,18 +81,6 @@ def decode_row_bytes(config, tokens: int, dtype: torch.dtype) -> int:
     scores = heads * tokens * 4
     logits = 5 * vocab * 4
     return cache + scores + logits
-
-
-def score_row_bytes(config, tokens: int, dtype: torch.dtype) -> int:
-    """Memory one sequence of ``tokens`` needs in a full forward pass without a cache
-    (scoring, likelihoods): the widest activations of one layer (the MLP's, taken as
-    8 x hidden per token) and one layer's attention scores, kept per layer being computed,
-    plus the hidden states every layer hands on."""
-    layers, heads, _, _, hidden, _ = _shape(config)
-    size = torch.empty((), dtype=dtype).element_size()
-    activations = 8 * hidden * tokens * size
-    attention = heads * tokens * tokens * size
-    return activations + attention + layers * hidden * tokens * size
 
 
 def batch_size_for(row_bytes: int, budget: int, cap: int = 4096) -> int:

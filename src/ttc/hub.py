@@ -13,7 +13,6 @@ one line naming what to provide.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -139,13 +138,3 @@ def parameter_counts(model) -> dict[str, int]:
     from ttc.family.specs import count_parameters
 
     return count_parameters(model)
-
-
-def describe(model, tokenizer) -> str:
-    """One line about a loaded policy (for logs): type, N, dtype, device, template."""
-    counts = parameter_counts(model)
-    first = next(model.parameters())
-    return json.dumps({"type": type(model).__name__, "N": counts["non_embedding"],
-                       "dtype": str(first.dtype).removeprefix("torch."),
-                       "device": str(first.device),
-                       "chat_template": bool(getattr(tokenizer, "chat_template", None))})
