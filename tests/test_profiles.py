@@ -8,7 +8,7 @@ from ttc.config import ConfigError, build_config, config_hash
 from ttc.profiles import ProfileError, available_profiles, load_profile
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "llm"])
 def test_shipped_profiles_are_valid(name):
     assert name in available_profiles()
     profile = load_profile(name)
@@ -44,7 +44,7 @@ def test_bad_profiles_fail_with_one_line(tmp_path, text, message):
 
 
 def test_unknown_profile_lists_the_allowed_ones():
-    with pytest.raises(ProfileError, match="allowed: cpu, gpu, smoke"):
+    with pytest.raises(ProfileError, match="allowed: cpu, gpu, llm, smoke"):
         load_profile("laptop")
 
 

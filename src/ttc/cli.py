@@ -3,6 +3,9 @@
     ttc run 02_family --profile cpu --set train_steps=100 --out results/
     ttc book --profile smoke
     ttc check-profile gpu
+    ttc sample --profile cpu --shard 0/4          # one worker's share of chapter 3's samples
+    ttc sample --profile cpu --ray 4              # all shards as Ray tasks
+    ttc gpu-check results/gpu-check               # the gpu profile's training and sampling, timed
 
 ``ttc run`` needs no papermill or Jupyter (e.g. on a GPU image): it loads or computes the
 chapter's published result through the same pipeline as the notebook (earlier chapters
@@ -85,6 +88,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    """Chapter 3's samples under a profile: all of them, one worker's shards, or a Ray
+    fan-out of every worker."""
+    from ttc.sampling import Shard
+    from ttc.shards import fan_out, sample_profile
+
+    overrides = _parse_overrides(args.set)
+    start = time.perf_counter()
+    if args.ray:
+        if args.shard:
+            raise ConfigError("give --shard (one worker) or --ray (every worker), not both")
+        summary = fan_out(args.profile, args.ray, overrides, address=args.ray_address)
+    else:
+        shard = Shard.parse(args.shard) if args.shard else None
+        summary = sample_profile(args.profile, overrides, shard, progress=True)
+    for row in summary.itertuples(index=False):
+        state = f"merged, {row.rows} rows" if row.merged else "waiting for other shards"
+        print(f"[ttc]   {row.model} {row.set}: {state}")
+    print(f"[ttc] done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    from ttc.gpu_check import run_check
+
+    timings = run_check(args.out, size=args.size, base=args.profile)
+    for row in timings.itertuples(index=False):
+        print(f"[ttc]   {row.stage}: {row.seconds:.1f} s")
+    print(f"[ttc] wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ttc import __version__
 
@@ -119,6 +154,27 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-profile", help="validate profiles (default: all)")
     check.add_argument("profiles", nargs="*")
     check.set_defaults(func=_cmd_check)
+
+    sample = sub.add_parser("sample", help="draw chapter 3's samples (all, one worker's "
+                            "shards, or every worker on Ray)")
+    sample.add_argument("--profile", default="cpu", help="profile name or YAML path")
+    sample.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one of chapter 3's parameters, repeatable")
+    sample.add_argument("--shard", metavar="I/N",
+                        help="sample only worker I's shards of N (merged by whichever worker "
+                        "writes the last one)")
+    sample.add_argument("--ray", type=int, metavar="N",
+                        help="run N workers as Ray tasks (the optional extra 'ray')")
+    sample.add_argument("--ray-address", help="a running Ray cluster (default: start one here)")
+    sample.set_defaults(func=_cmd_sample)
+
+    gpu = sub.add_parser("gpu-check", help="train and sample the gpu profile's family at a "
+                         "size for one GPU within minutes; write timings and tables")
+    gpu.add_argument("out", help="folder for timings.csv, environment.json and the tables")
+    gpu.add_argument("--size", choices=("check", "smoke"), default="check",
+                     help="check (one H200, about 8 minutes) or smoke (seconds, any CPU)")
+    gpu.add_argument("--profile", default="gpu", help="the profile to start from (default gpu)")
+    gpu.set_defaults(func=_cmd_gpu_check)
     return parser
 
 

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ttc.chapters import CHAPTERS, config_from_namespace, get_chapter, upstream
+from ttc.chapters import CHAPTERS, config_from_namespace, dependencies, get_chapter
 from ttc.config import ConfigError, build_config
-from ttc.profiles import load_profile
+from ttc.profiles import chapter_config, load_profile, off_message
 from ttc.results import (
     ChapterResult,
     DamagedArtifact,
@@ -36,17 +36,38 @@ def _log(message: str) -> None:
 
 
 def profile_configs(profile: str | Path) -> dict[str, Any]:
-    """The validated config of every chapter under a profile."""
+    """The validated config of every chapter under a profile (None for a chapter the
+    profile turns off)."""
     params = load_profile(profile)
     name = Path(str(profile)).stem
-    return {key: build_config(CHAPTERS[key].config_cls, params[key],
-                              where=f"profile {name}, {key}") for key in CHAPTERS}
+    return {key: None if params[key] is False else
+            build_config(CHAPTERS[key].config_cls, params[key], where=f"profile {name}, {key}")
+            for key in CHAPTERS}
+
+
+def _needed(key: str, configs: dict[str, Any], profile: str | Path) -> list[str]:
+    """The chapters ``key`` reads under ``configs``, in registry order; a one-line error
+    when it, or a chapter it reads, is off under the profile."""
+    if configs[key] is None:
+        raise ConfigError(off_message(profile, key, load_profile(profile)))
+    needed: set[str] = set()
+    stack = list(CHAPTERS[key].needs(configs[key]))
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        if configs[name] is None:
+            raise ConfigError(f"{key} with these parameters reads {name}: "
+                              f"{off_message(profile, name, load_profile(profile))}")
+        needed.add(name)
+        stack.extend(CHAPTERS[name].needs(configs[name]))
+    return [k for k in CHAPTERS if k in needed]
 
 
 def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
                      progress: bool, quiet: bool, recompute: bool = False) -> ChapterResult:
     chapter = CHAPTERS[key]
-    store_key = result_key(key, config, {r: inputs[r].key for r in chapter.reads})
+    store_key = result_key(key, config, {r: inputs[r].key for r in chapter.needs(config)})
     if recompute:
         discard(key, store_key)
     try:
@@ -61,7 +82,7 @@ def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
         return stored
     _log(f"{key}: computing (no stored result for this config) ...")
     start = time.perf_counter()
-    visible = {name: inputs[name] for name in upstream(key)}
+    visible = {name: inputs[name] for name in inputs}
     tables = chapter.run(config, visible, progress=progress)
     tables = {name: storable(name, frame) for name, frame in tables.items()}
     result = ChapterResult(key, config, tables, chapter.facts(tables, config), store_key)
@@ -84,16 +105,31 @@ def chapter_result(chapter: str, profile: str | Path = DEFAULT_PROFILE,
     key = get_chapter(chapter).key
     configs = profile_configs(profile)
     if config is None:
-        params = {**load_profile(profile)[key], **(overrides or {})}
-        config = build_config(CHAPTERS[key].config_cls, params,
-                              where=f"profile {Path(str(profile)).stem}, {key}")
+        config = chapter_config(profile, key, overrides)
     elif overrides:
         raise ConfigError("pass either 'config' or 'overrides', not both")
+    inputs = _inputs(key, config, configs, profile, progress, quiet)
+    return _load_or_compute(key, config, inputs, progress, quiet, recompute)
+
+
+def _inputs(key: str, config: Any, configs: dict[str, Any], profile: str | Path,
+            progress: bool, quiet: bool) -> dict[str, ChapterResult]:
+    """The published results ``key`` reads under ``config`` (loaded or computed, in order)."""
+    configs = {**configs, key: config}
     done: dict[str, ChapterResult] = {}
-    for name in [*upstream(key), key]:
-        done[name] = _load_or_compute(name, config if name == key else configs[name],
-                                      done, progress, quiet, recompute and name == key)
-    return done[key]
+    for name in _needed(key, configs, profile):
+        visible = {r: done[r] for r in dependencies(name, configs)}
+        done[name] = _load_or_compute(name, configs[name], visible, progress, quiet)
+    return {name: done[name] for name in dependencies(key, configs)}
+
+
+def chapter_inputs(chapter: str, profile: str | Path, config: Any,
+                   progress: bool = False) -> dict[str, ChapterResult]:
+    """What a chapter's ``run`` would receive under ``profile`` with its own ``config``: the
+    published results of the chapters it reads (loaded, or computed first). Work that runs
+    outside the chapter, such as sharded sampling, starts from these."""
+    key = get_chapter(chapter).key
+    return _inputs(key, config, profile_configs(profile), profile, progress, quiet=True)
 
 
 def notebook_result(chapter: str, namespace: Mapping[str, Any]) -> ChapterResult:
@@ -111,7 +147,7 @@ def store_key(chapter: str, profile: str | Path, params: Mapping[str, Any]) -> s
     configs = profile_configs(profile)
     configs[key] = build_config(CHAPTERS[key].config_cls, params, where=key)
     keys: dict[str, str] = {}
-    for name in [*upstream(key), key]:
+    for name in [*_needed(key, configs, profile), key]:
         keys[name] = result_key(name, configs[name],
-                                {r: keys[r] for r in CHAPTERS[name].reads})
+                                {r: keys[r] for r in CHAPTERS[name].needs(configs[name])})
     return keys[key]

@@ -11,6 +11,12 @@ default a reader runs on a laptop, ``gpu`` is a larger run on one GPU. Every pro
 chapter (which upstream results a chapter reads follows from the chapter registry and the
 profile being built, so a chapter left out would silently run on other settings). Every
 profile is validated before anything runs.
+
+A chapter's entry may be ``false``: the chapter does not run under that profile. The ``llm``
+profile samples hub models on word problems; the chapters that only make sense for the
+trained family (its training, verifiers trained on its samples, search, revisions, the
+exchange) are ``false`` there, and asking for one (or for a chapter that reads one) is a
+one-line error naming the chapters that do run.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
             )
         if not (notebooks_dir() / f"{key}.md").is_file():
             raise ProfileError(f"{label}: notebook {key!r} has no file notebooks/{key}.md")
+        if params is False:
+            continue  # off under this profile
         if params is None:
             raw[key] = params = {}
         if not isinstance(params, dict):
@@ -88,7 +96,18 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
     return raw
 
 
+def off_message(profile: str | Path, key: str, raw: dict[str, Any]) -> str:
+    """The one line that says chapter ``key`` does not run under ``profile``."""
+    name = Path(str(profile)).stem
+    running = ", ".join(k for k in CHAPTERS if raw.get(k) is not False)
+    return (f"chapter {key} does not run under profile {name} (its entry is false: it needs "
+            f"the trained model family); chapters that run under {name}: {running}")
+
+
 def chapter_config(profile: str | Path, key: str, overrides: dict[str, Any] | None = None):
     """The validated config of one chapter under a profile, with optional overrides."""
-    params = {**load_profile(profile)[key], **(overrides or {})}
+    raw = load_profile(profile)
+    if raw[key] is False:
+        raise ProfileError(off_message(profile, key, raw))
+    params = {**raw[key], **(overrides or {})}
     return build_config(CHAPTERS[key].config_cls, params, where=f"profile {profile}, {key}")

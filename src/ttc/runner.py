@@ -123,6 +123,9 @@ def execute_all(profile: str, only: Iterable[str] | None = None,
     timings: dict[str, float] = {}
     for key in keys:
         start = time.perf_counter()
+        if params[key] is False:  # off under this profile (llm: family-only chapters)
+            print(f"[ttc] {key}: off under profile {Path(profile).stem}; skipped", flush=True)
+            continue
         build = build_key(key, params[key], profile)
         if not force and is_current(executed_dir() / f"{key}.ipynb", build):
             print(f"[ttc] {key}: executed copy is current (profile {Path(profile).stem})",

@@ -218,44 +218,129 @@ def _cached_samples(folder: Path):
         return None
 
 
-def samples_folder(model, model_key: str, problems: Sequence, spec: SampleSpec) -> Path:
+@dataclass(frozen=True)
+class Shard:
+    """Worker ``index`` of ``count``: it samples the shards whose number is ``index`` modulo
+    ``count`` (``--shard i/N`` on the command line). Which problems a shard holds, and its
+    seed, depend only on the shard's number, so any process computes the same shard."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and self.count >= 1
+                and isinstance(self.index, int) and 0 <= self.index < self.count):
+            raise ValueError(f"a shard is i/N with 0 <= i < N; got {self.index}/{self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"1/4"`` -> ``Shard(1, 4)``; a one-line :class:`ttc.config.ConfigError` else."""
+        from ttc.config import ConfigError
+
+        try:
+            index, count = (int(part) for part in str(text).split("/"))
+            return cls(index, count)
+        except ValueError:
+            raise ConfigError(f"--shard expects i/N with 0 <= i < N (e.g. 0/4); got "
+                              f"{text!r}") from None
+
+    def owns(self, number: int) -> bool:
+        return number % self.count == self.index
+
+
+def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, backend: str,
+                task) -> str:
+    """The samples' cache key. The arithmetic task in float32 keeps the key it had before
+    tasks and precisions were options; another task adds its name and the reference
+    answers (grading is part of the table), another precision its name."""
+    from ttc.config import config_hash
+    from ttc.devices import dtype_name
+
+    parts: tuple = (model_key, [p.prompt for p in problems], spec, backend)
+    if task.name != "arithmetic":
+        parts = (*parts, task.name, [str(p.answer) for p in problems])
+    dtype = next(model.parameters()).dtype
+    if dtype != torch.float32:
+        parts = (*parts, dtype_name(dtype))
+    return config_hash(parts)
+
+
+def _sample_shard(model, tokenizer, problems: Sequence, spec: SampleSpec, number: int,
+                  backend: str, task):
+    """The graded samples of shard ``number``: its problems, ``n_samples`` each, seeded by
+    the shard's number, through Parquet and back (so a fresh shard has a cached one's
+    dtypes)."""
+    import io
+
+    import pandas as pd
+
+    start = number * spec.problems_per_shard
+    chunk = list(problems[start : start + spec.problems_per_shard])
+    prompts = [p.prompt for p in chunk for _ in range(spec.n_samples)]
+    completions = generate(model, tokenizer, prompts, spec.max_new_tokens,
+                           temperature=spec.temperature, top_p=spec.top_p,
+                           seed=spec.seed + number, batch_size=spec.batch_size,
+                           backend=backend)
+    owners = [p for p in chunk for _ in range(spec.n_samples)]
+    # answers as text: a garbage completion may "answer" a 40-digit number
+    answers = [task.parse_answer(c.text) if c.finished else None for c in completions]
+    answers = [None if a is None else str(a) for a in answers]
+    frame = pd.DataFrame({
+        "problem": [start + i // spec.n_samples for i in range(len(prompts))],
+        "n_ops": [p.n_ops for p in owners],
+        "sample": [i % spec.n_samples for i in range(len(prompts))],
+        "completion": [c.text for c in completions],
+        "finished": [c.finished for c in completions],
+        "n_tokens": [c.n_tokens for c in completions],
+        "answer": pd.array(answers, dtype="string"),
+        "correct": [task.grade(p, c.text, c.finished)
+                    for p, c in zip(owners, completions, strict=True)],
+    })
+    return pd.read_parquet(io.BytesIO(frame.to_parquet(index=False)))
+
+
+def samples_folder(model, model_key: str, problems: Sequence, spec: SampleSpec,
+                   task=None) -> Path:
     """Where :func:`draw_samples` keeps the merged table for these arguments."""
     from ttc.cache import artifact_path
-    from ttc.config import config_hash
+    from ttc.tasks import ARITHMETIC
 
     backend = "lean" if lean_llama.supports(model) else "hf"
-    key = config_hash((model_key, [p.prompt for p in problems], spec, backend))
+    key = _sample_key(model, model_key, problems, spec, backend, task or ARITHMETIC)
     return artifact_path("samples", f"{model_key}-{key}")
 
 
-def samples_cached(model, model_key: str, problems: Sequence, spec: SampleSpec) -> bool:
+def samples_cached(model, model_key: str, problems: Sequence, spec: SampleSpec,
+                   task=None) -> bool:
     """Whether :func:`draw_samples` would find its table in the cache (without checking
     the table's manifest, which :func:`draw_samples` does when it reads it)."""
-    return (samples_folder(model, model_key, problems, spec) / SAMPLES_TABLE).is_file()
+    return (samples_folder(model, model_key, problems, spec, task) / SAMPLES_TABLE).is_file()
 
 
 def draw_samples(
     model, tokenizer, model_key: str, problems: Sequence, spec: SampleSpec,
-    progress: bool = True,
+    progress: bool = True, task=None, shard: Shard | None = None,
 ):
     """``spec.n_samples`` graded samples per problem, as a tidy table; cached on disk.
 
     One row per (problem, sample): ``problem`` (index into ``problems``), ``n_ops``,
     ``sample``, ``completion``, ``finished``, ``n_tokens``, ``answer`` (the parsed final
-    answer as text; missing when unfinished or malformed) and ``correct``.
+    answer as text; missing when unfinished or malformed) and ``correct``. ``task``
+    (default: the arithmetic chains) reads and grades the completions.
 
     ``model_key`` names the policy in the cache key (for the family, the checkpoint folder
     name, which already hashes the recipe). Problems are sampled in shards seeded by their
-    index, each written atomically with a manifest into ``<folder>.shards/shard-NNNNN/``, so
+    number, each written atomically with a manifest into ``<folder>.shards/shard-NNNNN/``, so
     an interrupted run resumes where it stopped and gives the same table as an uninterrupted
-    one, and several workers may share the work. The merged table goes into ``<folder>/``
-    with its manifest; only then are the finished shards removed (a worker still writing one
-    keeps its temporary folder, and finds the merged table at its next shard). Every shard
-    and table is checked against its manifest when read; a damaged one is reported in one
-    line and sampled again.
+    one, and several workers may share the work: with ``shard`` (worker i of N) a call
+    samples only its own shards, and merges when it finds every shard written (returning
+    the table; None while shards of other workers are missing). The merged table goes into
+    ``<folder>/`` with its manifest; only then are the finished shards removed (a worker
+    still writing one keeps its temporary folder, and finds the merged table at its next
+    shard). Every shard and table is checked against its manifest when read; a damaged one
+    is reported in one line and sampled again, and a shard that vanishes while it is read
+    (a worker merged and removed it) sends the reader to the merged table.
     """
-    import io
-
     import pandas as pd
 
     from ttc.cache import (
@@ -265,56 +350,36 @@ def draw_samples(
         warn,
         write_verified_frame,
     )
-    from ttc.tasks import grade, parse_answer
+    from ttc.tasks import ARITHMETIC
 
-    folder = samples_folder(model, model_key, problems, spec)
+    task = task or ARITHMETIC
     backend = "lean" if lean_llama.supports(model) else "hf"
+    folder = samples_folder(model, model_key, problems, spec, task)
     shard_dir = folder.with_name(f"{folder.name}.shards")
     table = _cached_samples(folder)
     if table is not None:
         _remove_shards(shard_dir)  # what a killed worker may have left
         return table
-    shards = range(0, len(problems), spec.problems_per_shard)
-    frames = []
-    for number, start in enumerate(tqdm(shards, desc=f"sample {model_key}", disable=not progress,
-                                        leave=False, position=bar_row())):
+    n_shards = -(-len(problems) // spec.problems_per_shard)
+    numbers = [n for n in range(n_shards) if shard is None or shard.owns(n)]
+    frames: dict[int, pd.DataFrame] = {}
+    for number in tqdm(numbers, desc=f"sample {model_key}", disable=not progress,
+                       leave=False, position=bar_row()):
         path = shard_dir / f"shard-{number:05d}"
-        if number and folder.exists() and (table := _cached_samples(folder)) is not None:
+        if frames and folder.exists() and (table := _cached_samples(folder)) is not None:
             _remove_shards(shard_dir)  # another worker merged meanwhile
             return table
         if path.exists():
             try:
-                frames.append(read_verified_frame(path, SAMPLES_TABLE))
+                frames[number] = read_verified_frame(path, SAMPLES_TABLE)
                 continue
-            except DamagedArtifact as err:
+            except (DamagedArtifact, OSError) as err:
                 if (table := _cached_samples(folder)) is not None:
                     _remove_shards(shard_dir)  # a worker merged and is removing the shards
                     return table
                 warn(f"damaged sample shard: {err}; sampling it again")
                 discard_artifact(path)
-        chunk = list(problems[start : start + spec.problems_per_shard])
-        prompts = [p.prompt for p in chunk for _ in range(spec.n_samples)]
-        completions = generate(model, tokenizer, prompts, spec.max_new_tokens,
-                               temperature=spec.temperature, top_p=spec.top_p,
-                               seed=spec.seed + number, batch_size=spec.batch_size,
-                               backend=backend)
-        owners = [p for p in chunk for _ in range(spec.n_samples)]
-        # answers as text: a garbage completion may "answer" a 40-digit number
-        answers = [parse_answer(c.text) if c.finished else None for c in completions]
-        answers = [None if a is None else str(a) for a in answers]
-        frame = pd.DataFrame({
-            "problem": [start + i // spec.n_samples for i in range(len(prompts))],
-            "n_ops": [p.n_ops for p in owners],
-            "sample": [i % spec.n_samples for i in range(len(prompts))],
-            "completion": [c.text for c in completions],
-            "finished": [c.finished for c in completions],
-            "n_tokens": [c.n_tokens for c in completions],
-            "answer": pd.array(answers, dtype="string"),
-            "correct": [grade(p, c.text, c.finished)
-                        for p, c in zip(owners, completions, strict=True)],
-        })
-        # through Parquet and back, so a fresh shard has the dtypes of a cached one
-        frame = pd.read_parquet(io.BytesIO(frame.to_parquet(index=False)))
+        frame = _sample_shard(model, tokenizer, problems, spec, number, backend, task)
         try:
             write_verified_frame(frame, path, SAMPLES_TABLE)
         except OSError:  # the shard folder went: a worker that merged removed it
@@ -322,8 +387,21 @@ def draw_samples(
                 _remove_shards(shard_dir)
                 return table
             raise
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
+        frames[number] = frame
+    if shard is not None:  # the others' shards: merge only once every shard is written
+        for number in range(n_shards):
+            if number in frames:
+                continue
+            path = shard_dir / f"shard-{number:05d}"
+            try:
+                frames[number] = read_verified_frame(path, SAMPLES_TABLE)
+            except (DamagedArtifact, OSError):
+                # not written yet (or merged and removed meanwhile): nothing to merge here
+                table = _cached_samples(folder)
+                if table is not None:
+                    _remove_shards(shard_dir)
+                return table
+    table = pd.concat([frames[n] for n in range(n_shards)], ignore_index=True)
     write_verified_frame(table, folder, SAMPLES_TABLE)  # kept as is if another worker won
     _remove_shards(shard_dir)
     return table

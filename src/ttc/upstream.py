@@ -100,7 +100,7 @@ def checkpoint(inputs: Inputs, member: str) -> Path:
 
     fconfig = family.config
     return train_member(get_spec(member), fconfig.train_config, progress=False,
-                        device=fconfig.device)
+                        device=fconfig.device, dtype=fconfig.dtype)
 
 
 def device(inputs: Inputs) -> str:
@@ -121,13 +121,27 @@ def main_problems(inputs: Inputs) -> list[Problem]:
     return first_per_ops(test_problems(fconfig), config.n_problems_per_ops)
 
 
-def main_sample_spec(config, fconfig):
-    """How chapter 3 samples its main set (``config``: chapter 3's, ``fconfig``: chapter 2's
-    config); later chapters find the same cached samples with it."""
+def main_sample_spec(config, max_new_tokens: int, batch_size: int):
+    """How chapter 3 samples its main set (``config``: chapter 3's; ``max_new_tokens``:
+    chapter 2's limit for the family; ``batch_size``: :func:`sample_batch_size`); later
+    chapters find the same cached samples with it."""
     from ttc.sampling import SampleSpec
 
-    return SampleSpec(n_samples=config.n_samples, max_new_tokens=fconfig.max_new_tokens,
-                      temperature=config.temperature, top_p=config.top_p, seed=config.seed)
+    return SampleSpec(n_samples=config.n_samples, max_new_tokens=max_new_tokens,
+                      temperature=config.temperature, top_p=config.top_p, seed=config.seed,
+                      batch_size=batch_size)
+
+
+def sample_batch_size(config, model, tokenizer, problems, max_new_tokens: int) -> int:
+    """Chapter 3's decoding batch: its ``batch_size``, or (0) as many rows of the longest
+    prompt of ``problems`` plus ``max_new_tokens`` as the memory budget holds."""
+    if config.batch_size > 0:
+        return config.batch_size
+    from ttc.devices import decode_batch_size
+
+    longest = max(len(tokenizer(p.prompt)["input_ids"]) for p in problems)
+    device = str(next(model.parameters()).device)
+    return decode_batch_size(model, longest + max_new_tokens, device=device)
 
 
 def member_samples(inputs: Inputs, member: str, progress: bool = False):
@@ -139,9 +153,15 @@ def member_samples(inputs: Inputs, member: str, progress: bool = False):
     fconfig = _result(inputs, "02_family").config
     config = _result(inputs, "03_sampling").config
     path = checkpoint(inputs, member)
-    model, tokenizer = load_member(path, device=fconfig.device)
+    model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
+    test = test_problems(fconfig)
+    hardest = max(p.n_ops for p in test)
+    hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
+    batch_size = sample_batch_size(config, model, tokenizer, [*main_problems(inputs), *hard],
+                                   fconfig.max_new_tokens)
     samples = draw_samples(model, tokenizer, path.name, main_problems(inputs),
-                           main_sample_spec(config, fconfig), progress)
+                           main_sample_spec(config, fconfig.max_new_tokens, batch_size),
+                           progress)
     return path, main_problems(inputs), samples
 
 

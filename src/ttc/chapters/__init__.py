@@ -50,6 +50,18 @@ class Chapter:
     facts: Callable[[Tables, Any], dict[str, Any]]
     #: the chapters whose published results ``run`` reads directly
     reads: tuple[str, ...] = ()
+    #: ``needs(config) -> keys``: the part of ``reads`` a given config reads (chapter 3 with
+    #: an external model reads no family); None: all of ``reads``
+    needs_fn: Callable[[Any], tuple[str, ...]] | None = None
+
+    def needs(self, config: Any) -> tuple[str, ...]:
+        """The chapters this chapter reads under ``config`` (a subset of ``reads``)."""
+        if self.needs_fn is None:
+            return self.reads
+        needed = tuple(self.needs_fn(config))
+        if not set(needed) <= set(self.reads):
+            raise RuntimeError(f"chapter {self.key} needs {needed}, not all in {self.reads}")
+        return needed
 
     @property
     def short_name(self) -> str:
@@ -63,7 +75,8 @@ class Chapter:
 
 
 def _chapter(module, key: str, title: str, config_cls: type, reads: tuple[str, ...] = ()):
-    return Chapter(key, title, config_cls, module.run, module.facts, reads)
+    return Chapter(key, title, config_cls, module.run, module.facts, reads,
+                   getattr(module, "needs", None))
 
 
 CHAPTERS: dict[str, Chapter] = {
@@ -115,6 +128,20 @@ def upstream(key: str) -> list[str]:
         if name not in needed:
             needed.add(name)
             stack.extend(CHAPTERS[name].reads)
+    return [k for k in CHAPTERS if k in needed]
+
+
+def dependencies(key: str, configs: Mapping[str, Any]) -> list[str]:
+    """Every chapter ``key`` reads, directly or not, under ``configs`` (chapter key ->
+    config), in registry order: like :func:`upstream`, but following each chapter's
+    :meth:`Chapter.needs` for its config."""
+    needed: set[str] = set()
+    stack = list(get_chapter(key).needs(configs[key]))
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(CHAPTERS[name].needs(configs[name]))
     return [k for k in CHAPTERS if k in needed]
 
 

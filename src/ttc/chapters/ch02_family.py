@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
+from ttc.devices import DEVICES, DTYPES, dtype_name, resolve_dtype
 from ttc.family.specs import check_members, get_spec
 from ttc.family.train import (
     TrainConfig,
@@ -48,6 +50,9 @@ class FamilyChapterConfig:
     test_seed: int = 1234
     #: "auto" (CUDA if available), "cpu" or "cuda"; not part of any cache key
     device: str = "auto"
+    #: precision of training and decoding: "auto" (bfloat16 on CUDA, float32 on the CPU),
+    #: "float32", "bfloat16"; part of the cache keys unless float32
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         check_members("members", self.members)
@@ -56,7 +61,8 @@ class FamilyChapterConfig:
         require_range("block_size", self.block_size, low=16, high=4096)
         require_range("lr", self.lr, low=1e-6, high=1.0)
         require_range("n_test_per_ops", self.n_test_per_ops, low=1)
-        require_choice("device", self.device, ("auto", "cpu", "cuda"))
+        require_choice("device", self.device, DEVICES)
+        require_choice("dtype", self.dtype, DTYPES)
         try:  # the task and the recipe check their own fields
             _ = (self.task, self.train_config)
         except ValueError as err:
@@ -98,31 +104,33 @@ def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
     """True when the member's checkpoint and its greedy answers are both in the cache."""
     path = artifact_path("checkpoints", checkpoint_key(get_spec(name), config.train_config))
     return (cached_checkpoint(path)
-            and _greedy_folder(path, test_problems(config), config.max_new_tokens).is_dir())
+            and _greedy_folder(path, test_problems(config), config.max_new_tokens,
+                               config.device, config.dtype).is_dir())
 
 
 def _prepare_member(job: tuple[FamilyChapterConfig, str, bool]) -> Path:
     """One member's job: train it, then decode the test set greedily (cached)."""
     config, name, progress = job
     path = train_member(get_spec(name), config.train_config, progress=progress,
-                        device=config.device)
+                        device=config.device, dtype=config.dtype)
     greedy_results(name, path, test_problems(config), config.max_new_tokens,
-                   device=config.device)
+                   device=config.device, dtype=config.dtype)
     return path
 
 
 def greedy_results(
     name: str, checkpoint: Path, problems: list[Problem], max_new_tokens: int,
-    device: str = "auto",
+    device: str = "auto", dtype: str = "auto",
 ) -> pd.DataFrame:
     """Greedy completions of ``problems`` by one member, graded: one row per problem.
 
-    Cached by the checkpoint, the prompts and the length limit: greedy decoding is
-    deterministic, and later chapters read chapter 2's table instead of decoding again."""
-    folder = _greedy_folder(checkpoint, problems, max_new_tokens)
+    Cached by the checkpoint, the prompts, the length limit and the precision unless float32:
+    greedy decoding is deterministic, and later chapters read chapter 2's table instead of
+    decoding again."""
+    folder = _greedy_folder(checkpoint, problems, max_new_tokens, device, dtype)
     if (cached := load_tables(folder, ["greedy.parquet"])) is not None:
         return cached["greedy.parquet"]
-    model, tokenizer = load_member(checkpoint, device=device)
+    model, tokenizer = load_member(checkpoint, device=device, dtype=dtype)
     completions = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
     pairs = list(zip(problems, completions, strict=True))
     table = pd.DataFrame(
@@ -142,8 +150,13 @@ def greedy_results(
     return load_tables(folder, ["greedy.parquet"])["greedy.parquet"]  # the cached dtypes
 
 
-def _greedy_folder(checkpoint: Path, problems: list[Problem], max_new_tokens: int) -> Path:
-    key = config_hash((checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1"))
+def _greedy_folder(checkpoint: Path, problems: list[Problem], max_new_tokens: int,
+                   device: str = "auto", dtype: str = "auto") -> Path:
+    parts = (checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1")
+    precision = resolve_dtype(dtype, device)
+    if precision != torch.float32:
+        parts = (*parts, dtype_name(precision))
+    key = config_hash(parts)
     return artifact_path("greedy", f"{checkpoint.name}-{key}")
 
 
@@ -166,7 +179,7 @@ def run(config: FamilyChapterConfig, inputs=None, progress: bool = True
                     | {"checkpoint": relative_to_cache(path)})
         curves += [{"model": name, **point} for point in info["curve"]]
         greedy.append(greedy_results(name, path, problems, config.max_new_tokens,
-                                     device=config.device))
+                                     device=config.device, dtype=config.dtype))
     members = pd.DataFrame(rows).rename(columns={"name": "model"})
     greedy_table = pd.concat(greedy, ignore_index=True).merge(members[["model", "N"]])
     accuracy = (

@@ -1,4 +1,10 @@
-"""Chapter 3: parallel sampling, coverage, majority vote, and the floor of base capability."""
+"""Chapter 3: parallel sampling, coverage, majority vote, and the floor of base capability.
+
+The policies are chapter 2's family, sampled on its arithmetic test set, or (with
+``model``) external causal LMs (local folders or hub ids, :mod:`ttc.hub`) sampled on word
+problems (``data``: GSM8K or MATH-500, :mod:`ttc.tasks.word_problems`). The second path reads
+no family: the ``llm`` profile runs it, and the same tables come out of both.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from ttc.config import require_range
+from ttc.config import ConfigError, require_choice, require_range
+from ttc.devices import DEVICES, DTYPES
 from ttc.family.train import load_member, resolve_device, training_info
 from ttc.flops import inference_flops
 from ttc.metrics import (
@@ -20,7 +28,7 @@ from ttc.metrics import (
 from ttc.parallel import run_jobs
 from ttc.report import fmt
 from ttc.sampling import SampleSpec, draw_samples, samples_cached
-from ttc.tasks import first_error
+from ttc.tasks import ARITHMETIC, Task
 from ttc.upstream import (
     MEDIUM,
     checkpoint,
@@ -28,6 +36,7 @@ from ttc.upstream import (
     first_per_ops,
     main_sample_spec,
     powers_of_two,
+    sample_batch_size,
     test_problems,
 )
 
@@ -35,9 +44,11 @@ from ttc.upstream import (
 @dataclass(frozen=True)
 class SamplingChapterConfig:
     """Parameters of chapter 3. Defaults are smoke-sized. The family and its test set are
-    chapter 2's (read from its published result)."""
+    chapter 2's (read from its published result), unless ``model`` names an external
+    policy."""
 
-    #: test problems per number of operations (the first ones of chapter 2's test set)
+    #: test problems per number of operations (the first ones of chapter 2's test set;
+    #: with ``model``: per difficulty level of the word problems)
     n_problems_per_ops: int = 3
     #: samples per problem; every smaller k is a subsample of these
     n_samples: int = 16
@@ -49,6 +60,23 @@ class SamplingChapterConfig:
     seed: int = 0
     #: resamples used to estimate majority vote at k < n
     vote_resamples: int = 100
+    #: rows decoded at once; 0: as many as the memory budget holds (ttc.devices). Sampled
+    #: text depends on it, so it is part of the samples' cache key
+    batch_size: int = 512
+    #: an external policy instead of the family: a local folder or a hub id of any causal
+    #: LM (then chapter 2 is not read)
+    model: str = ""
+    #: larger external models compared with ``model``, smallest first (greedy answers at
+    #: matched FLOPs, like the family's largest member)
+    larger_models: tuple[str, ...] = ()
+    #: with ``model``: the word problems (a GSM8K or MATH-500 .jsonl file, a folder with
+    #: ``<split>.jsonl``, or a hub id where ``datasets`` is installed), and which split
+    data: str = ""
+    split: str = "test"
+    #: with ``model``: generation limit, device and precision (the family uses chapter 2's)
+    max_new_tokens: int = 512
+    device: str = "auto"
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         require_range("n_problems_per_ops", self.n_problems_per_ops, low=1)
@@ -58,20 +86,37 @@ class SamplingChapterConfig:
         require_range("temperature", self.temperature, low=0.01, high=10.0)
         require_range("top_p", self.top_p, low=0.01, high=1.0)
         require_range("vote_resamples", self.vote_resamples, low=10)
+        require_range("batch_size", self.batch_size, low=0)
+        require_range("max_new_tokens", self.max_new_tokens, low=1)
+        require_choice("device", self.device, DEVICES)
+        require_choice("dtype", self.dtype, DTYPES)
+        if not self.model and (self.larger_models or self.data):
+            raise ConfigError("parameters 'larger_models' and 'data' need 'model' (an "
+                              "external policy); without it chapter 3 samples the family")
+
+
+def needs(config: SamplingChapterConfig) -> tuple[str, ...]:
+    """The chapters chapter 3 reads: the family, unless it samples an external model."""
+    return () if config.model else ("02_family",)
 
 
 def _curves(model: str, n_params: int, samples: pd.DataFrame, problems: list, n: int,
-            config: SamplingChapterConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-problem counts and per-(k, problem) pass@k and majority vote from one sample table."""
+            config: SamplingChapterConfig, task: Task = ARITHMETIC
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-problem counts and per-(k, problem) pass@k and majority vote from one sample table.
+
+    ``c_chain`` (right answers whose every step is right) needs the task's step oracle; it is
+    missing (NaN) for a task without one."""
     ks = powers_of_two(n)
     # a right answer can come from a wrong chain (a lucky number): check the chain as well
+    oracle = task.chain_correct
     samples = samples.assign(chain_correct=[
-        bool(ok) and first_error(problems[i], text) is None
+        bool(ok) and oracle(problems[i], text) if oracle is not None else np.nan
         for i, text, ok in zip(samples["problem"], samples["completion"], samples["correct"],
                                strict=True)
     ])
     counts = samples.groupby("problem", sort=True).agg(
-        c=("correct", "sum"), c_chain=("chain_correct", "sum"),
+        c=("correct", "sum"), c_chain=("chain_correct", lambda x: x.sum(min_count=1)),
         mean_tokens=("n_tokens", "mean"), n_ops=("n_ops", "first"))
     per_problem = counts.reset_index().assign(model=model, N=n_params, n=n)
     per_problem["success_rate"] = per_problem["c"] / n
@@ -102,23 +147,6 @@ def _greedy_on(greedy: pd.DataFrame, model: str, problems: list) -> pd.DataFrame
     return rows.assign(problem=range(len(problems)))[mine.columns]
 
 
-def sample_member(job: tuple[Path, str, list[tuple[list, SampleSpec]], bool]) -> None:
-    """One member's sampling job (run by :func:`ttc.parallel.run_jobs`): draw every
-    (problems, spec) set of samples into the cache. ``job``: (checkpoint, device, sets,
-    progress)."""
-    path, device, sets, progress = job
-    model, tokenizer = load_member(path, device=device)
-    for problems, spec in sets:
-        draw_samples(model, tokenizer, path.name, problems, spec, progress)
-
-
-def _sampled(job: tuple[Path, str, list[tuple[list, SampleSpec]], bool]) -> bool:
-    """Whether every set of a sampling job is already in the cache."""
-    path, device, sets, _ = job
-    model, _ = load_member(path, device=device)
-    return all(samples_cached(model, path.name, problems, spec) for problems, spec in sets)
-
-
 def summarise(per_k: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean coverage and majority vote over problems, with 95% bootstrap intervals."""
     rows = []
@@ -131,53 +159,193 @@ def summarise(per_k: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run(config: SamplingChapterConfig, inputs, progress: bool = True
-        ) -> dict[str, pd.DataFrame]:
-    """Sample every family member, score coverage and majority vote; return tidy tables.
+@dataclass
+class _Policy:
+    """One policy to sample: its name and N, the loaded model, its cache key, its problems
+    (prompts in its own format) and its greedy answers, or how to get them."""
 
-    ``per_problem`` (one row per model and problem: correct samples ``c``, correct samples
-    whose every step is right ``c_chain``, success rate), ``hard_per_problem`` (the same on
-    the hard subset),
-    ``coverage`` (per model, difficulty group and k), ``coverage_by_ops`` (per model, n_ops
-    and k), ``hard`` (the same per model and k on the heavily sampled hard subset),
-    ``power_law`` (coverage fit exp(a·k^b) per model on the main set), ``greedy`` (chapter
-    2's greedy answers to the same problems, for the matched-FLOPs comparison) and ``per_k``
-    (per model, problem and k: pass@k, majority vote and inference FLOPs).
-    """
-    family = inputs["02_family"]
-    fconfig = family.config
-    members = family["members"]
+    name: str
+    n_params: int
+    model: object
+    tokenizer: object
+    key: str
+    problems: list
+    hard: list
+    max_new_tokens: int
+
+
+def _family_policies(config: SamplingChapterConfig, inputs):
+    """Chapter 2's members on its test set (loaded one at a time)."""
+    fconfig = inputs["02_family"].config
+    for name in inputs["02_family"]["members"]["model"]:
+        yield _member_policy((config, fconfig, name, checkpoint(inputs, name)))
+
+
+def _member_policy(job: tuple) -> _Policy:
+    """One family member as a policy: ``job`` is (chapter config, chapter 2's config, the
+    member's name, its checkpoint)."""
+    config, fconfig, name, path = job
     test = test_problems(fconfig)
-    problems = first_per_ops(test, config.n_problems_per_ops)
     hardest = max(p.n_ops for p in test)
     hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
-    main_spec = main_sample_spec(config, fconfig)
-    hard_spec = SampleSpec(n_samples=config.hard_n_samples,
-                           max_new_tokens=fconfig.max_new_tokens,
-                           temperature=config.temperature, top_p=config.top_p,
-                           seed=config.seed + 1, problems_per_shard=2)
-    paths = {name: checkpoint(inputs, name) for name in members["model"]}
-    jobs = [(path, fconfig.device, [(problems, main_spec), (hard, hard_spec)], progress)
-            for path in paths.values()]
-    todo = sorted((job for job in jobs if not _sampled(job)),
-                  key=lambda job: -training_info(job[0])["N"])
+    model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
+    return _Policy(name, training_info(path)["N"], model, tokenizer, path.name,
+                   first_per_ops(test, config.n_problems_per_ops), hard, fconfig.max_new_tokens)
+
+
+def sample_member(job: tuple) -> None:
+    """Draw every sample set of one family member into the cache (a job of
+    :func:`ttc.parallel.run_jobs`; ``job`` as for :func:`_member_policy`)."""
+    policy = _member_policy(job)
+    for problems, spec in _sample_sets(job[0], policy).values():
+        draw_samples(policy.model, policy.tokenizer, policy.key, problems, spec, progress=True,
+                     task=ARITHMETIC)
+
+
+def _member_sampled(job: tuple) -> bool:
+    """Whether every sample set of the member is in the cache already."""
+    policy = _member_policy(job)
+    return all(samples_cached(policy.model, policy.key, problems, spec, ARITHMETIC)
+               for problems, spec in _sample_sets(job[0], policy).values())
+
+
+def _sample_family_in_workers(config: SamplingChapterConfig, inputs, progress: bool) -> None:
+    """Sample the members in worker processes, one thread each, largest first
+    (:mod:`ttc.parallel`; one after the other on a GPU); ``run`` then finds every table in
+    the cache."""
+    fconfig = inputs["02_family"].config
+    jobs = [(config, fconfig, name, checkpoint(inputs, name))
+            for name in inputs["02_family"]["members"]["model"]]
+    todo = [job for job in jobs if not _member_sampled(job)]
     run_jobs(sample_member, todo, desc="sample members", progress=progress and bool(todo),
-             labels=[job[0].name for job in todo],
+             labels=[job[2] for job in todo], costs=[training_info(job[3])["N"] for job in todo],
              parallel=resolve_device(fconfig.device) == "cpu")
+
+
+def external_problems(config: SamplingChapterConfig) -> tuple[Task, list, list]:
+    """The task, main set and hard subset of the word problems ``config.data`` names: the
+    first ``n_problems_per_ops`` of each difficulty level, and the first
+    ``hard_n_problems`` of the hardest level."""
+    from ttc.tasks.word_problems import load_word_problems
+
+    task, every = load_word_problems(config.data, config.split)
+    hardest = max(p.n_ops for p in every)
+    return (task, first_per_ops(every, config.n_problems_per_ops),
+            [p for p in every if p.n_ops == hardest][: config.hard_n_problems])
+
+
+def _display_names(models: list[str]) -> list[str]:
+    """A model's folder (or hub) name, its full string where two would share one."""
+    short = [Path(m.rstrip("/")).name or m for m in models]
+    return [s if short.count(s) == 1 else m for s, m in zip(short, models, strict=True)]
+
+
+def _external_policies(config: SamplingChapterConfig, task: Task, problems: list, hard: list):
+    """``model`` and ``larger_models`` (loaded one at a time), prompts in each one's format."""
+    from ttc.hub import load_policy, model_key, parameter_counts, render_prompts
+
+    models = [config.model, *config.larger_models]
+    for name, model_id in zip(_display_names(models), models, strict=True):
+        model, tokenizer = load_policy(model_id, device=config.device, dtype=config.dtype)
+        yield _Policy(name, parameter_counts(model)["non_embedding"], model, tokenizer,
+                      model_key(model_id), render_prompts(problems, tokenizer, task),
+                      render_prompts(hard, tokenizer, task), config.max_new_tokens)
+
+
+def _policies(config: SamplingChapterConfig, inputs) -> tuple[Task, object]:
+    """The task, and the policies chapter 3 samples (a generator: one model in memory)."""
+    if config.model:
+        task, problems, hard = external_problems(config)
+        return task, _external_policies(config, task, problems, hard)
+    return ARITHMETIC, _family_policies(config, inputs)
+
+
+def _sample_sets(config: SamplingChapterConfig, policy: _Policy) -> dict[str, tuple]:
+    """Every sample table chapter 3 draws from one policy: ``main`` (the main set),
+    ``hard`` (the hard subset) and, for an external model, ``greedy`` (one temperature-0
+    answer per main problem; the family's come from chapter 2): name -> (problems, spec)."""
+    batch_size = sample_batch_size(config, policy.model, policy.tokenizer,
+                                   [*policy.problems, *policy.hard], policy.max_new_tokens)
+    sets = {
+        "main": (policy.problems, main_sample_spec(config, policy.max_new_tokens, batch_size)),
+        "hard": (policy.hard, SampleSpec(
+            n_samples=config.hard_n_samples, max_new_tokens=policy.max_new_tokens,
+            temperature=config.temperature, top_p=config.top_p, seed=config.seed + 1,
+            batch_size=batch_size, problems_per_shard=2)),
+    }
+    if config.model:
+        sets["greedy"] = (policy.problems, SampleSpec(
+            n_samples=1, max_new_tokens=policy.max_new_tokens, temperature=0.0,
+            seed=config.seed, batch_size=batch_size))
+    return sets
+
+
+def sample_all(config: SamplingChapterConfig, inputs, shard=None,
+               progress: bool = False) -> pd.DataFrame:
+    """Draw (or find cached) every sample table chapter 3 reads, or only the shards of
+    worker ``shard`` (:class:`ttc.sampling.Shard`); ``run`` then finds them all cached.
+
+    One row per table: ``model``, ``set`` (main, hard, greedy), ``rows`` (0 while another
+    worker's shards are missing, so nothing is merged yet) and ``merged``."""
+    task, policies = _policies(config, inputs)
+    rows = []
+    for policy in policies:
+        for name, (problems, spec) in _sample_sets(config, policy).items():
+            table = draw_samples(policy.model, policy.tokenizer, policy.key, problems, spec,
+                                 progress, task=task, shard=shard)
+            rows.append({"model": policy.name, "set": name, "merged": table is not None,
+                         "rows": 0 if table is None else len(table)})
+    return pd.DataFrame(rows)
+
+
+def _greedy_table(policy: _Policy, rows: pd.DataFrame) -> pd.DataFrame:
+    """An external policy's greedy answers to the main set (one temperature-0 sample per
+    problem), in chapter 2's greedy table's columns (``prompt``: the question)."""
+    return pd.DataFrame({
+        "model": policy.name, "problem": rows["problem"], "n_ops": rows["n_ops"],
+        "prompt": [policy.problems[i].question for i in rows["problem"]],
+        "completion": rows["completion"], "finished": rows["finished"],
+        "n_tokens": rows["n_tokens"], "correct": rows["correct"], "N": policy.n_params,
+    })
+
+
+def run(config: SamplingChapterConfig, inputs, progress: bool = True
+        ) -> dict[str, pd.DataFrame]:
+    """Sample every policy, score coverage and majority vote; return tidy tables.
+
+    The policies are chapter 2's members on its test set, or ``model`` and
+    ``larger_models`` on the word problems of ``data``. ``per_problem`` (one row per model
+    and problem: correct samples ``c``, correct samples whose every step is right
+    ``c_chain`` (NaN for word problems: no step oracle), success rate),
+    ``hard_per_problem`` (the same on the hard subset),
+    ``coverage`` (per model, difficulty group and k), ``coverage_by_ops`` (per model, n_ops
+    and k), ``hard`` (the same per model and k on the heavily sampled hard subset),
+    ``power_law`` (coverage fit exp(a·k^b) per model on the main set), ``greedy`` (greedy
+    answers to the same problems, for the matched-FLOPs comparison: chapter 2's for the
+    family) and ``per_k`` (per model, problem and k: pass@k, majority vote and inference
+    FLOPs).
+    """
+    if not config.model:
+        _sample_family_in_workers(config, inputs, progress)
+    task, policies = _policies(config, inputs)
     per_problem, per_k, hard_problem, hard_k, greedy = [], [], [], [], []
-    for name, path in paths.items():
-        n_params = training_info(path)["N"]
-        model, tokenizer = load_member(path, device=fconfig.device)
-        samples = draw_samples(model, tokenizer, path.name, problems, main_spec, progress)
-        counts, curve = _curves(name, n_params, samples, problems, config.n_samples, config)
+    for policy in tqdm(policies, desc="models", disable=not progress):
+        tables = {name: draw_samples(policy.model, policy.tokenizer, policy.key, problems,
+                                     spec, progress, task=task)
+                  for name, (problems, spec) in _sample_sets(config, policy).items()}
+        counts, curve = _curves(policy.name, policy.n_params, tables["main"], policy.problems,
+                                config.n_samples, config, task)
         per_problem.append(counts)
         per_k.append(curve)
-        hard_samples = draw_samples(model, tokenizer, path.name, hard, hard_spec, progress)
-        hard_counts, hard_curve = _curves(name, n_params, hard_samples, hard,
-                                          config.hard_n_samples, config)
+        hard_counts, hard_curve = _curves(policy.name, policy.n_params, tables["hard"],
+                                          policy.hard, config.hard_n_samples, config, task)
         hard_problem.append(hard_counts)
         hard_k.append(hard_curve)
-        greedy.append(_greedy_on(family["greedy"], name, problems).assign(N=n_params))
+        if config.model:
+            greedy.append(_greedy_table(policy, tables["greedy"]))
+        else:
+            greedy.append(_greedy_on(inputs["02_family"]["greedy"], policy.name,
+                                     policy.problems).assign(N=policy.n_params))
     per_problem = pd.concat(per_problem, ignore_index=True)
     per_k = pd.concat(per_k, ignore_index=True)
     per_k["difficulty"] = per_k["n_ops"].map(difficulty_group)
@@ -384,7 +552,7 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
                             if models else None, ",")
     out["hard_cov_small"] = fmt(value_at(hard, smallest, "coverage", k=config.hard_n_samples))
     out["hard_cov_large"] = fmt(value_at(hard, largest, "coverage", k=config.hard_n_samples))
-    right = hard_pp.groupby("model", sort=False)[["c", "c_chain"]].sum()
+    right = hard_pp.groupby("model", sort=False)[["c", "c_chain"]].sum(min_count=1)
     for name, model in (("small", smallest), ("large", largest)):
         c = right["c"].get(model)
         valid = right["c_chain"].get(model)

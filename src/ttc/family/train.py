@@ -50,6 +50,7 @@ from ttc.cache import (
     write_manifest,
 )
 from ttc.config import ConfigError, config_hash, require_range
+from ttc.devices import dtype_name, resolve_device, resolve_dtype
 from ttc.family.specs import ModelSpec, count_parameters
 from ttc.finetune import cached_checkpoint, save_checkpoint
 from ttc.flops import pretraining_flops
@@ -135,10 +136,16 @@ def packed_blocks(
     return ids.reshape(n_blocks, -1), labels.reshape(n_blocks, -1)
 
 
-def checkpoint_key(spec: ModelSpec, config: TrainConfig) -> str:
-    """Cache key of a trained member: its shape, the recipe and the tokenizer's vocabulary."""
+def checkpoint_key(spec: ModelSpec, config: TrainConfig,
+                   precision: torch.dtype = torch.float32) -> str:
+    """Cache key of a trained member: its shape, the recipe and the tokenizer's vocabulary,
+    and the training precision when it is not float32 (mixed-precision training gives other
+    weights; float32 keys are those from before precision was an option)."""
     vocab = sorted(build_tokenizer().get_vocab().items())
-    return f"{spec.name}-{config_hash((spec, config, vocab, 'v1'))}"
+    parts = (spec, config, vocab, "v1")
+    if precision != torch.float32:
+        parts = (*parts, dtype_name(precision))
+    return f"{spec.name}-{config_hash(parts)}"
 
 
 def _lr_at(step: int, config: TrainConfig, peak: float) -> float:
@@ -161,13 +168,6 @@ def _val_loss(model, ids: torch.Tensor, labels: torch.Tensor, batch_size: int) -
         total, count = total + float(out.loss) * n, count + n
     model.train()
     return total / max(count, 1)
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` picks CUDA when available, else CPU; other values pass through."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def resume_dir(path: str | Path) -> Path:
@@ -234,16 +234,19 @@ def _load_resume(folder: Path) -> dict | None:
 
 def train_member(
     spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False,
-    device: str = "auto", resume_every: int | None = None,
+    device: str = "auto", resume_every: int | None = None, dtype: str = "auto",
 ) -> Path:
     """Train one member (or find it in the cache); return its checkpoint folder.
 
     The device is not part of the cache key: a member trained on a GPU is reused on a CPU.
+    ``dtype``: the forward pass's precision (``auto``: bfloat16 autocast on CUDA, float32 on
+    the CPU; weights and optimiser state stay float32); part of the key unless float32.
     ``resume_every``: steps between resume checkpoints (default: a tenth of the steps; 0
     writes none). It is not part of the cache key either: it changes no weight.
     """
     device = resolve_device(device)
-    path = artifact_path("checkpoints", checkpoint_key(spec, config))
+    precision = resolve_dtype(dtype, device)
+    path = artifact_path("checkpoints", checkpoint_key(spec, config, precision))
     resume = resume_dir(path)
     if force:
         shutil.rmtree(resume, ignore_errors=True)
@@ -295,7 +298,9 @@ def train_member(
             group["lr"] = _lr_at(step, config, peak)
         rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
         batch_ids, batch_labels = train_ids[rows].to(device), train_labels[rows].to(device)
-        loss = model(input_ids=batch_ids, labels=batch_labels).loss  # inputs (B, T)
+        with torch.autocast(device.split(":")[0], dtype=precision,
+                            enabled=precision != torch.float32):
+            loss = model(input_ids=batch_ids, labels=batch_labels).loss  # inputs (B, T)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -323,7 +328,8 @@ def train_member(
         "n_heads": spec.n_heads, "params_total": counts["total"],
         "N": counts["non_embedding"], "D": config.tokens,
         "train_flops": pretraining_flops(counts["non_embedding"], config.tokens),
-        "peak_lr": peak, "train_seconds": seconds, "device": device, "curve": curve,
+        "peak_lr": peak, "train_seconds": seconds, "device": device,
+        "precision": dtype_name(precision), "curve": curve,
         "resumed_from_step": resumed_from, "train_config": asdict(config),
     }
     save_checkpoint(path, model, tokenizer, info)
@@ -331,12 +337,13 @@ def train_member(
     return path
 
 
-def load_member(path_or_id: str | Path, device: str = "auto"):
+def load_member(path_or_id: str | Path, device: str = "auto", dtype: str = "auto"):
     """Load a causal LM and its tokenizer through the Auto classes.
 
     Takes a local checkpoint folder (as written by :func:`train_member`) or, on a machine with a
     model hub, a hub id: the same code path either way. A local folder with a manifest is
     checked against it first (:class:`ttc.cache.DamagedArtifact` when it does not match).
+    ``dtype``: the weights' precision (``auto``: bfloat16 on CUDA, float32 on the CPU).
     """
     from transformers.utils import logging as hf_logging
 
@@ -344,7 +351,9 @@ def load_member(path_or_id: str | Path, device: str = "auto"):
         verify_manifest(path_or_id)
 
     hf_logging.disable_progress_bar()  # a bar per load would drown the notebooks' own bars
-    model = AutoModelForCausalLM.from_pretrained(str(path_or_id)).to(resolve_device(device))
+    device = resolve_device(device)
+    model = AutoModelForCausalLM.from_pretrained(str(path_or_id),
+                                                 dtype=resolve_dtype(dtype, device)).to(device)
     tokenizer = AutoTokenizer.from_pretrained(str(path_or_id))
     tokenizer.padding_side = "left"
     model.eval()

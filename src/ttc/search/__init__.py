@@ -27,11 +27,12 @@ from ttc.search.base import (
     SearchResult,
     StepPolicy,
     resolve_width,
+    task_of,
 )
 from ttc.search.beam import beam_search
 from ttc.search.best_of_n import best_of_n
 from ttc.search.dvts import dvts
-from ttc.tasks import Problem, first_error
+from ttc.tasks import Problem
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def run_search(method: str, config: SearchConfig, problems: Sequence[Problem],
                verifier_params: int | None = None) -> pd.DataFrame:
     """Run one method on ``problems``; one row per problem with answer, grade and cost.
 
+    Answers are read and graded by the policy's task (:func:`ttc.search.base.task_of`);
+    ``chain_correct`` (every step of the chosen chain right) needs the task's step oracle
+    and is missing for tasks without one.
+
     FLOPs are 2·N per token for the policy's generated tokens and the verifier's read tokens
     (``policy_params`` / ``verifier_params`` are the non-embedding parameter counts; FLOPs
     are NaN where a count is not given).
@@ -75,16 +80,20 @@ def run_search(method: str, config: SearchConfig, problems: Sequence[Problem],
         raise TypeError(f"method {method!r} needs a {METHODS[method].config_cls.__name__}")
     results = METHODS[method].run([p.prompt for p in problems], policy, verifier, config)
     params = {f.name: getattr(config, f.name) for f in fields(config)}
+    task = task_of(policy)
     rows = []
     for index, (problem, result) in enumerate(zip(problems, results, strict=True)):
         chosen = result.chosen.text if result.chosen is not None else None
         cost = result.cost
+        correct = task.is_correct(problem, result.answer)
         rows.append({
             "method": method, **params, "problem": index, "n_ops": problem.n_ops,
             "answer": None if result.answer is None else str(result.answer),
-            "correct": result.answer == problem.answer,
-            "chain_correct": chosen is not None and result.answer == problem.answer
-            and first_error(problem, chosen) is None,
+            "correct": correct,
+            # a task without a step oracle (word problems) cannot tell: missing, not False
+            "chain_correct": (chosen is not None and correct
+                              and task.chain_correct(problem, chosen))
+            if task.chain_correct is not None else None,
             "chosen": chosen, "n_candidates": len(result.candidates), "dropped": result.dropped,
             "rounds": cost.rounds, "policy_tokens": cost.policy_tokens,
             "verifier_tokens": cost.verifier_tokens,

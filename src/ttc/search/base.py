@@ -1,7 +1,8 @@
 """What every search method shares: configs, candidates, costs, the step policy, selection.
 
 Search works at the level of reasoning steps: a *step policy* extends a partial chain by one
-step (up to the next ``;``) or completes it to ``<eos>``; a *verifier*
+step (up to the task's next step separator: ``;`` for the chains, a newline for GSM8K) or
+completes it to ``<eos>``; a *verifier*
 (:mod:`ttc.verifiers`) scores every step end. Every method spends a budget counted in
 *generations*, as Snell et al. (2024) and Beeching et al. (2024) do: best-of-N with budget N
 samples N chains, beam search keeps N chains alive, lookahead with k steps keeps N/(k+1).
@@ -20,7 +21,8 @@ from typing import Protocol
 from ttc.config import ConfigError, require_choice, require_range
 from ttc.sampling import Completion, generate
 from ttc.selection import AGGREGATIONS, RULES, aggregate_steps, select_answer
-from ttc.tasks import STEP_SEP, parse_answer
+from ttc.steps import stop_token_ids, token_counts
+from ttc.tasks import ARITHMETIC, Task
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,15 @@ class SearchResult:
     """The finished candidates of one query, the selected answer and what it cost."""
 
     candidates: list[Candidate]
-    answer: int | None
+    answer: int | str | None  # as the task parses it (an int for the chains)
     chosen: Candidate | None
     cost: SearchCost
     dropped: int = 0  # chains that never finished (ran out of tokens); never selected
 
 
 class StepPolicy(Protocol):
-    """Proposes continuations of partial chains."""
+    """Proposes continuations of partial chains. A policy may name the ``task`` whose
+    steps it writes (:func:`task_of`); one that does not writes arithmetic chains."""
 
     def next_steps(self, prompts: Sequence[str], prefixes: Sequence[str], temperature: float,
                    seed: int) -> list[Completion]:
@@ -156,31 +159,63 @@ class StepPolicy(Protocol):
         ...
 
 
+def task_of(policy) -> Task:
+    """The task whose steps ``policy`` writes (arithmetic for a policy that names none)."""
+    return getattr(policy, "task", ARITHMETIC)
+
+
 @dataclass
 class LMStepPolicy:
-    """A causal LM as a step policy, through :func:`ttc.sampling.generate`."""
+    """A causal LM as a step policy, through :func:`ttc.sampling.generate`.
+
+    A step ends at a token holding the task's separator (:func:`ttc.steps.stop_token_ids`:
+    with a hub tokenizer, ``".\\n"`` ends a GSM8K line as well as ``"\\n"``); a separator
+    of several characters that a stop token only began is generated further until it is
+    whole. Token budgets count tokens, never characters."""
 
     model: object
     tokenizer: object
     max_new_tokens: int  # for a whole chain
     max_step_tokens: int = 24
     batch_size: int = 512
-    sep_id: int = field(init=False)
+    task: Task = ARITHMETIC
+    stop_ids: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sep_id = self.tokenizer.convert_tokens_to_ids(STEP_SEP)
+        self.stop_ids = stop_token_ids(self.tokenizer, self.task.separator)
+
+    def _generate(self, texts, limit, temperature, seed, stops=()):
+        return generate(self.model, self.tokenizer, texts, limit, temperature=temperature,
+                        seed=seed, batch_size=self.batch_size, stop_token_ids=stops)
 
     def next_steps(self, prompts, prefixes, temperature, seed):
         texts = [p + c for p, c in zip(prompts, prefixes, strict=True)]
-        return generate(self.model, self.tokenizer, texts, self.max_step_tokens,
-                        temperature=temperature, seed=seed, batch_size=self.batch_size,
-                        stop_token_ids=[self.sep_id])
+        out = self._generate(texts, self.max_step_tokens, temperature, seed, self.stop_ids)
+        separator = self.task.separator
+
+        def half_written(c: Completion) -> bool:  # never true for a one-character separator
+            return c.stopped and separator not in c.text
+
+        for attempt in range(1, self.max_step_tokens + 1):
+            rows = [i for i, c in enumerate(out)
+                    if half_written(c) and c.n_tokens < self.max_step_tokens]
+            if not rows:
+                break
+            spare = min(self.max_step_tokens - out[i].n_tokens for i in rows)
+            more = self._generate([texts[i] + out[i].text for i in rows], spare, temperature,
+                                  seed + 7919 * attempt, self.stop_ids)
+            for i, extra in zip(rows, more, strict=True):
+                out[i] = Completion(out[i].text + extra.text, out[i].n_tokens + extra.n_tokens,
+                                    extra.finished, extra.stopped)
+        # a separator still unfinished at the step limit: the step ran away
+        return [Completion(c.text, c.n_tokens, False, False) if half_written(c) else c
+                for c in out]
 
     def complete(self, prompts, prefixes, temperature, seed):
         texts = [p + c for p, c in zip(prompts, prefixes, strict=True)]
-        budgets = {max(1, self.max_new_tokens - len(c)) for c in prefixes}
-        return generate(self.model, self.tokenizer, texts, max(budgets),
-                        temperature=temperature, seed=seed, batch_size=self.batch_size)
+        used = token_counts(self.tokenizer, prefixes)
+        budgets = {max(1, self.max_new_tokens - n) for n in used}
+        return self._generate(texts, max(budgets), temperature, seed)
 
 
 def round_seed(config: SearchConfig, round_index: int) -> int:
@@ -222,10 +257,11 @@ def finish_chains(policy: StepPolicy, verifier, prompts: Sequence[str],
     return out
 
 
-def select(candidates: Sequence[Candidate], config: SearchConfig
-           ) -> tuple[int | None, Candidate | None]:
-    """The answer ``config.selection`` picks, and its best-scored chain."""
-    answers = [parse_answer(c.text) for c in candidates]
+def select(candidates: Sequence[Candidate], config: SearchConfig, task: Task = ARITHMETIC
+           ) -> tuple[int | str | None, Candidate | None]:
+    """The answer ``config.selection`` picks (answers as ``task`` parses them), and its
+    best-scored chain."""
+    answers = [task.parse_answer(c.text) for c in candidates]
     scores = [aggregate_steps(c.step_scores, config.aggregation) for c in candidates]
     answer = select_answer(answers, scores, config.selection)
     if answer is None:

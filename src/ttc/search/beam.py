@@ -31,6 +31,7 @@ from ttc.search.base import (
     round_seed,
     score_candidates,
     select,
+    task_of,
 )
 
 
@@ -124,6 +125,6 @@ def beam_search(prompts: Sequence[str], policy: StepPolicy, verifier,
             completed[q].append(candidate)
     results = []
     for q in range(n_queries):
-        answer, chosen = select(completed[q], config)
+        answer, chosen = select(completed[q], config, task_of(policy))
         results.append(SearchResult(completed[q], answer, chosen, costs[q], dropped[q]))
     return results

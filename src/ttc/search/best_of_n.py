@@ -13,6 +13,7 @@ from ttc.search.base import (
     round_seed,
     score_candidates,
     select,
+    task_of,
 )
 
 
@@ -29,6 +30,6 @@ def best_of_n(prompts: Sequence[str], policy: StepPolicy, verifier,
         cost.add(mine)
         finished = [Candidate(c.text, True) for c in mine if c.finished]
         score_candidates(verifier, [prompt] * len(finished), finished)
-        answer, chosen = select(finished, config)
+        answer, chosen = select(finished, config, task_of(policy))
         results.append(SearchResult(finished, answer, chosen, cost, dropped=n - len(finished)))
     return results

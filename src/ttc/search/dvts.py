@@ -25,6 +25,7 @@ from ttc.search.base import (
     round_seed,
     score_candidates,
     select,
+    task_of,
 )
 
 
@@ -82,6 +83,6 @@ def dvts(prompts: Sequence[str], policy: StepPolicy, verifier,
             dropped[q] += 1
     results = []
     for q in range(n_queries):
-        answer, chosen = select(completed[q], config)
+        answer, chosen = select(completed[q], config, task_of(policy))
         results.append(SearchResult(completed[q], answer, chosen, costs[q], dropped[q]))
     return results

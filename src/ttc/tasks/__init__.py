@@ -1,4 +1,5 @@
-"""Tasks with exact verifiers used throughout the book (currently: arithmetic chains)."""
+"""Tasks: the arithmetic chains the book trains on (exact verifiers), and word problems
+(GSM8K, MATH-500) for hub models; :class:`Task` is what the pipeline reads of either."""
 
 from __future__ import annotations
 
@@ -21,17 +22,23 @@ from ttc.tasks.arithmetic import (
     train_stream,
     training_text,
 )
+from ttc.tasks.base import ARITHMETIC, Task
+from ttc.tasks.registry import TASKS, get_task
 
 __all__ = [
+    "ARITHMETIC",
     "OPS",
     "SPLITS",
     "STEP_SEP",
     "Problem",
     "Step",
+    "TASKS",
+    "Task",
     "TaskConfig",
     "apply_op",
     "first_error",
     "generate_problems",
+    "get_task",
     "grade",
     "parse_answer",
     "parse_steps",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ttc import steps
 from ttc.tasks import STEP_SEP, Problem, first_error, grade, step_labels
 
 
@@ -30,15 +31,14 @@ class VerifierExample:
     labels: tuple[float, ...]
 
 
-def n_step_ends(completion: str, finished: bool) -> int:
+def n_step_ends(completion: str, finished: bool, separator: str = STEP_SEP) -> int:
     """How many scores a chain gets: one per separator, plus one at ``<eos>`` if finished."""
-    return completion.count(STEP_SEP) + int(finished)
+    return steps.n_step_ends(completion, finished, separator)
 
 
-def step_prefixes(completion: str) -> list[str]:
-    """The completion cut after each separator: ``"a;b;c"`` gives ``["a;", "a;b;"]``."""
-    cuts = [i + 1 for i, ch in enumerate(completion) if ch == STEP_SEP]
-    return [completion[:cut] for cut in cuts]
+def step_prefixes(completion: str, separator: str = STEP_SEP) -> list[str]:
+    """Every prefix of ``completion`` that ends at a step separator (separator included)."""
+    return steps.step_prefixes(completion, separator)
 
 
 def outcome_examples(problems: Sequence[Problem], samples: pd.DataFrame) -> list[VerifierExample]:

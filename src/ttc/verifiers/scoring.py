@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ttc import steps
 from ttc.flops import inference_flops
 from ttc.tasks import STEP_SEP, Problem
 from ttc.verifiers.labels import checker_labels
@@ -127,26 +128,23 @@ class LearnedVerifier(MemoizedVerifier):
     """A trained reward model; ``kind`` is ``"orm"`` or ``"prm"`` (for labels in figures)."""
 
     def __init__(self, model: torch.nn.Module, tokenizer, kind: str = "prm",
-                 batch_size: int = 256, max_cached: int = 1_000_000):
+                 batch_size: int = 256, max_cached: int = 1_000_000,
+                 separator: str = STEP_SEP):
         super().__init__(batch_size, max_cached)
         self.model, self.tokenizer, self.kind = model.eval(), tokenizer, kind
-        self.sep_id = tokenizer.convert_tokens_to_ids(STEP_SEP)
+        self.separator = separator  # the task's step separator (ttc.steps finds its tokens)
 
     @torch.no_grad()
     def _score_chunk(self, chunk):
         device = next(self.model.parameters()).device
-        eos = self.tokenizer.eos_token_id
         encoded = [verifier_ids(self.tokenizer, *k) for k in chunk]
         ids, mask = right_padded(encoded, self.tokenizer.pad_token_id)
         logits = self.model(input_ids=ids.to(device),
                             attention_mask=mask.to(device)).logits[..., 0]  # (B, T)
         probs = torch.sigmoid(logits.float()).cpu().numpy()
         self.tokens.read += sum(len(e) for e in encoded)
-        out = []
-        for r, (key, e) in enumerate(zip(chunk, encoded, strict=True)):
-            n_prompt = len(self.tokenizer(key[0])["input_ids"])
-            out.append(probs[r, step_end_positions(e, n_prompt, self.sep_id, eos, key[2])])
-        return out
+        return [probs[r, steps.step_end_positions(self.tokenizer, *key, self.separator)]
+                for r, key in enumerate(chunk)]
 
 
 class OracleVerifier:

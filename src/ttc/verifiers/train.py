@@ -28,13 +28,10 @@ from ttc.finetune import (
     save_checkpoint,
     split_examples,
 )
+from ttc.steps import step_end_positions
+from ttc.tasks import STEP_SEP
 from ttc.verifiers.labels import VerifierExample
-from ttc.verifiers.scoring import (
-    LearnedVerifier,
-    right_padded,
-    step_end_positions,
-    verifier_ids,
-)
+from ttc.verifiers.scoring import LearnedVerifier, right_padded, verifier_ids
 
 KINDS = ("orm", "prm")
 
@@ -43,15 +40,14 @@ class VerifierTrainConfig(FinetuneConfig):
     """Recipe for fine-tuning a verifier (the same for ORM and PRM)."""
 
 
-def _tensors(tokenizer, examples: Sequence[VerifierExample]):
+def _tensors(tokenizer, examples: Sequence[VerifierExample], separator: str = STEP_SEP):
     """Right-padded ids (E, T), attention mask (E, T) and targets (E, T), NaN = no target."""
-    sep_id, eos_id = tokenizer.convert_tokens_to_ids(";"), tokenizer.eos_token_id
     encoded = [verifier_ids(tokenizer, e.prompt, e.completion, e.finished) for e in examples]
     ids, mask = right_padded(encoded, tokenizer.pad_token_id)
     targets = torch.full(ids.shape, math.nan)
-    for r, (example, x) in enumerate(zip(examples, encoded, strict=True)):
-        n_prompt = len(tokenizer(example.prompt)["input_ids"])
-        ends = step_end_positions(x, n_prompt, sep_id, eos_id, example.finished)
+    for r, example in enumerate(examples):
+        ends = step_end_positions(tokenizer, example.prompt, example.completion,
+                                  example.finished, separator)
         if len(ends) != len(example.labels):
             raise ValueError(f"example has {len(example.labels)} labels for {len(ends)} step "
                              f"ends: {example.prompt + example.completion!r}")
