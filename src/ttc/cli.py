@@ -3,6 +3,8 @@
     ttc run 02_family --profile cpu --set train_steps=100 --out results/
     ttc book --profile smoke
     ttc check-profile gpu
+    ttc cache export --profile workshop -o ttc-cache-workshop.tar.gz
+    ttc cache import ttc-cache-workshop.tar.gz
 
 ``ttc run`` needs no papermill or Jupyter (e.g. on a GPU image): it loads or computes the
 chapter's published result through the same pipeline as the notebook (earlier chapters
@@ -85,6 +87,45 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    """Export the cache entries of a profile to one archive, or import such an archive."""
+    import os
+
+    from ttc.bundle import BundleError, default_archive_name, export_bundle, import_bundle
+    from ttc.cache import ENV_VAR, cache_root
+
+    if args.cache:
+        os.environ[ENV_VAR] = str(Path(args.cache).expanduser())
+    progress = sys.stderr.isatty()
+    try:
+        if args.action == "export":
+            output = args.output or default_archive_name(args.profile)
+            done = export_bundle(args.profile, output, progress=progress)
+            print(f"[ttc] exported profile {done.profile} from {cache_root()}: "
+                  f"{done.artifacts} artifacts, {done.files} files, {done.megabytes:.1f} MB "
+                  f"-> {done.path}")
+            return 0
+        from ttc.results import code_version
+
+        done = import_bundle(args.archive, progress=progress)
+    except BundleError as err:
+        print(f"ttc: error: {err}", file=sys.stderr)
+        return 2
+    print(f"[ttc] imported {done.path} (profile {done.profile}) into {cache_root()}: "
+          f"{done.files} files, {done.megabytes:.1f} MB verified; {done.added} artifacts "
+          f"added, {done.kept} already present")
+    if done.current_results is not None:
+        from ttc.chapters import CHAPTERS
+
+        print(f"[ttc] profile {done.profile}: {done.current_results} of {len(CHAPTERS)} "
+              f"chapters' results match this checkout")
+    if done.code_version != code_version():
+        print(f"[ttc] note: the archive's results were computed by other code "
+              f"({done.code_version}, here {code_version()}); the chapters will be recomputed "
+              f"from its checkpoints and samples, without training or sampling")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ttc import __version__
 
@@ -119,6 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-profile", help="validate profiles (default: all)")
     check.add_argument("profiles", nargs="*")
     check.set_defaults(func=_cmd_check)
+
+    cache = sub.add_parser("cache", help="export a profile's cached artifacts to one archive, "
+                           "or import one")
+    actions = cache.add_subparsers(dest="action", required=True)
+    export = actions.add_parser(
+        "export", help="write one archive (tar, .tar.gz compressed) of every result and cached "
+        "artifact a profile uses, so chapters run without training or sampling")
+    export.add_argument("--profile", default="cpu", help="profile name or YAML path "
+                        "(default cpu); it must have been built")
+    export.add_argument("--output", "-o", help="archive path (default "
+                        "ttc-cache-PROFILE.tar.gz; a name ending in .tar is not compressed)")
+    imp = actions.add_parser(
+        "import", help="verify an archive made by `ttc cache export` and move its artifacts "
+        "into the cache (nothing lands unless every file checks out)")
+    imp.add_argument("archive")
+    for action in (export, imp):
+        action.add_argument("--cache", help="cache folder to use instead of $TTC_CACHE "
+                            "(default ~/.cache/ttc)")
+        action.set_defaults(func=_cmd_cache)
     return parser
 
 
