@@ -10,10 +10,9 @@ from tqdm.auto import tqdm
 
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
+from ttc.family.recipe import TrainConfig
 from ttc.family.specs import check_members, get_spec
-from ttc.family.train import TrainConfig, load_member, train_member, training_info
 from ttc.report import fmt
-from ttc.sampling import generate
 from ttc.tasks import Problem, TaskConfig, first_error, grade
 from ttc.upstream import test_problems
 
@@ -74,6 +73,8 @@ class FamilyChapterConfig:
 
 def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str, Path]:
     """Train every member (cached by config hash); return checkpoint folders by name."""
+    from ttc.family.train import train_member
+
     return {
         name: train_member(get_spec(name), config.train_config, progress=progress,
                            device=config.device)
@@ -93,6 +94,9 @@ def greedy_results(
     folder = artifact_path("greedy", f"{checkpoint.name}-{key}")
     if (cached := load_tables(folder, ["greedy.parquet"])) is not None:
         return cached["greedy.parquet"]
+    from ttc.family.train import load_member
+    from ttc.sampling import generate
+
     model, tokenizer = load_member(checkpoint, device=device)
     completions = generate(model, tokenizer, [p.prompt for p in problems], max_new_tokens)
     pairs = list(zip(problems, completions, strict=True))
@@ -121,6 +125,8 @@ def run(config: FamilyChapterConfig, inputs=None, progress: bool = True
     during training; ``greedy``: one row per (model, test problem); ``accuracy``: greedy
     accuracy per (model, n_ops).
     """
+    from ttc.family.train import training_info
+
     checkpoints = train_family(config, progress=progress)
     problems = test_problems(config)  # the held-out test set every chapter uses
     rows, curves, greedy = [], [], []

@@ -9,7 +9,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ttc.config import require_range
-from ttc.family.train import load_member, training_info
 from ttc.flops import inference_flops
 from ttc.metrics import (
     bootstrap_mean_ci,
@@ -18,7 +17,6 @@ from ttc.metrics import (
     pass_at_k_curve,
 )
 from ttc.report import fmt
-from ttc.sampling import SampleSpec, draw_samples
 from ttc.tasks import first_error
 from ttc.upstream import (
     MEDIUM,
@@ -126,6 +124,9 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
     2's greedy answers to the same problems, for the matched-FLOPs comparison) and ``per_k``
     (per model, problem and k: pass@k, majority vote and inference FLOPs).
     """
+    from ttc.family.train import load_member, training_info
+    from ttc.sampling import SampleSpec, draw_samples
+
     family = inputs["02_family"]
     fconfig = family.config
     members = family["members"]

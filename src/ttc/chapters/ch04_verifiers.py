@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,8 @@ from ttc import report
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
-from ttc.family.train import load_member
 from ttc.metrics import mean_by, pass_at_k_curve, roc_auc, within_group_auc
 from ttc.report import cell, direction
-from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
@@ -36,16 +35,9 @@ from ttc.upstream import (
     member_sizes,
     powers_of_two,
 )
-from ttc.verifiers import (
-    OracleVerifier,
-    VerifierExample,
-    VerifierTrainConfig,
-    load_verifier,
-    monte_carlo_examples,
-    outcome_examples,
-    train_verifier,
-    verifier_info,
-)
+
+if TYPE_CHECKING:  # the verifiers load torch: imported where they are used
+    from ttc.verifiers import VerifierExample, VerifierTrainConfig
 
 #: best-of-N variants of the chapter: label -> (score column, selection rule)
 SELECTORS = {
@@ -94,6 +86,8 @@ class VerifiersChapterConfig:
 
     @property
     def train_config(self) -> VerifierTrainConfig:
+        from ttc.verifiers import VerifierTrainConfig
+
         return VerifierTrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                                    seed=self.seed)
 
@@ -106,6 +100,8 @@ def _examples_frame(examples: list[VerifierExample]) -> pd.DataFrame:
 
 
 def _examples_of(frame: pd.DataFrame) -> list[VerifierExample]:
+    from ttc.verifiers import VerifierExample
+
     return [VerifierExample(r.prompt, r.completion, bool(r.finished),
                             tuple(float(x) for x in r.labels))
             for r in frame.itertuples(index=False)]
@@ -124,6 +120,10 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
     The policy samples ``train_samples`` chains for each training problem; the PRM's labels
     come from ``mc_rollouts`` rollouts per distinct step prefix.
     """
+    from ttc.family.train import load_member
+    from ttc.sampling import SampleSpec, draw_samples
+    from ttc.verifiers import monte_carlo_examples, outcome_examples
+
     fconfig = inputs["02_family"].config
     path = checkpoint(inputs, config.policy)
     problems = training_problems(config, inputs)
@@ -148,6 +148,8 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
 def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_examples,
                     progress: bool = True) -> dict[str, Path]:
     """Train (or find cached) the ORM and the PRM; return their checkpoint folders."""
+    from ttc.verifiers import train_verifier
+
     base = checkpoint(inputs, config.verifier_base)
     return {kind: train_verifier(base, examples, config.train_config, kind, progress,
                                  device=inputs["02_family"].config.device)
@@ -170,6 +172,8 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     names = ["scored.parquet", "steps.parquet"]
     if (cached := load_tables(folder, names)) is not None:
         return cached["scored.parquet"], cached["steps.parquet"]
+    from ttc.verifiers import OracleVerifier, load_verifier
+
     distinct = samples.drop_duplicates(["problem", "completion", "finished"])
     prompts = [problems[i].prompt for i in distinct["problem"]]
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
@@ -249,6 +253,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
     chapters select from) and ``setup`` (one row: the number of training problems).
     """
+    from ttc.verifiers import verifier_info
+
     for name in (config.policy, config.verifier_base):
         if name not in member_names(inputs):
             raise ConfigError(f"parameter 'policy'/'verifier_base': {name!r} is not in "

@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.config import ConfigError, config_hash, require_range
-from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.report import direction
@@ -37,7 +36,6 @@ from ttc.upstream import (
     verifier_base,
     verifier_checkpoints,
 )
-from ttc.verifiers import OracleVerifier, load_verifier
 
 #: the chapter's search variants: label -> (registry method, parameters besides the budget)
 VARIANTS = {
@@ -110,6 +108,9 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     folder = artifact_path("search", key)
     if (cached := load_tables(folder, ["results.parquet"])) is not None:
         return cached["results.parquet"]
+    from ttc.family.train import load_member
+    from ttc.verifiers import OracleVerifier, load_verifier
+
     model, tokenizer = load_member(policy_path, device=fconfig.device)
     step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_new_tokens(inputs))
     judges = {"PRM": load_verifier(prm_path, device=fconfig.device),
