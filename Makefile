@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## make book [PROFILE=cpu|smoke|gpu]: execute every notebook and build the HTML book
+## make book [PROFILE=cpu|smoke|gpu|workshop]: execute every notebook and build the HTML book
 book: install
 	$(BIN)/ttc book --profile $(PROFILE)
 

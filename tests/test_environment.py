@@ -34,3 +34,13 @@ def test_lock_pins_the_stack_the_book_needs():
     for name in ("transformers", "tokenizers", "papermill", "jupytext", "myst-nb",
                  "sphinx-exercise", "sphinxcontrib-bibtex", "seaborn", "pytest", "ruff"):
         assert name in lock, name
+
+
+def test_tqdm_finds_ipywidgets():
+    """tqdm.auto draws widgets in Jupyter, and an executed notebook carries no TqdmWarning
+    ("IProgress not found"), only when ipywidgets is installed (it is in the lock)."""
+    from tqdm.notebook import IProgress
+
+    assert IProgress is not None
+    lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
+    assert "ipywidgets" in lock

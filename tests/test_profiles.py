@@ -8,7 +8,7 @@ from ttc.config import ConfigError, build_config, config_hash
 from ttc.profiles import ProfileError, available_profiles, load_profile
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "llm"])
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "llm", "workshop"])
 def test_shipped_profiles_are_valid(name):
     assert name in available_profiles()
     profile = load_profile(name)
@@ -44,7 +44,7 @@ def test_bad_profiles_fail_with_one_line(tmp_path, text, message):
 
 
 def test_unknown_profile_lists_the_allowed_ones():
-    with pytest.raises(ProfileError, match="allowed: cpu, gpu, llm, smoke"):
+    with pytest.raises(ProfileError, match="allowed: cpu, gpu, llm, smoke, workshop"):
         load_profile("laptop")
 
 
@@ -77,3 +77,28 @@ def test_cli_reports_bad_parameters_without_traceback(capsys):
     assert cli.main(["run", "1", "--profile", "smoke", "--set", "n_points=-3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ttc: error:") and "n_points" in err and "Traceback" not in err
+
+
+def test_workshop_trains_the_cpu_family():
+    """An instructor's cpu cache serves the workshop: chapter 2's config is the same, so its
+    checkpoints (keyed by that config) are the same folders."""
+    cls = CHAPTERS["02_family"].config_cls
+    assert build_config(cls, load_profile("workshop")["02_family"]) == \
+        build_config(cls, load_profile("cpu")["02_family"])
+
+
+def test_check_profile_loads_no_torch():
+    """Validating profiles imports the config path only: no torch, no transformers."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom ttc import cli\nrc = cli.main(['check-profile'])\n"
+              "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+              "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "[]", done.stdout
+    assert {f"[ttc] profile {name}: ok" for name in available_profiles()} == set(lines[:-1])

@@ -10,6 +10,10 @@ Folders that hold an artifact (checkpoints, sample tables, results) also carry a
 ``manifest.json`` with the size and sha256 of every file, written last. A reader checks it
 (:func:`verify_manifest`); a damaged or partial artifact is reported in one line
 (:func:`warn`), moved out of the way (:func:`discard_artifact`) and recomputed.
+
+Every artifact is found through :func:`artifact_path`, so a block of code run inside
+:func:`recording_artifacts` learns exactly which artifacts it used; the pipeline stores that
+list with each chapter's result, and ``ttc cache export`` packs what a profile needs from it.
 """
 
 from __future__ import annotations
@@ -36,9 +40,30 @@ def cache_root() -> Path:
     return Path(root).expanduser() if root else Path.home() / ".cache" / "ttc"
 
 
+#: the sets that the active :func:`recording_artifacts` blocks fill, innermost last
+_RECORDS: list[set[str]] = []
+
+
 def artifact_path(kind: str, key: str) -> Path:
-    """Where the artifact of a given kind (``"checkpoints"``, ``"samples"``...) and key lives."""
+    """Where the artifact of a given kind (``"checkpoints"``, ``"samples"``...) and key lives.
+
+    Inside :func:`recording_artifacts`, the artifact (``"kind/key"``) is also recorded."""
+    for record in _RECORDS:
+        record.add(f"{kind}/{key}")
     return cache_root() / kind / key
+
+
+@contextlib.contextmanager
+def recording_artifacts() -> Iterator[set[str]]:
+    """Yield a set that collects every artifact (``"kind/key"``, relative to the cache root)
+    looked up through :func:`artifact_path` while the block runs, whether it was read or
+    written. Blocks may nest; each sees the artifacts of its own extent."""
+    record: set[str] = set()
+    _RECORDS.append(record)
+    try:
+        yield record
+    finally:
+        _RECORDS.pop(next(i for i, r in enumerate(_RECORDS) if r is record))
 
 
 def relative_to_cache(path: str | Path) -> str:

@@ -6,6 +6,8 @@
     ttc sample --profile cpu --shard 0/4          # one worker's share of chapter 3's samples
     ttc sample --profile cpu --ray 4              # all shards as Ray tasks
     ttc gpu-check results/gpu-check               # the gpu profile's training and sampling, timed
+    ttc cache export --profile workshop -o ttc-cache-workshop.tar.gz
+    ttc cache import ttc-cache-workshop.tar.gz
 
 ``ttc run`` needs no papermill or Jupyter (e.g. on a GPU image): it loads or computes the
 chapter's published result through the same pipeline as the notebook (earlier chapters
@@ -117,6 +119,44 @@ def _cmd_gpu_check(args: argparse.Namespace) -> int:
     for row in timings.itertuples(index=False):
         print(f"[ttc]   {row.stage}: {row.seconds:.1f} s")
     print(f"[ttc] wrote {args.out}")
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    """Export the cache entries of a profile to one archive, or import such an archive."""
+    import os
+
+    from ttc.bundle import BundleError, default_archive_name, export_bundle, import_bundle
+    from ttc.cache import ENV_VAR, cache_root
+
+    if args.cache:
+        os.environ[ENV_VAR] = str(Path(args.cache).expanduser())
+    progress = sys.stderr.isatty()
+    try:
+        if args.action == "export":
+            output = args.output or default_archive_name(args.profile)
+            done = export_bundle(args.profile, output, progress=progress)
+            print(f"[ttc] exported profile {done.profile} from {cache_root()}: "
+                  f"{done.artifacts} artifacts, {done.files} files, {done.megabytes:.1f} MB "
+                  f"-> {done.path}")
+            return 0
+        from ttc.results import code_version
+
+        done = import_bundle(args.archive, progress=progress)
+    except BundleError as err:
+        print(f"ttc: error: {err}", file=sys.stderr)
+        return 2
+    print(f"[ttc] imported {done.path} (profile {done.profile}) into {cache_root()}: "
+          f"{done.files} files, {done.megabytes:.1f} MB verified; {done.added} artifacts "
+          f"added, {done.kept} already present")
+    if done.current_results is not None:
+        from ttc.chapters import CHAPTERS
+
+        print(f"[ttc] profile {done.profile}: {done.current_results} of {len(CHAPTERS)} "
+              f"chapters' results match this checkout")
+    if done.code_version != code_version():
+        print(f"[ttc] note: the archive's results were computed by other code "
+              f"({done.code_version}, here {code_version()}); the chapters will be recomputed "
+              f"from its checkpoints and samples, without training or sampling")
     return 0
 
 
@@ -175,6 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="check (one H200, about 8 minutes) or smoke (seconds, any CPU)")
     gpu.add_argument("--profile", default="gpu", help="the profile to start from (default gpu)")
     gpu.set_defaults(func=_cmd_gpu_check)
+    cache = sub.add_parser("cache", help="export a profile's cached artifacts to one archive, "
+                           "or import one")
+    actions = cache.add_subparsers(dest="action", required=True)
+    export = actions.add_parser(
+        "export", help="write one archive (tar, .tar.gz compressed) of every result and cached "
+        "artifact a profile uses, so chapters run without training or sampling")
+    export.add_argument("--profile", default="cpu", help="profile name or YAML path "
+                        "(default cpu); it must have been built")
+    export.add_argument("--output", "-o", help="archive path (default "
+                        "ttc-cache-PROFILE.tar.gz; a name ending in .tar is not compressed)")
+    imp = actions.add_parser(
+        "import", help="verify an archive made by `ttc cache export` and move its artifacts "
+        "into the cache (nothing lands unless every file checks out)")
+    imp.add_argument("archive")
+    for action in (export, imp):
+        action.add_argument("--cache", help="cache folder to use instead of $TTC_CACHE "
+                            "(default ~/.cache/ttc)")
+        action.set_defaults(func=_cmd_cache)
     return parser
 
 

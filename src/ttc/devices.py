@@ -13,9 +13,12 @@ text, which depends on the batch, stays reproducible there).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from ttc.config import ConfigError, require_choice
+
+if TYPE_CHECKING:  # torch is imported where it is used: profiles validate without it
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -27,6 +30,8 @@ CPU_BUDGET_CAP = 8 * 2**30
 
 def resolve_device(device: str = "auto") -> str:
     """``"auto"`` picks CUDA when available, else CPU; other values pass through."""
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
@@ -35,6 +40,8 @@ def resolve_device(device: str = "auto") -> str:
 def resolve_dtype(dtype: str = "auto", device: str = "auto") -> torch.dtype:
     """The torch dtype for ``dtype`` on ``device``: ``auto`` is bfloat16 on CUDA, float32
     elsewhere; a one-line :class:`ConfigError` for an unknown name."""
+    import torch
+
     require_choice("dtype", dtype, DTYPES)
     if dtype == "auto":
         return torch.bfloat16 if resolve_device(device).startswith("cuda") else torch.float32
@@ -43,12 +50,15 @@ def resolve_dtype(dtype: str = "auto", device: str = "auto") -> torch.dtype:
 
 def dtype_name(dtype: torch.dtype) -> str:
     """``torch.bfloat16`` -> ``"bfloat16"`` (for cache keys and tables)."""
+
     return str(dtype).removeprefix("torch.")
 
 
 def memory_budget(device: str = "auto", fraction: float = MEMORY_FRACTION) -> int:
     """Bytes a batch may use on ``device``: ``fraction`` of the GPU's total memory, or of
     the machine's memory on the CPU (at most :data:`CPU_BUDGET_CAP`)."""
+    import torch
+
     if not 0 < fraction <= 1:
         raise ConfigError(f"parameter 'fraction' must be in (0, 1]; got {fraction}")
     device = resolve_device(device)
@@ -75,6 +85,8 @@ def decode_row_bytes(config, tokens: int, dtype: torch.dtype) -> int:
     """Memory one sequence of ``tokens`` (prompt plus generation) needs while decoding:
     its keys and values in every layer, one row of attention scores per head, and the
     float32 logits, probabilities and sort buffers over the vocabulary (about 5 copies)."""
+    import torch
+
     layers, heads, kv, head_dim, _, vocab = _shape(config)
     size = torch.empty((), dtype=dtype).element_size()
     cache = 2 * layers * kv * head_dim * tokens * size

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ttc.cache import recording_artifacts
 from ttc.chapters import CHAPTERS, config_from_namespace, dependencies, get_chapter
 from ttc.config import ConfigError, build_config
 from ttc.profiles import chapter_config, load_profile, off_message
@@ -83,9 +84,11 @@ def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
     _log(f"{key}: computing (no stored result for this config) ...")
     start = time.perf_counter()
     visible = {name: inputs[name] for name in inputs}
-    tables = chapter.run(config, visible, progress=progress)
+    with recording_artifacts() as used:  # stored with the result, for `ttc cache export`
+        tables = chapter.run(config, visible, progress=progress)
     tables = {name: storable(name, frame) for name, frame in tables.items()}
-    result = ChapterResult(key, config, tables, chapter.facts(tables, config), store_key)
+    result = ChapterResult(key, config, tables, chapter.facts(tables, config), store_key,
+                           tuple(sorted(used)))
     save_result(result)
     _log(f"{key}: computed in {time.perf_counter() - start:.1f} s, stored as {store_key}")
     return result
@@ -151,3 +154,13 @@ def store_key(chapter: str, profile: str | Path, params: Mapping[str, Any]) -> s
         keys[name] = result_key(name, configs[name],
                                 {r: keys[r] for r in CHAPTERS[name].needs(configs[name])})
     return keys[key]
+
+
+def profile_keys(profile: str | Path) -> dict[str, str]:
+    """The result key of every chapter under ``profile`` as it stands, computing nothing
+    (``ttc cache export`` packs the results stored under these keys)."""
+    configs = profile_configs(profile)
+    keys: dict[str, str] = {}
+    for name, chapter in CHAPTERS.items():
+        keys[name] = result_key(name, configs[name], {r: keys[r] for r in chapter.reads})
+    return keys

@@ -7,7 +7,9 @@ A profile is a YAML mapping from notebook name to that notebook's own parameters
     03_sampling: {}      # every chapter is named, even with no parameter of its own
 
 ``smoke`` sizes everything for tests (the whole book in a few minutes), ``cpu`` is the embedded
-default a reader runs on a laptop, ``gpu`` is a larger run on one GPU. Every profile names every
+default a reader runs on a laptop, ``gpu`` is a larger run on one GPU, and ``workshop`` is for a
+class that starts from an imported cache (``ttc cache import``): ``cpu``'s family, later
+chapters at reduced sizes, so a changed parameter is recomputed quickly. Every profile names every
 chapter (which upstream results a chapter reads follows from the chapter registry and the
 profile being built, so a chapter left out would silently run on other settings). Every
 profile is validated before anything runs.

@@ -1,8 +1,10 @@
 """The results store: each chapter's published tables and facts, keyed by what made them.
 
 A chapter's result lives in ``cache_root()/results/<chapter>-<key>/``: one Parquet file per
-table, ``facts.json`` (the numbers and sentences its prose quotes) and ``manifest.json``
-(size and sha256 of every file, written last). The key hashes the chapter's config, the keys
+table, ``facts.json`` (the numbers and sentences its prose quotes), ``artifacts.json`` (the
+cached artifacts its computation used: checkpoints, samples, chapter-level caches; what
+``ttc cache export`` packs) and ``manifest.json`` (size and sha256 of every file, written
+last). The key hashes the chapter's config, the keys
 of the upstream results it read and the source of the package's science modules, so a result
 is never read under a config or code that did not make it. The folder is written into a
 temporary sibling and renamed into place: an interrupted run leaves nothing behind, and a
@@ -33,9 +35,11 @@ from ttc.config import config_hash
 
 #: bump to invalidate every stored result (a change of the store's format)
 STORE_VERSION = "1"
-#: modules that only present results: editing them never changes a table
-PRESENTATION_MODULES = frozenset({"plots.py", "cli.py", "runner.py", "__main__.py"})
+#: modules that only present or move results: editing them never changes a table
+PRESENTATION_MODULES = frozenset({"plots.py", "cli.py", "runner.py", "__main__.py",
+                                  "bundle.py"})
 FACTS = "facts.json"
+ARTIFACTS = "artifacts.json"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class ChapterResult:
     tables: dict[str, pd.DataFrame]
     facts: dict[str, Any] = field(default_factory=dict)
     key: str = ""
+    #: the cached artifacts (``"kind/name"`` under the cache root) its computation used
+    artifacts: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         try:
@@ -103,6 +109,7 @@ def save_result(result: ChapterResult) -> Path:
             storable(name, frame).to_parquet(tmp / f"{name}.parquet", index=False)
         facts = {k: _plain(v) for k, v in result.facts.items()}
         (tmp / FACTS).write_text(json.dumps(facts, indent=1, sort_keys=True, default=str))
+        (tmp / ARTIFACTS).write_text(json.dumps(sorted(result.artifacts), indent=1))
         (tmp / "config.json").write_text(json.dumps({"chapter": result.chapter,
                                                      "config": repr(result.config)}))
         write_manifest(tmp)
@@ -123,10 +130,12 @@ def load_result(chapter: str, config: Any, key: str) -> ChapterResult | None:
         tables = {name[: -len(".parquet")]: pd.read_parquet(folder / name)
                   for name in sorted(entries) if name.endswith(".parquet")}
         facts = json.loads((folder / FACTS).read_text())
+        artifacts = tuple(json.loads((folder / ARTIFACTS).read_text())
+                          if ARTIFACTS in entries else ())
     except Exception as err:  # verified bytes that still do not parse: treat as damaged
         raise DamagedArtifact(f"{folder}: unreadable ({type(err).__name__}: {err})"
                               .replace("\n", " ")) from None
-    return ChapterResult(chapter, config, tables, facts, key)
+    return ChapterResult(chapter, config, tables, facts, key, artifacts)
 
 
 def discard(chapter: str, key: str) -> None:

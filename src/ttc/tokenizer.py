@@ -7,12 +7,16 @@ other checkpoint's tokenizer.
 
 Ids: ``<pad>``=0, ``<bos>``=1, ``<eos>``=2, ``<unk>``=3, then :data:`ALPHABET` in order.
 Default encoding prepends ``<bos>`` (what a prompt for generation needs); training documents
-also end in ``<eos>`` (see :func:`encode_document`).
+also end in ``<eos>`` (see :func:`encode_document`). Importing this module loads no
+``transformers``; :func:`build_tokenizer` does.
 """
 
 from __future__ import annotations
 
-from transformers import PreTrainedTokenizerFast
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 __all__ = [
     "ALPHABET",
@@ -41,6 +45,7 @@ def build_tokenizer(padding_side: str = "right") -> PreTrainedTokenizerFast:
     spaces so ``decode(encode(t), skip_special_tokens=True) == t``.
     """
     from tokenizers import Tokenizer, decoders, models, processors
+    from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + tuple(ALPHABET))}
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))

@@ -6,24 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
-from ttc.devices import DEVICES, DTYPES, dtype_name, resolve_dtype
+from ttc.devices import DEVICES, DTYPES, dtype_name, resolve_device, resolve_dtype
+from ttc.family.recipe import TrainConfig
 from ttc.family.specs import check_members, get_spec
-from ttc.family.train import (
-    TrainConfig,
-    checkpoint_key,
-    load_member,
-    resolve_device,
-    train_member,
-    training_info,
-)
-from ttc.finetune import cached_checkpoint
 from ttc.parallel import run_jobs
 from ttc.report import fmt
-from ttc.sampling import generate
 from ttc.tasks import Problem, TaskConfig, first_error, grade
 from ttc.upstream import test_problems
 
@@ -102,6 +92,9 @@ def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str
 
 def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
     """True when the member's checkpoint and its greedy answers are both in the cache."""
+    from ttc.family.train import checkpoint_key
+    from ttc.finetune import cached_checkpoint
+
     path = artifact_path("checkpoints", checkpoint_key(get_spec(name), config.train_config))
     return (cached_checkpoint(path)
             and _greedy_folder(path, test_problems(config), config.max_new_tokens,
@@ -110,6 +103,8 @@ def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
 
 def _prepare_member(job: tuple[FamilyChapterConfig, str, bool]) -> Path:
     """One member's job: train it, then decode the test set greedily (cached)."""
+    from ttc.family.train import train_member
+
     config, name, progress = job
     path = train_member(get_spec(name), config.train_config, progress=progress,
                         device=config.device, dtype=config.dtype)
@@ -127,6 +122,9 @@ def greedy_results(
     Cached by the checkpoint, the prompts, the length limit and the precision unless float32:
     greedy decoding is deterministic, and later chapters read chapter 2's table instead of
     decoding again."""
+    from ttc.family.train import load_member
+    from ttc.sampling import generate
+
     folder = _greedy_folder(checkpoint, problems, max_new_tokens, device, dtype)
     if (cached := load_tables(folder, ["greedy.parquet"])) is not None:
         return cached["greedy.parquet"]
@@ -154,7 +152,7 @@ def _greedy_folder(checkpoint: Path, problems: list[Problem], max_new_tokens: in
                    device: str = "auto", dtype: str = "auto") -> Path:
     parts = (checkpoint.name, [p.prompt for p in problems], max_new_tokens, "v1")
     precision = resolve_dtype(dtype, device)
-    if precision != torch.float32:
+    if dtype_name(precision) != "float32":
         parts = (*parts, dtype_name(precision))
     key = config_hash(parts)
     return artifact_path("greedy", f"{checkpoint.name}-{key}")
@@ -168,6 +166,8 @@ def run(config: FamilyChapterConfig, inputs=None, progress: bool = True
     during training; ``greedy``: one row per (model, test problem); ``accuracy``: greedy
     accuracy per (model, n_ops).
     """
+    from ttc.family.train import training_info
+
     checkpoints = train_family(config, progress=progress)
     problems = test_problems(config)  # the held-out test set every chapter uses
     rows, curves, greedy = [], [], []

@@ -16,8 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ttc.config import ConfigError, require_choice, require_range
-from ttc.devices import DEVICES, DTYPES
-from ttc.family.train import load_member, resolve_device, training_info
+from ttc.devices import DEVICES, DTYPES, resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import (
     bootstrap_mean_ci,
@@ -27,7 +26,6 @@ from ttc.metrics import (
 )
 from ttc.parallel import run_jobs
 from ttc.report import fmt
-from ttc.sampling import SampleSpec, draw_samples, samples_cached
 from ttc.tasks import ARITHMETIC, Task
 from ttc.upstream import (
     MEDIUM,
@@ -184,6 +182,8 @@ def _family_policies(config: SamplingChapterConfig, inputs):
 def _member_policy(job: tuple) -> _Policy:
     """One family member as a policy: ``job`` is (chapter config, chapter 2's config, the
     member's name, its checkpoint)."""
+    from ttc.family.train import load_member, training_info
+
     config, fconfig, name, path = job
     test = test_problems(fconfig)
     hardest = max(p.n_ops for p in test)
@@ -196,6 +196,8 @@ def _member_policy(job: tuple) -> _Policy:
 def sample_member(job: tuple) -> None:
     """Draw every sample set of one family member into the cache (a job of
     :func:`ttc.parallel.run_jobs`; ``job`` as for :func:`_member_policy`)."""
+    from ttc.sampling import draw_samples
+
     policy = _member_policy(job)
     for problems, spec in _sample_sets(job[0], policy).values():
         draw_samples(policy.model, policy.tokenizer, policy.key, problems, spec, progress=True,
@@ -204,6 +206,8 @@ def sample_member(job: tuple) -> None:
 
 def _member_sampled(job: tuple) -> bool:
     """Whether every sample set of the member is in the cache already."""
+    from ttc.sampling import samples_cached
+
     policy = _member_policy(job)
     return all(samples_cached(policy.model, policy.key, problems, spec, ARITHMETIC)
                for problems, spec in _sample_sets(job[0], policy).values())
@@ -213,6 +217,8 @@ def _sample_family_in_workers(config: SamplingChapterConfig, inputs, progress: b
     """Sample the members in worker processes, one thread each, largest first
     (:mod:`ttc.parallel`; one after the other on a GPU); ``run`` then finds every table in
     the cache."""
+    from ttc.family.train import training_info
+
     fconfig = inputs["02_family"].config
     jobs = [(config, fconfig, name, checkpoint(inputs, name))
             for name in inputs["02_family"]["members"]["model"]]
@@ -264,6 +270,8 @@ def _sample_sets(config: SamplingChapterConfig, policy: _Policy) -> dict[str, tu
     """Every sample table chapter 3 draws from one policy: ``main`` (the main set),
     ``hard`` (the hard subset) and, for an external model, ``greedy`` (one temperature-0
     answer per main problem; the family's come from chapter 2): name -> (problems, spec)."""
+    from ttc.sampling import SampleSpec
+
     batch_size = sample_batch_size(config, policy.model, policy.tokenizer,
                                    [*policy.problems, *policy.hard], policy.max_new_tokens)
     sets = {
@@ -287,6 +295,8 @@ def sample_all(config: SamplingChapterConfig, inputs, shard=None,
 
     One row per table: ``model``, ``set`` (main, hard, greedy), ``rows`` (0 while another
     worker's shards are missing, so nothing is merged yet) and ``merged``."""
+    from ttc.sampling import draw_samples
+
     task, policies = _policies(config, inputs)
     rows = []
     for policy in policies:
@@ -325,6 +335,8 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
     family) and ``per_k`` (per model, problem and k: pass@k, majority vote and inference
     FLOPs).
     """
+    from ttc.sampling import draw_samples
+
     if not config.model:
         _sample_family_in_workers(config, inputs, progress)
     task, policies = _policies(config, inputs)

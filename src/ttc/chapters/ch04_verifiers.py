@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,6 @@ from ttc import report
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
-from ttc.family.train import load_member
-from ttc.finetune import FinetuneConfig
 from ttc.metrics import (
     holm,
     mean_by,
@@ -39,7 +38,6 @@ from ttc.metrics import (
     within_group_auc,
 )
 from ttc.report import cell, direction
-from ttc.sampling import SampleSpec, draw_samples
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
@@ -52,21 +50,10 @@ from ttc.upstream import (
     member_sizes,
     powers_of_two,
 )
-from ttc.verifiers import (
-    LikelihoodVerifier,
-    OracleVerifier,
-    VerifierExample,
-    VerifierTrainConfig,
-    generative_examples,
-    load_generative_verifier,
-    load_verifier,
-    monte_carlo_examples,
-    outcome_examples,
-    train_generative_verifier,
-    train_verifier,
-    verifier_info,
-)
-from ttc.verifiers.quality import auc_summary, per_problem_auc
+
+if TYPE_CHECKING:  # the verifiers load torch: imported where they are used
+    from ttc.sampling import SampleSpec
+    from ttc.verifiers import VerifierExample, VerifierTrainConfig
 
 #: best-of-N variants of the chapter: label -> (score column, selection rule)
 SELECTORS = {
@@ -136,6 +123,8 @@ class VerifiersChapterConfig:
 
     @property
     def train_config(self) -> VerifierTrainConfig:
+        from ttc.verifiers import VerifierTrainConfig
+
         return VerifierTrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                                    seed=self.seed)
 
@@ -148,6 +137,8 @@ def _examples_frame(examples: list[VerifierExample]) -> pd.DataFrame:
 
 
 def _examples_of(frame: pd.DataFrame) -> list[VerifierExample]:
+    from ttc.verifiers import VerifierExample
+
     return [VerifierExample(r.prompt, r.completion, bool(r.finished),
                             tuple(float(x) for x in r.labels))
             for r in frame.itertuples(index=False)]
@@ -163,6 +154,9 @@ def training_problems(config: VerifiersChapterConfig, inputs) -> list[Problem]:
 def training_samples(config: VerifiersChapterConfig, inputs, progress: bool = True):
     """The policy's ``train_samples`` chains for each training problem (a cached artifact):
     ``(problems, samples)``. Every verifier of the chapter learns from these chains."""
+    from ttc.family.train import load_member
+    from ttc.sampling import draw_samples
+
     fconfig = inputs["02_family"].config
     path = checkpoint(inputs, config.policy)
     problems = training_problems(config, inputs)
@@ -173,6 +167,8 @@ def training_samples(config: VerifiersChapterConfig, inputs, progress: bool = Tr
 
 
 def _training_spec(config: VerifiersChapterConfig, inputs) -> SampleSpec:
+    from ttc.sampling import SampleSpec
+
     return SampleSpec(n_samples=config.train_samples,
                       max_new_tokens=inputs["02_family"].config.max_new_tokens,
                       seed=config.seed + 7)
@@ -184,6 +180,9 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
     The policy samples ``train_samples`` chains for each training problem; the PRM's labels
     come from ``mc_rollouts`` rollouts per distinct step prefix.
     """
+    from ttc.family.train import load_member
+    from ttc.verifiers import monte_carlo_examples, outcome_examples
+
     fconfig = inputs["02_family"].config
     path = checkpoint(inputs, config.policy)
     problems, samples = training_samples(config, inputs, progress)
@@ -206,6 +205,8 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
 def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_examples,
                     progress: bool = True) -> dict[str, Path]:
     """Train (or find cached) the ORM and the PRM; return their checkpoint folders."""
+    from ttc.verifiers import train_verifier
+
     base = checkpoint(inputs, config.verifier_base)
     return {kind: train_verifier(base, examples, config.train_config, kind, progress,
                                  device=inputs["02_family"].config.device)
@@ -223,6 +224,9 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     (one row per step end of each distinct chain: ``prm`` score and ``oracle`` label).
     Distinct chains are scored once; cached on disk.
     """
+    from ttc.family.train import load_member
+    from ttc.verifiers import LikelihoodVerifier, OracleVerifier, load_verifier
+
     key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),
                        samples["finished"].tolist(), sorted(v.name for v in verifiers.values()),
                        "v1"))
@@ -310,6 +314,9 @@ def train_generative_verifiers(config: VerifiersChapterConfig, inputs, progress:
                                ) -> dict[str, Path]:
     """Train (or find cached) GenRM and GenRM-CoT on the policy's training chains, labelled
     by the exact checker; return their checkpoint folders by kind."""
+    from ttc.finetune import FinetuneConfig
+    from ttc.verifiers import generative_examples, train_generative_verifier
+
     problems, samples = training_samples(config, inputs, progress)
     base = checkpoint(inputs, config.verifier_base)
     recipe = FinetuneConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
@@ -325,6 +332,14 @@ def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[st
                          generative: dict[str, Path], problems: list[Problem]) -> dict:
     """Every verifier of the comparison by display name, with its non-embedding N (None for
     the checker, which runs no model)."""
+    from ttc.family.train import load_member
+    from ttc.verifiers import (
+        LikelihoodVerifier,
+        OracleVerifier,
+        load_generative_verifier,
+        load_verifier,
+    )
+
     sizes = member_sizes(inputs)
     device = inputs["02_family"].config.device
     judge = config.likelihood_member or config.policy
@@ -398,6 +413,8 @@ def comparison_table(scores: pd.DataFrame, costs: pd.DataFrame, n_boot: int, see
     cost per chain, and its within-problem AUC minus the likelihood's, problem by problem
     (``vs_likelihood`` with a paired bootstrap interval, p-value, Holm-corrected verdict
     over the verifiers compared)."""
+    from ttc.verifiers.quality import auc_summary, per_problem_auc
+
     names = [c for c in scores.columns if c not in ("problem", "correct")]
     table = auc_summary(scores, {n: n for n in names}, n_boot=n_boot, seed=seed)
     per_problem = {n: per_problem_auc(scores["problem"], scores["correct"], scores[n])
@@ -435,6 +452,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
     chapters select from) and ``setup`` (one row: the number of training problems).
     """
+    from ttc.verifiers import verifier_info
+
     for name in (config.policy, config.verifier_base):
         if name not in member_names(inputs):
             raise ConfigError(f"parameter 'policy'/'verifier_base': {name!r} is not in "

@@ -17,7 +17,7 @@ import pandas as pd
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.config import ConfigError, config_hash, require_range
-from ttc.family.train import load_member, resolve_device
+from ttc.devices import resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.parallel import run_jobs
@@ -37,7 +37,6 @@ from ttc.upstream import (
     verifier_base,
     verifier_checkpoints,
 )
-from ttc.verifiers import OracleVerifier, load_verifier
 
 #: the chapter's search variants: label -> (registry method, parameters besides the budget)
 VARIANTS = {
@@ -134,6 +133,9 @@ def search_job(job) -> pd.DataFrame:
     """One search run (a job of :func:`ttc.parallel.run_jobs`): ``job`` is (shared, run) with
     shared = (policy checkpoint, PRM checkpoint, device, max_new_tokens, problems, N of the
     policy, N of the verifier, chapter config) and run = (judge, variant label, budget)."""
+    from ttc.family.train import load_member
+    from ttc.verifiers import OracleVerifier, load_verifier
+
     (policy_path, prm_path, device, max_tokens, problems, n_policy, n_verifier,
      config), (judge, label, budget) = job
     model, tokenizer = load_member(policy_path, device=device)

@@ -16,23 +16,9 @@ import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.config import ConfigError, config_hash, require_range
-from ttc.family.train import load_member
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.report import cell, direction, fmt
-from ttc.revisions import (
-    SELECTIONS,
-    RevisionTrainConfig,
-    chain_lengths,
-    generate_chains,
-    revised_away,
-    revision_examples,
-    select_split,
-    split_attempts,
-    split_lengths,
-    train_reviser,
-)
-from ttc.sampling import SampleSpec, draw_samples
 from ttc.tasks import generate_problems
 from ttc.upstream import (
     DIFFICULTY_GROUPS,
@@ -45,7 +31,6 @@ from ttc.upstream import (
     verifier_base,
     verifier_checkpoints,
 )
-from ttc.verifiers import load_verifier
 
 
 @dataclass(frozen=True)
@@ -88,6 +73,10 @@ class RevisionsChapterConfig:
 def train(config: RevisionsChapterConfig, inputs, progress: bool = True):
     """Build the revision data from the policy's samples and fine-tune (cached); return the
     checkpoint folder and the examples."""
+    from ttc.family.train import load_member
+    from ttc.revisions import RevisionTrainConfig, revision_examples, train_reviser
+    from ttc.sampling import SampleSpec, draw_samples
+
     fconfig = inputs["02_family"].config
     policy_path = checkpoint(inputs, policy(inputs))
     model, tokenizer = load_member(policy_path, device=fconfig.device)
@@ -111,6 +100,10 @@ def train(config: RevisionsChapterConfig, inputs, progress: bool = True):
 def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = True
            ) -> pd.DataFrame:
     """The revision model's chains on the test problems (cached), with ORM scores."""
+    from ttc.family.train import load_member
+    from ttc.revisions import chain_lengths, generate_chains
+    from ttc.verifiers import load_verifier
+
     fconfig = inputs["02_family"].config
     problems, _ = search_problems(inputs)
     orm_path = verifier_checkpoints(inputs)["orm"]
@@ -135,6 +128,8 @@ def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = Tru
 def score_splits(config: RevisionsChapterConfig, table: pd.DataFrame, problems: list,
                  n_policy: int, n_verifier: int) -> pd.DataFrame:
     """One row per (budget, chain length, selection rule, problem): right or not, and cost."""
+    from ttc.revisions import SELECTIONS, select_split, split_attempts, split_lengths
+
     rows: list[dict] = []
     for budget in config.budgets:
         for length in split_lengths(budget):
@@ -172,6 +167,8 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
     5's best-of-N, majority vote and searches at the same budgets) and ``setup`` (the policy
     and the verifier's base member, with their sizes).
     """
+    from ttc.revisions import revised_away
+
     reviser, examples = train(config, inputs, progress)
     table = chains(config, inputs, reviser, progress)
     problems, _ = search_problems(inputs)
@@ -272,6 +269,8 @@ def comparison_wide(comparison: pd.DataFrame) -> pd.DataFrame:
 
 def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     """What chapter 6's prose quotes, as display text ("n/a" where a value is missing)."""
+    from ttc.revisions import SELECTIONS
+
     training, chains, summary = tables["training"], tables["chains"], tables["summary"]
     revised, best_split = tables["revised"], tables["best_split"]
     b_max = max(config.budgets)

@@ -4,14 +4,19 @@ Every member is a ``LlamaForCausalLM`` (pre-norm decoder, RoPE, SwiGLU MLP) with
 and an MLP width of ``4 * d_model``; only width and depth change between members, so the
 family differs in capacity and nothing else. ``N`` in the book is the non-embedding parameter
 count (Kaplan et al. 2020): everything but the token embedding and the output projection.
+
+Importing this module loads no torch or transformers (profiles are validated with it, e.g. by
+``ttc check-profile``); the functions that build models import them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+if TYPE_CHECKING:
+    import torch
+    from transformers import LlamaConfig
 
 HEAD_DIM = 16
 
@@ -48,6 +53,8 @@ class ModelSpec:
 
     def llama_config(self, vocab_size: int, max_position_embeddings: int) -> LlamaConfig:
         """The ``transformers`` config of this member for a given tokenizer and context."""
+        from transformers import LlamaConfig
+
         return LlamaConfig(
             vocab_size=vocab_size,
             hidden_size=self.d_model,
@@ -119,6 +126,9 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
 
 def spec_parameters(spec: ModelSpec, vocab_size: int, max_len: int = 256) -> dict[str, int]:
     """Parameter counts of a member without allocating its weights (meta device)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
     with torch.device("meta"):
         model = LlamaForCausalLM(spec.llama_config(vocab_size, max_len))
     return count_parameters(model)

@@ -31,7 +31,7 @@ import random
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +49,14 @@ from ttc.cache import (
     warn,
     write_manifest,
 )
-from ttc.config import ConfigError, config_hash, require_range
+from ttc.config import config_hash
 from ttc.devices import dtype_name, resolve_device, resolve_dtype
+from ttc.family.recipe import TrainConfig
 from ttc.family.specs import ModelSpec, count_parameters
 from ttc.finetune import cached_checkpoint, save_checkpoint
 from ttc.flops import pretraining_flops
 from ttc.parallel import bar_row
-from ttc.tasks import TaskConfig, generate_problems, train_stream
+from ttc.tasks import generate_problems, train_stream
 from ttc.tokenizer import build_tokenizer
 
 IGNORE = -100  # label id that the loss skips
@@ -64,37 +65,6 @@ RESUME_FRACTION = 0.1
 RESUME_STATE = "state.pt"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """The shared training recipe of the family."""
-
-    steps: int = 300
-    batch_size: int = 16  # blocks per step
-    block_size: int = 128  # tokens per block (documents packed end to end)
-    lr: float = 2.7e-3  # peak learning rate, the same for every member
-    warmup_frac: float = 0.05
-    weight_decay: float = 0.1
-    seed: int = 0
-    eval_every: int = 100  # steps between validation losses
-    n_val_blocks: int = 32
-    task: TaskConfig = field(default_factory=TaskConfig)
-
-    def __post_init__(self) -> None:
-        require_range("steps", self.steps, low=1)
-        require_range("batch_size", self.batch_size, low=1)
-        require_range("block_size", self.block_size, low=16, high=4096)
-        require_range("lr", self.lr, low=1e-6, high=1.0)
-        require_range("warmup_frac", self.warmup_frac, low=0.0, high=0.5)
-        require_range("weight_decay", self.weight_decay, low=0.0)
-        require_range("eval_every", self.eval_every, low=1)
-        require_range("n_val_blocks", self.n_val_blocks, low=1)
-        if not isinstance(self.task, TaskConfig):
-            raise ConfigError("parameter 'task' must be a TaskConfig")
-
-    @property
-    def tokens(self) -> int:
-        """Tokens trained on: D in 6·N·D."""
-        return self.steps * self.batch_size * self.block_size
 
 
 
