@@ -192,6 +192,19 @@ def test_intact_artifacts_are_kept_and_damaged_ones_replaced(built, archive, tmp
     assert _snapshot(target) == _in(built.used, _snapshot(built.cache))
 
 
+def test_a_killed_import_s_staging_folder_is_removed_later(archive, tmp_path):
+    import os
+    import time
+
+    stale, running = tmp_path / "cache" / ".import-a.tmp", tmp_path / "cache" / ".import-b.tmp"
+    for folder in (stale, running):
+        (folder / "checkpoints" / "x").mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    import_bundle(archive)
+    assert not stale.exists() and running.is_dir()
+
+
 def test_cli_round_trip_prints_one_summary_each(built, tmp_path, capsys):
     path = tmp_path / "smoke.tar"
     assert cli.main(["cache", "export", "--profile", "smoke", "--cache", str(built.cache),
