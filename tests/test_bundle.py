@@ -146,7 +146,8 @@ def test_export_refuses_a_profile_not_built_or_a_missing_artifact(built, tmp_pat
     with pytest.raises(BundleError, match="damaged artifact: .*training.json has 7 bytes"):
         export_bundle("smoke", tmp_path / "x.tar.gz")
     shutil.rmtree(checkpoint)
-    with pytest.raises(BundleError, match="is gone from the cache, but profile smoke uses it"):
+    with pytest.raises(BundleError, match="is gone from the cache, but profile smoke uses it; "
+                       r"rebuild it \(ttc run 03_sampling --profile smoke --recompute\)"):
         export_bundle("smoke", tmp_path / "x.tar.gz")
     assert cli.main(["cache", "export", "--profile", "smoke", "--cache", str(tmp_path / "e"),
                      "-o", str(tmp_path / "x.tar")]) == 2

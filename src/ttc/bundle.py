@@ -115,7 +115,7 @@ def profile_artifacts(profile: str | Path) -> tuple[dict[str, str], list[str]]:
     root = cache_root()
     name = Path(str(profile)).stem
     results: dict[str, str] = {}
-    used: set[str] = set()
+    used: dict[str, str] = {}  # artifact -> the first chapter that used it
     for chapter, key in profile_keys(profile).items():
         folder = result_dir(chapter, key)
         entry = folder.relative_to(root).as_posix()
@@ -135,19 +135,19 @@ def profile_artifacts(profile: str | Path) -> tuple[dict[str, str], list[str]]:
             raise BundleError(f"{entry}/{ARTIFACTS} is not a list of artifacts; rebuild it "
                               f"(ttc run {chapter} --profile {profile} --recompute)")
         results[chapter] = entry
-        used.add(entry)
-        used.update(recorded)
-    for entry in sorted(used):
+        for artifact in [entry, *recorded]:
+            used.setdefault(artifact, chapter)
+    for entry, chapter in sorted(used.items()):
         _check_entry(entry)
         folder = root / entry
+        rebuild = f"rebuild it (ttc run {chapter} --profile {profile} --recompute)"
         if not folder.is_dir():
             raise BundleError(f"{folder} is gone from the cache, but profile {name} uses it; "
-                              f"rebuild the chapter that made it")
+                              f"{rebuild}")
         try:
             verify_manifest(folder)
         except DamagedArtifact as err:
-            raise BundleError(f"damaged artifact: {err}; rebuild the chapter that made it "
-                              f"(ttc run CHAPTER --profile {profile} --recompute)") from None
+            raise BundleError(f"damaged artifact: {err}; {rebuild}") from None
     return results, sorted(used)
 
 
