@@ -146,7 +146,8 @@ def test_export_refuses_a_profile_not_built_or_a_missing_artifact(built, tmp_pat
     with pytest.raises(BundleError, match="damaged artifact: .*training.json has 7 bytes"):
         export_bundle("smoke", tmp_path / "x.tar.gz")
     shutil.rmtree(checkpoint)
-    with pytest.raises(BundleError, match="is gone from the cache, but profile smoke uses it"):
+    with pytest.raises(BundleError, match="is gone from the cache, but profile smoke uses it; "
+                       r"rebuild it \(ttc run 03_sampling --profile smoke --recompute\)"):
         export_bundle("smoke", tmp_path / "x.tar.gz")
     assert cli.main(["cache", "export", "--profile", "smoke", "--cache", str(tmp_path / "e"),
                      "-o", str(tmp_path / "x.tar")]) == 2
@@ -190,6 +191,19 @@ def test_intact_artifacts_are_kept_and_damaged_ones_replaced(built, archive, tmp
     assert (done.added, done.kept) == (1, len(built.used) - 1)
     assert kept.stat().st_ino == inode
     assert _snapshot(target) == _in(built.used, _snapshot(built.cache))
+
+
+def test_a_killed_import_s_staging_folder_is_removed_later(archive, tmp_path):
+    import os
+    import time
+
+    stale, running = tmp_path / "cache" / ".import-a.tmp", tmp_path / "cache" / ".import-b.tmp"
+    for folder in (stale, running):
+        (folder / "checkpoints" / "x").mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    import_bundle(archive)
+    assert not stale.exists() and running.is_dir()
 
 
 def test_cli_round_trip_prints_one_summary_each(built, tmp_path, capsys):

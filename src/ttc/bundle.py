@@ -58,6 +58,8 @@ FORMAT = "ttc-cache-bundle"
 FORMAT_VERSION = 1
 #: the largest manifest read (a manifest lists file names and hashes: megabytes at most)
 MAX_MANIFEST_BYTES = 64 << 20
+#: a staging folder untouched this long was left by an import that was killed
+STALE_STAGING_SECONDS = 24 * 3600
 
 
 class BundleError(RuntimeError):
@@ -113,7 +115,7 @@ def profile_artifacts(profile: str | Path) -> tuple[dict[str, str], list[str]]:
     root = cache_root()
     name = Path(str(profile)).stem
     results: dict[str, str] = {}
-    used: set[str] = set()
+    used: dict[str, str] = {}  # artifact -> the first chapter that used it
     for chapter, key in profile_keys(profile).items():
         folder = result_dir(chapter, key)
         entry = folder.relative_to(root).as_posix()
@@ -129,20 +131,23 @@ def profile_artifacts(profile: str | Path) -> tuple[dict[str, str], list[str]]:
             raise BundleError(f"{entry}: computed before results recorded their artifacts; "
                               f"rebuild it (ttc run {chapter} --profile {profile} --recompute)")
         recorded = json.loads((folder / ARTIFACTS).read_text())
+        if not isinstance(recorded, list) or not all(isinstance(a, str) for a in recorded):
+            raise BundleError(f"{entry}/{ARTIFACTS} is not a list of artifacts; rebuild it "
+                              f"(ttc run {chapter} --profile {profile} --recompute)")
         results[chapter] = entry
-        used.add(entry)
-        used.update(recorded)
-    for entry in sorted(used):
+        for artifact in [entry, *recorded]:
+            used.setdefault(artifact, chapter)
+    for entry, chapter in sorted(used.items()):
         _check_entry(entry)
         folder = root / entry
+        rebuild = f"rebuild it (ttc run {chapter} --profile {profile} --recompute)"
         if not folder.is_dir():
             raise BundleError(f"{folder} is gone from the cache, but profile {name} uses it; "
-                              f"rebuild the chapter that made it")
+                              f"{rebuild}")
         try:
             verify_manifest(folder)
         except DamagedArtifact as err:
-            raise BundleError(f"damaged artifact: {err}; rebuild the chapter that made it "
-                              f"(ttc run CHAPTER --profile {profile} --recompute)") from None
+            raise BundleError(f"damaged artifact: {err}; {rebuild}") from None
     return results, sorted(used)
 
 
@@ -255,6 +260,7 @@ def import_bundle(archive: str | Path, progress: bool = False) -> BundleSummary:
     created_root = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(root)
         staging = Path(tempfile.mkdtemp(prefix=".import-", suffix=".tmp", dir=root))
     except OSError as err:
         raise BundleError(f"cannot import into {root}: {err}".replace("\n", " ")) from None
@@ -275,6 +281,15 @@ def import_bundle(archive: str | Path, progress: bool = False) -> BundleSummary:
                          sum(f["bytes"] for f in files.values()), added, kept,
                          _current_results(manifest["profile"]),
                          str(manifest.get("code_version", "")))
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Remove the staging folders of killed imports (a running import's is recent)."""
+    now = time.time()
+    for folder in root.glob(".import-*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - folder.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _extract_verified(archive: Path, staging: Path, progress: bool) -> dict:
