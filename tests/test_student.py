@@ -94,6 +94,7 @@ def test_solutions_are_cut_out_and_everything_else_stays():
         assert kept in text, kept
     assert [c.source for c in student.cells if c.cell_type == "code"] == ["summary = 1"]
     assert "\n\n\n" not in text  # no gap left where a solution was
+    assert "+++" not in text  # nor a cell break: the prose around a solution is one cell again
     assert solutions(notebook) == ["Multiply the two numbers:\n6 * 7\nThe answer is forty-two.",
                                    "Four."]
     assert len(notebook.cells) > len(student.cells)  # the original is not modified
@@ -125,6 +126,18 @@ def test_every_chapter_loses_exactly_its_solutions(key):
     assert [c.source for c in student.cells if c.cell_type == "code"] == \
         [c.source for c in code if c not in tagged]
     assert text.count("```{exercise}") == len(solutions(notebook, key)) >= 1
+
+
+def test_a_wrong_profile_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from tests.conftest import copy_project
+    from ttc import cli
+
+    root = copy_project(tmp_path)
+    monkeypatch.setenv("TTC_ROOT", str(root))
+    assert cli.main(["student", "--profile", "laptop"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ttc: error:") and len(err.strip().splitlines()) == 1
+    assert not (root / "student").exists()
 
 
 def test_instructor_pages_leave_the_table_of_contents():

@@ -42,8 +42,9 @@ _START = re.compile(r"^\s*(`{3,}|:{3,})\{solution-start\}")
 _END = re.compile(r"^\s*(`{3,}|:{3,})\{solution-end\}")
 
 
-class SolutionMarkupError(ValueError):
-    """A notebook's solution fences and ``solution`` tags disagree."""
+class SolutionMarkupError(RuntimeError):
+    """A notebook's solution fences and ``solution`` tags disagree (``ttc`` reports it in
+    one line)."""
 
 
 def _is_tagged(cell) -> bool:
@@ -58,6 +59,7 @@ def _split(notebook, name: str) -> tuple[list, list[str]]:
     inside = False  # from a solution-start fence to the end of its solution-end directive
     opening: str | None = None  # the fence that ends the solution-start directive, while open
     closing: str | None = None  # the fence that ends the solution-end directive, once open
+    dropped = False  # a solution code cell was dropped since the last cell kept
     for index, cell in enumerate(notebook.cells):
         where = f"{name}, cell {index}"
         if cell.cell_type == "code":
@@ -69,8 +71,10 @@ def _split(notebook, name: str) -> tuple[list, list[str]]:
                     f"{where}: code cell inside a solution is not tagged {SOLUTION_TAG!r}")
             if inside:
                 solutions[-1] += "\n" + cell.source
+                dropped = True
             else:
                 kept_cells.append(cell)
+                dropped = False
             continue
         if _is_tagged(cell):
             raise SolutionMarkupError(f"{where}: only code cells may be tagged {SOLUTION_TAG!r}")
@@ -102,10 +106,16 @@ def _split(notebook, name: str) -> tuple[list, list[str]]:
             elif line.strip() == closing:
                 inside, closing, skip_blank = False, None, True
         text = "\n".join(kept).strip("\n")
-        if text.strip():
-            stripped = copy.deepcopy(cell)
-            stripped.source = text
-            kept_cells.append(stripped)
+        if not text.strip():
+            continue
+        if dropped and kept_cells and kept_cells[-1].cell_type == "markdown":
+            # only a solution's code stood between the two: one markdown cell, as in the source
+            kept_cells[-1].source = kept_cells[-1].source.rstrip("\n") + "\n\n" + text
+            continue
+        stripped = copy.deepcopy(cell)
+        stripped.source = text
+        kept_cells.append(stripped)
+        dropped = False
     if inside:
         raise SolutionMarkupError(f"{name}: a solution is not closed by a solution-end")
     return kept_cells, [text.strip() for text in solutions]
@@ -196,8 +206,10 @@ def build_student(profile: str, html: bool = True, strict: bool = True,
                   force: bool = False) -> Path:
     """Write the student notebooks, execute them under ``profile`` into the student book and
     (``html``) build it; return its ``index.html`` (or the notebooks' folder)."""
+    from ttc.profiles import load_profile
     from ttc.runner import build_html, execute_all
 
+    load_profile(profile)  # a wrong profile stops here, before anything is written
     start = time.perf_counter()
     notebooks = write_student_notebooks()
     print(f"[ttc] student notebooks: {len(notebooks)} in {student_notebooks_dir()}", flush=True)
