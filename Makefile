@@ -5,7 +5,7 @@ PROFILE ?= cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test lint clean
+.PHONY: install book student test lint clean
 
 # Create the virtual environment and install the exact pins, the package, and its kernel.
 $(STAMP): requirements.lock pyproject.toml
@@ -22,6 +22,11 @@ install: $(STAMP)
 book: install
 	$(BIN)/ttc book --profile $(PROFILE)
 
+## make student [PROFILE=cpu|smoke|gpu]: the notebooks without exercise solutions
+## (student/notebooks/) and the student book with solutions hidden (student/book/_build/html)
+student: install
+	$(BIN)/ttc student --profile $(PROFILE)
+
 ## make test: lint, unit tests, notebooks under the smoke profile, book build, browser checks
 test: install
 	$(BIN)/ruff check src tests benchmarks
@@ -31,4 +36,4 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf book/_build book/notebooks results
+	rm -rf book/_build book/notebooks results student

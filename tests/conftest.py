@@ -102,3 +102,22 @@ def tiny_base(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     yield base, cache
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def student_book(smoke_book: BuiltBook) -> BuiltBook:
+    """The student edition of the smoke book (``ttc student --profile smoke``), built in the
+    same scratch project, so every chapter's result comes from the smoke build's store and
+    only the student notebooks execute. Returns the student book's HTML folder."""
+    root = smoke_book.parents[2]
+    prefix, reason = offline_prefix()
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "ttc", "student", "--profile", "smoke"],
+        env={**os.environ, "TTC_ROOT": str(root)}, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"student build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    html = BuiltBook(root / "student" / "book" / "_build" / "html")
+    assert (html / "index.html").is_file()
+    html.offline, html.offline_reason = bool(prefix), reason
+    return html

@@ -187,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
     book.set_defaults(func=_cmd_book)
 
+    # `ttc student`: the student edition, all of it in ttc.student
+    from ttc.student import cli_command as student_command
+
+    student = sub.add_parser("student", help="write the notebooks without exercise solutions "
+                             "(student/notebooks/) and build the student book (student/book/)")
+    student.add_argument("--profile", default="cpu")
+    student.add_argument("--no-html", action="store_true",
+                         help="only write and execute the student notebooks")
+    student.add_argument("--force", action="store_true",
+                         help="execute notebooks even where the executed copy is current")
+    student.add_argument("--no-strict", action="store_true",
+                         help="do not treat warnings as errors")
+    student.set_defaults(func=student_command)
+
     listing = sub.add_parser("list", help="list the chapters, what each reads, and their "
                              "parameters with defaults")
     listing.set_defaults(func=_cmd_list)

@@ -39,3 +39,9 @@ def book_dir() -> Path:
 def executed_dir() -> Path:
     """Where papermill writes executed notebooks (inside the book, ignored by git)."""
     return book_dir() / "notebooks"
+
+
+def student_dir() -> Path:
+    """Where ``ttc student`` writes the student edition (generated on every run, ignored by
+    git): ``notebooks/`` without solutions, and ``book/``, the student book's sources."""
+    return project_root() / "student"

@@ -36,7 +36,7 @@ from ttc.config import config_hash
 #: bump to invalidate every stored result (a change of the store's format)
 STORE_VERSION = "1"
 #: modules that only present or move results: editing them never changes a table
-PRESENTATION_MODULES = frozenset({"plots.py", "cli.py", "runner.py", "__main__.py",
+PRESENTATION_MODULES = frozenset({"plots.py", "cli.py", "runner.py", "student.py", "__main__.py",
                                   "bundle.py"})
 FACTS = "facts.json"
 ARTIFACTS = "artifacts.json"

@@ -40,15 +40,17 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
-def build_key(key: str, parameters: dict[str, Any], profile: str) -> str:
-    """What an executed copy of notebook ``key`` depends on: its source, its parameters, the
-    profile's file, the key of the chapter result it shows, and the presentation code."""
+def build_key(key: str, parameters: dict[str, Any], profile: str,
+              source_dir: Path | None = None) -> str:
+    """What an executed copy of notebook ``key`` depends on: its source (in ``source_dir``,
+    default ``notebooks/``), its parameters, the profile's file, the key of the chapter result
+    it shows, and the presentation code."""
     from ttc.pipeline import store_key
 
     package = Path(__file__).resolve().parent
     presentation = [(name, (package / name).read_text()) for name in ("plots.py",)]
     return config_hash((
-        (notebooks_dir() / f"{key}.md").read_text(), dict(parameters),
+        (Path(source_dir or notebooks_dir()) / f"{key}.md").read_text(), dict(parameters),
         profile_path(profile).read_text(), store_key(key, profile, parameters), presentation,
     ))
 
@@ -67,15 +69,17 @@ def is_current(output: Path, key: str) -> bool:
 
 
 def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None = None,
-                     profile: str | None = None, build: str | None = None) -> Path:
-    """Execute ``notebooks/<key>.md`` with ``parameters`` (and the build's ``profile``, which
-    decides the upstream chapters' settings); return the executed ``.ipynb``."""
+                     profile: str | None = None, build: str | None = None,
+                     source_dir: Path | None = None) -> Path:
+    """Execute ``<source_dir>/<key>.md`` (default ``notebooks/``) with ``parameters`` (and the
+    build's ``profile``, which decides the upstream chapters' settings); return the executed
+    ``.ipynb``. It runs in ``notebooks/`` whatever the source folder."""
     import jupytext
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = notebooks_dir() / f"{key}.md"
+    source = Path(source_dir or notebooks_dir()) / f"{key}.md"
     out_dir = Path(out_dir or executed_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{key}.ipynb"
@@ -108,10 +112,12 @@ def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None 
     return output
 
 
-def execute_all(profile: str, only: Iterable[str] | None = None,
-                force: bool = False) -> dict[str, float]:
+def execute_all(profile: str, only: Iterable[str] | None = None, force: bool = False,
+                source_dir: Path | None = None, out_dir: Path | None = None) -> dict[str, float]:
     """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook.
 
+    Sources come from ``source_dir`` (default ``notebooks/``), executed copies go to
+    ``out_dir`` (default ``book/notebooks/``); the student edition passes its own folders.
     A notebook whose executed copy is current (same build key) is skipped unless ``force``.
     Each chapter's result is computed in this process first (with progress bars on the
     terminal), so the notebook only loads it.
@@ -126,8 +132,8 @@ def execute_all(profile: str, only: Iterable[str] | None = None,
         if params[key] is False:  # off under this profile (llm: family-only chapters)
             print(f"[ttc] {key}: off under profile {Path(profile).stem}; skipped", flush=True)
             continue
-        build = build_key(key, params[key], profile)
-        if not force and is_current(executed_dir() / f"{key}.ipynb", build):
+        build = build_key(key, params[key], profile, source_dir)
+        if not force and is_current(Path(out_dir or executed_dir()) / f"{key}.ipynb", build):
             print(f"[ttc] {key}: executed copy is current (profile {Path(profile).stem})",
                   flush=True)
             timings[key] = time.perf_counter() - start
@@ -138,14 +144,16 @@ def execute_all(profile: str, only: Iterable[str] | None = None,
 
         chapter_result(key, profile, progress=True, quiet=True)
         print(f"[ttc] executing {key} (profile {Path(profile).stem}) ...", flush=True)
-        execute_notebook(key, params[key], profile=profile, build=build)
+        execute_notebook(key, params[key], out_dir=out_dir, profile=profile, build=build,
+                         source_dir=source_dir)
         timings[key] = time.perf_counter() - start
         print(f"[ttc]   {key}: {timings[key]:.1f} s", flush=True)
     return timings
 
 
-def vendor_mathjax() -> Path:
-    """Copy MathJax 3 (from the ``django-static-mathjax`` wheel) into ``book/_static``.
+def vendor_mathjax(book: Path | None = None) -> Path:
+    """Copy MathJax 3 (from the ``django-static-mathjax`` wheel) into ``book/_static`` (or
+    the ``_static`` of another book folder).
 
     Sphinx loads MathJax from a CDN by default, which fails offline and leaves raw TeX on the
     page; the book points ``mathjax_path`` at this local copy instead (ignored by git).
@@ -157,7 +165,7 @@ def vendor_mathjax() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("MathJax not installed: pip install django-static-mathjax")
     es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
-    dest = book_dir() / "_static" / "mathjax"
+    dest = Path(book or book_dir()) / "_static" / "mathjax"
     fonts = Path("output") / "chtml" / "fonts" / "woff-v2"
     if not (dest / "tex-mml-chtml.js").is_file():
         (dest / fonts).parent.mkdir(parents=True, exist_ok=True)
@@ -220,18 +228,20 @@ def add_root_favicon(html_dir: Path) -> None:
         shutil.copyfile(icon, html_dir / "favicon.ico")
 
 
-def build_html(strict: bool = True) -> Path:
-    """Render the executed notebooks and prose pages to HTML; return ``index.html``."""
-    vendor_mathjax()
+def build_html(strict: bool = True, book: Path | None = None) -> Path:
+    """Render the executed notebooks and prose pages of ``book`` (default ``book/``) to HTML;
+    return ``index.html``."""
+    book = Path(book or book_dir())
+    vendor_mathjax(book)
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-           "build", str(book_dir()), "--builder", "html"]
+           "build", str(book), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
-    index = book_dir() / "_build" / "html" / "index.html"
+    index = book / "_build" / "html" / "index.html"
     drop_duplicate_scripts(index.parent)
     add_root_favicon(index.parent)
     if not index.is_file():

@@ -97,6 +97,20 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def intermediate_spec(smaller: ModelSpec, larger: ModelSpec) -> ModelSpec:
+    """A member shaped between two others, on the family's grid: the width is the geometric
+    mean of theirs rounded to a multiple of the head size, the depth their mean rounded up.
+
+    Chapter 2's exercise predicts such a member's accuracy before training it: between
+    f96x3 and f128x4 it is 112 wide and 4 deep; between f32x2 and f64x3, 48 wide and 3 deep.
+    """
+    if (smaller.d_model, smaller.n_layers) > (larger.d_model, larger.n_layers):
+        smaller, larger = larger, smaller
+    width = HEAD_DIM * max(1, round((smaller.d_model * larger.d_model) ** 0.5 / HEAD_DIM))
+    depth = (smaller.n_layers + larger.n_layers + 1) // 2
+    return ModelSpec(f"f{width}x{depth}", width, depth)
+
+
 def check_members(parameter: str, names: tuple[str, ...], minimum: int = 1) -> None:
     """Validate a config parameter listing family members: enough of them, all known."""
     from ttc.config import ConfigError
