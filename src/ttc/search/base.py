@@ -194,6 +194,8 @@ class LMStepPolicy:
                         seed=seed, batch_size=self.batch_size, stop_token_ids=stops)
 
     def next_steps(self, prompts, prefixes, temperature, seed):
+        from ttc.sampling import Completion
+
         texts = [p + c for p, c in zip(prompts, prefixes, strict=True)]
         out = self._generate(texts, self.max_step_tokens, temperature, seed, self.stop_ids)
         separator = self.task.separator
