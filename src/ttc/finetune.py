@@ -95,6 +95,20 @@ def mean_loss(model, tensors: Sequence[torch.Tensor], loss: LossFn, count: Calla
     return total / max(weight, 1)
 
 
+def fit_examples(model, tokenizer, examples: Sequence, to_tensors: Callable, loss: LossFn,
+                 count: Callable, config: FinetuneConfig, desc: str, progress: bool = True
+                 ) -> tuple[list, list, list[torch.Tensor], dict]:
+    """Split ``examples`` into training and validation rows (``config.val_frac``, seeded),
+    turn both into tensors on the model's device with ``to_tensors(tokenizer, rows)`` and
+    :func:`fit` the model; return ``(train, val, train_tensors, record)``. The fine-tunes
+    of the verifiers and of the revision model share this."""
+    device = next(model.parameters()).device
+    train, val = split_examples(examples, config.val_frac, config.seed)
+    tensors = [t.to(device) for t in to_tensors(tokenizer, train)]
+    val_t = [t.to(device) for t in to_tensors(tokenizer, val)] if val else None
+    return train, val, tensors, fit(model, tensors, val_t, loss, count, config, desc, progress)
+
+
 def fit(model, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None,
         loss: LossFn, count: Callable, config: FinetuneConfig, desc: str,
         progress: bool = True) -> dict:

@@ -20,9 +20,8 @@ from ttc.family.train import resolve_device
 from ttc.finetune import (
     FinetuneConfig,
     cached_checkpoint,
-    fit,
+    fit_examples,
     save_checkpoint,
-    split_examples,
 )
 from ttc.revisions.data import ATTEMPT_SEP, RevisionExample
 
@@ -88,11 +87,8 @@ def train_reviser(base: str | Path, examples: Sequence[RevisionExample],
     model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     model.to(device).train()
 
-    train, val = split_examples(examples, config.val_frac, config.seed)
-    tensors = [t.to(device) for t in _tensors(tokenizer, train)]
-    val_t = [t.to(device) for t in _tensors(tokenizer, val)] if val else None
-    record = fit(model, tensors, val_t, _batch_loss, _n_labels, config, "train reviser",
-                 progress)
+    train, val, _, record = fit_examples(model, tokenizer, examples, _tensors, _batch_loss,
+                                         _n_labels, config, "train reviser", progress)
     info = {"base": base.name, "n_examples": len(examples), "n_train": len(train),
             "n_val": len(val), **record, "train_config": asdict(config)}
     return save_checkpoint(path, model, tokenizer, info)

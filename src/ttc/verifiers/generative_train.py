@@ -22,7 +22,7 @@ import torch
 from ttc.cache import artifact_path
 from ttc.config import config_hash
 from ttc.family.train import IGNORE, resolve_device
-from ttc.finetune import FinetuneConfig, cached_checkpoint, fit, save_checkpoint, split_examples
+from ttc.finetune import FinetuneConfig, cached_checkpoint, fit_examples, save_checkpoint
 from ttc.verifiers.generative import (
     KINDS,
     VERDICT_TOKENS,
@@ -91,10 +91,8 @@ def train_generative_verifier(
     model.resize_token_embeddings(len(tokenizer))
     model.to(device).train()
 
-    train, val = split_examples(examples, config.val_frac, config.seed)
-    tensors = [t.to(device) for t in _tensors(tokenizer, train)]
-    val_t = [t.to(device) for t in _tensors(tokenizer, val)] if val else None
-    record = fit(model, tensors, val_t, _loss, _n_labels, config, f"train {kind}", progress)
+    train, val, tensors, record = fit_examples(model, tokenizer, examples, _tensors, _loss,
+                                               _n_labels, config, f"train {kind}", progress)
     info = {"kind": kind, "base": base.name, "n_examples": len(examples),
             "n_train": len(train), "n_val": len(val), "n_labels": _n_labels(*tensors),
             "n_verdicts": sum(len(e.verdicts) for e in train), **record,

@@ -24,9 +24,8 @@ from ttc.family.train import resolve_device
 from ttc.finetune import (
     FinetuneConfig,
     cached_checkpoint,
-    fit,
+    fit_examples,
     save_checkpoint,
-    split_examples,
 )
 from ttc.steps import step_end_positions
 from ttc.tasks import STEP_SEP
@@ -102,10 +101,8 @@ def train_verifier(
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model.to(device).train()
 
-    train, val = split_examples(examples, config.val_frac, config.seed)
-    tensors = [t.to(device) for t in _tensors(tokenizer, train)]
-    val_t = [t.to(device) for t in _tensors(tokenizer, val)] if val else None
-    record = fit(model, tensors, val_t, _loss, _n_labels, config, f"train {kind}", progress)
+    train, val, tensors, record = fit_examples(model, tokenizer, examples, _tensors, _loss,
+                                               _n_labels, config, f"train {kind}", progress)
     info = {"kind": kind, "base": base.name, "n_examples": len(examples),
             "n_train": len(train), "n_val": len(val), "n_labels": _n_labels(*tensors),
             **record, "train_config": asdict(config)}
