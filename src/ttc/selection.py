@@ -78,9 +78,10 @@ def selection_curve(
     """Probability that ``rule`` applied to ``k`` of the ``n`` candidates picks ``truth``.
 
     The same ``n`` samples serve every k (never re-sample the model per k): for ``k < n`` the
-    probability is estimated from ``n_resamples`` random subsets of size ``k`` drawn without
-    replacement, each in random order (which decides ties); ``k == n`` is exact, in the given
-    order. Matches :func:`select_answer` on every subset; vectorised over resamples.
+    probability is estimated from ``n_resamples`` random orders of the ``n`` candidates, whose
+    first ``k`` are a random subset of size ``k`` in random order (which decides ties); every
+    k reads prefixes of the same orders, so one pass over the orders serves all k. ``k == n``
+    is exact, in the given order. Matches :func:`select_answer` on every subset.
     """
     _check_rule(rule)
     n = len(answers)
@@ -93,40 +94,57 @@ def selection_curve(
     codes = np.array([-1 if a is None else codes_of.setdefault(a, len(codes_of))
                       for a in answers], dtype=int)  # (n,)
     target = codes_of.get(truth, -2)
-    rng = np.random.default_rng(seed)
-    out = np.empty(len(ks))
-    for j, k in enumerate(ks):
+    for k in ks:
         if not 1 <= k <= n:
             raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
-        if k == n or not codes_of:
-            out[j] = float(select_answer(list(answers), list(weight), rule) == truth) \
-                if k == n else 0.0
-            continue
-        picks = np.argsort(rng.random((n_resamples, n)), axis=1)[:, :k]  # (R, k)
-        out[j] = float(np.mean(_subset_winners(codes[picks], weight[picks], len(codes_of),
-                                               rule) == target))
+    out = np.zeros(len(ks))
+    for j, k in enumerate(ks):
+        if k == n:
+            out[j] = float(select_answer(list(answers), list(weight), rule) == truth)
+    partial = sorted({int(k) for k in ks if k < n})
+    if not partial or not codes_of:
+        return out  # no candidate has an answer: nothing can be picked below k = n
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((n_resamples, n)), axis=1)[:, : partial[-1]]  # (R, k_max)
+    won = _prefix_winners(codes[order], weight[order], len(codes_of), rule, partial)
+    hits = {k: float(np.mean(w == target)) for k, w in won.items()}
+    for j, k in enumerate(ks):
+        if k < n:
+            out[j] = hits[int(k)]
     return out
 
 
-def _subset_winners(drawn: np.ndarray, weights: np.ndarray, n_codes: int,
-                    rule: str) -> np.ndarray:
-    """Code of the winning answer in each row of ``drawn`` (R, k); -1 where none has one."""
-    n_rows, k = drawn.shape
-    valid = drawn >= 0  # (R, k)
+def _prefix_winners(drawn: np.ndarray, weights: np.ndarray, n_codes: int, rule: str,
+                    ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """Code of the winning answer among the first ``k`` candidates of each row of ``drawn``
+    (R, k_max), for every k in ``ks`` (ascending); -1 where none has an answer. Ties go to
+    the candidate seen first in the row."""
+    n_rows, k_max = drawn.shape
+    rows = np.arange(n_rows)
+    wanted, out = set(ks), {}
     if rule == "best":
-        masked = np.where(valid, weights, -np.inf)  # (R, k)
-        position = masked.argmax(axis=1)  # first maximum: ties to the earliest
-        winner = drawn[np.arange(n_rows), position]
-        return np.where(valid.any(axis=1), winner, -1)
-    totals = np.zeros((n_rows, n_codes))
-    first = np.full((n_rows, n_codes), k, dtype=int)
-    rows = np.repeat(np.arange(n_rows), k)[valid.ravel()]
-    flat = drawn.ravel()[valid.ravel()]
-    pos = np.tile(np.arange(k), n_rows)[valid.ravel()]
-    np.add.at(totals, (rows, flat), weights.ravel()[valid.ravel()])
-    np.minimum.at(first, (rows, flat), pos)
-    seen = first < k  # (R, C): the answer occurs in the subset
-    top = np.where(seen, totals, -np.inf).max(axis=1, keepdims=True)  # (R, 1)
-    leaders = seen & np.isclose(totals, top)
-    winner = np.where(leaders, first, k + 1).argmin(axis=1)
-    return np.where(valid.any(axis=1), winner, -1)
+        best = np.full(n_rows, -np.inf)  # the highest score so far (R,)
+        winner = np.full(n_rows, -1)
+        for t in range(k_max):
+            code, w = drawn[:, t], weights[:, t]
+            better = (code >= 0) & ((w > best) | (winner < 0))  # strict: first maximum wins
+            best = np.where(better, w, best)
+            winner = np.where(better, code, winner)
+            if t + 1 in wanted:
+                out[t + 1] = winner.copy()
+        return out
+    totals = np.zeros((n_rows, n_codes))  # summed weight per answer so far (R, C)
+    first = np.full((n_rows, n_codes), k_max, dtype=int)  # where each answer first appeared
+    for t in range(k_max):
+        code = drawn[:, t]
+        valid = code >= 0
+        r, c = rows[valid], code[valid]  # one candidate per row: no repeated index
+        totals[r, c] += weights[valid, t]
+        first[r, c] = np.minimum(first[r, c], t)
+        if t + 1 in wanted:
+            seen = first <= t  # (R, C): the answer occurs among the first t + 1
+            top = np.where(seen, totals, -np.inf).max(axis=1, keepdims=True)  # (R, 1)
+            leaders = seen & np.isclose(totals, top)
+            winner = np.where(leaders, first, k_max + 1).argmin(axis=1)
+            out[t + 1] = np.where(seen.any(axis=1), winner, -1)
+    return out
