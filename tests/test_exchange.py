@@ -226,3 +226,16 @@ def test_break_even_figure_has_a_panel_per_larger_member_and_survives_missing_bi
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_held_out_share_splits_by_the_share_and_rejects_bad_shares():
+    samples = pd.DataFrame({"problem": np.repeat([0, 1], 8), "sample": np.tile(range(8), 2)})
+    binning, scoring = ex.held_out_halves(samples, seed=3, share=0.25)
+    assert binning.groupby("problem").size().tolist() == [2, 2]
+    assert scoring.groupby("problem").size().tolist() == [6, 6]
+    for p in range(2):  # no scored sample is one that decided the bin
+        assert not set(binning[binning["problem"] == p]["sample"]) & set(
+            scoring[scoring["problem"] == p]["sample"])
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="share"):
+            ex.held_out_halves(samples, share=bad)

@@ -13,8 +13,9 @@ intervals:
   spent as ``(1 - f)·acc(⌊k*⌋) + f·acc(⌈k*⌉)`` (no rounding down to a power of two).
 - **The ceiling**: best of ``k*`` samples chosen by a perfect verifier (pass@k*), charged
   like the learned verifier, drawn separately: the gap to it is what a verifier is worth.
-- **Held-out difficulty**: bins are estimated from one half of each problem's samples and
-  every accuracy is scored on the other half, so no scored sample decides its own bin.
+- **Held-out difficulty**: bins are estimated from one part of each problem's samples
+  (``bin_share`` of them) and every accuracy is scored on the rest, so no scored sample
+  decides its own bin.
 - **Verdicts from intervals**: per cell, the paired difference (small minus larger, per
   problem) with a 95% bootstrap interval over problems; "wins"/"loses" only where Holm's
   correction over all cells of the table rejects "no difference", else "no detectable
@@ -58,15 +59,19 @@ class Candidate:
     sampled: bool = True
 
 
-def held_out_halves(samples: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split each problem's samples into two halves at random (seeded per problem): one to
-    estimate difficulty, one to score. Each half keeps the samples' original order."""
+def held_out_halves(samples: pd.DataFrame, seed: int = 0, share: float = 0.5
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split each problem's samples at random (seeded per problem) into a binning part, with
+    ``share`` of them (rounded down), and a scoring part with the rest: one to estimate
+    difficulty, one to score. Each part keeps the samples' original order."""
+    if not 0 < share < 1:
+        raise ValueError(f"share must be between 0 and 1 (exclusive), got {share}")
     rng = np.random.default_rng(seed)
     first = np.zeros(len(samples), dtype=bool)
     positions = samples.groupby("problem", sort=True).indices
     for problem in sorted(positions):
         rows = positions[problem]
-        chosen = rng.permutation(len(rows))[: len(rows) // 2]
+        chosen = rng.permutation(len(rows))[: int(len(rows) * share)]
         first[rows[np.sort(chosen)]] = True
     return samples[first].reset_index(drop=True), samples[~first].reset_index(drop=True)
 

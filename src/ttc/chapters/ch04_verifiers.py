@@ -15,7 +15,6 @@ intervals over problems, and each verifier's tokens per chain (its FLOPs are 2·
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -214,7 +213,7 @@ def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_ex
 
 
 def score_samples(problems: list[Problem], samples: pd.DataFrame,
-                  verifiers: dict[str, Path], progress: bool = True
+                  verifiers: dict[str, Path], progress: bool = True, device: str = "cpu"
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Verifier scores of every sample, and the PRM's step scores next to the oracle's.
 
@@ -222,10 +221,11 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     ``prm_prod``, ``likelihood`` (the chain's probability under the member whose checkpoint
     is ``verifiers["likelihood"]``, the policy in this chapter) and ``oracle``) and ``steps``
     (one row per step end of each distinct chain: ``prm`` score and ``oracle`` label).
-    Distinct chains are scored once; cached on disk.
+    Distinct chains are scored once, on worker processes (:mod:`ttc.verifiers.pool`);
+    cached on disk.
     """
-    from ttc.family.train import load_member
-    from ttc.verifiers import LikelihoodVerifier, OracleVerifier, load_verifier
+    from ttc.verifiers import OracleVerifier
+    from ttc.verifiers.pool import ScorerSpec, score_chains
 
     key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),
                        samples["finished"].tolist(), sorted(v.name for v in verifiers.values()),
@@ -237,15 +237,13 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     distinct = samples.drop_duplicates(["problem", "completion", "finished"])
     prompts = [problems[i].prompt for i in distinct["problem"]]
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
-    scores: dict[str, list[np.ndarray]] = {}
-    judges = {"orm": load_verifier(verifiers["orm"]), "prm": load_verifier(verifiers["prm"]),
-              "likelihood": LikelihoodVerifier(*load_member(verifiers["likelihood"])),
-              "oracle": OracleVerifier(problems)}
-    for name, judge in tqdm(judges.items(), desc="score", disable=not progress, leave=False):
-        scores[name] = []
-        for start in range(0, len(prompts), 4096):
-            rows = slice(start, start + 4096)
-            scores[name] += judge.step_scores(prompts[rows], completions[rows], finished[rows])
+    specs = {"orm": ScorerSpec("scalar", str(verifiers["orm"])),
+             "prm": ScorerSpec("scalar", str(verifiers["prm"])),
+             "likelihood": ScorerSpec("likelihood", str(verifiers["likelihood"]))}
+    scored_by = score_chains(specs, prompts, completions, finished, problems, device=device,
+                             desc="score", progress=progress)
+    scores = {name: result[0] for name, result in scored_by.items()}
+    scores["oracle"] = OracleVerifier(problems).step_scores(prompts, completions, finished)
     columns = {
         "orm": [aggregate_steps(s) for s in scores["orm"]],
         "prm_last": [aggregate_steps(s, "last") for s in scores["prm"]],
@@ -329,35 +327,27 @@ def train_generative_verifiers(config: VerifiersChapterConfig, inputs, progress:
 
 
 def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[str, Path],
-                         generative: dict[str, Path], problems: list[Problem]) -> dict:
-    """Every verifier of the comparison by display name, with its non-embedding N (None for
-    the checker, which runs no model)."""
-    from ttc.family.train import load_member
-    from ttc.verifiers import (
-        LikelihoodVerifier,
-        OracleVerifier,
-        load_generative_verifier,
-        load_verifier,
-    )
+                         generative: dict[str, Path]) -> dict:
+    """Every verifier of the comparison by display name: how a worker builds it
+    (:class:`ttc.verifiers.pool.ScorerSpec`) and its non-embedding N (None for the checker,
+    which runs no model)."""
+    from ttc.verifiers.pool import ScorerSpec
 
     sizes = member_sizes(inputs)
-    device = inputs["02_family"].config.device
     judge = config.likelihood_member or config.policy
-    model, tokenizer = load_member(checkpoint(inputs, judge), device=device)
     base_n = sizes[config.verifier_base]
     verifiers = {
-        COMPARED["orm"]: (load_verifier(scalar["orm"], device=device), base_n),
-        COMPARED["prm"]: (load_verifier(scalar["prm"], device=device), base_n),
-        COMPARED["likelihood"]: (LikelihoodVerifier(model, tokenizer), sizes[judge]),
-        COMPARED["genrm"]: (load_generative_verifier(generative["genrm"], device=device),
-                            base_n),
+        COMPARED["orm"]: (ScorerSpec("scalar", str(scalar["orm"])), base_n),
+        COMPARED["prm"]: (ScorerSpec("scalar", str(scalar["prm"])), base_n),
+        COMPARED["likelihood"]: (ScorerSpec("likelihood", str(checkpoint(inputs, judge))),
+                                 sizes[judge]),
+        COMPARED["genrm"]: (ScorerSpec("generative", str(generative["genrm"])), base_n),
     }
     for k in sorted(config.rationale_samples):
-        verifiers[COMPARED["cot"].format(k=k)] = (load_generative_verifier(
-            generative["genrm-cot"], n_rationales=k,
-            max_rationale_tokens=config.max_rationale_tokens, seed=config.seed,
-            device=device), base_n)
-    verifiers[COMPARED["checker"]] = (OracleVerifier(problems), None)
+        verifiers[COMPARED["cot"].format(k=k)] = (ScorerSpec(
+            "generative", str(generative["genrm-cot"]), n_rationales=k,
+            max_rationale_tokens=config.max_rationale_tokens, seed=config.seed), base_n)
+    verifiers[COMPARED["checker"]] = (ScorerSpec("checker"), None)
     return verifiers
 
 
@@ -386,15 +376,18 @@ def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Pro
         return cached["scores.parquet"], cached["costs.parquet"]
     prompts = [problems[i].prompt for i in distinct["problem"]]
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
-    verifiers = comparison_verifiers(config, inputs, scalar, generative, problems)
+    from ttc.verifiers.pool import score_chains
+
+    verifiers = comparison_verifiers(config, inputs, scalar, generative)
+    results = score_chains({name: spec for name, (spec, _) in verifiers.items()}, prompts,
+                           completions, finished, problems,
+                           device=inputs["02_family"].config.device, desc="compare",
+                           progress=progress)
     columns, costs = {}, []
-    for name, (judge, n_params) in tqdm(verifiers.items(), desc="compare",
-                                        disable=not progress, leave=False):
-        start = time.perf_counter()
-        scores = judge.step_scores(prompts, completions, finished)
-        seconds = time.perf_counter() - start
+    for name, (_, n_params) in verifiers.items():
+        scores, tokens, seconds = results[name]
         columns[name] = [aggregate_steps(s) for s in scores]
-        tokens = judge.tokens.total / len(distinct) if hasattr(judge, "tokens") else 0.0
+        tokens = tokens / len(distinct)
         costs.append({"verifier": name, "N": n_params, "tokens": tokens,
                       "flops_per_chain": 0.0 if n_params is None else 2.0 * n_params * tokens,
                       "seconds": seconds})
@@ -463,7 +456,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     generative = train_generative_verifiers(config, inputs, progress)
     policy_path, problems, samples = member_samples(inputs, config.policy, progress)
     scored, steps = score_samples(problems, samples, paths | {"likelihood": policy_path},
-                                  progress)
+                                  progress, device=inputs["02_family"].config.device)
     compared, costs = compare_verifiers(config, inputs, problems, samples, paths, generative,
                                         progress)
     infos = []

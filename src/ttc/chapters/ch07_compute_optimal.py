@@ -57,6 +57,9 @@ class ComputeOptimalChapterConfig:
     r_values: tuple[float, ...] = SNELL_R_VALUES
     r_sweep_points: int = 41
     seed: int = 0
+    #: the share of each problem's samples that estimates its difficulty bin; the exchange
+    #: scores the rest, so a smaller share leaves more samples to spend the allowance on
+    bin_share: float = 0.5
     #: random subsets per budget for the selection rules in the exchange, and bootstrap
     #: resamples for its intervals and p-values (Holm needs fine p-values)
     selection_resamples: int = 100
@@ -68,6 +71,9 @@ class ComputeOptimalChapterConfig:
         require_range("r_sweep_points", self.r_sweep_points, low=3, high=1000)
         require_range("selection_resamples", self.selection_resamples, low=10)
         require_range("n_boot", self.n_boot, low=100)
+        if not 0.05 <= self.bin_share <= 0.95:
+            raise ConfigError(f"parameter 'bin_share' must be between 0.05 and 0.95; got "
+                              f"{self.bin_share!r}")
         if not self.r_values or any(r <= 0 for r in self.r_values):
             raise ConfigError(f"parameter 'r_values' must be a non-empty list of positive "
                               f"numbers; got {list(self.r_values)!r}")
@@ -155,8 +161,8 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
 
     ver = inputs["04_verifiers"]
     scored = ver["scored"]
-    # difficulty from one half of each problem's samples; the exchange scores the other half
-    bin_half, score_half = held_out_halves(scored, config.seed)
+    # difficulty from a share of each problem's samples; the exchange scores the rest
+    bin_half, score_half = held_out_halves(scored, config.seed, config.bin_share)
     per_problem = bin_half.groupby("problem").agg(pass1=("correct", "mean"),
                                                   prm=("prm_last", "mean"),
                                                   n_ops=("n_ops", "first"))
@@ -199,7 +205,10 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                                      for k, v in members.items()]),
             "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
                                     "verifier_base": verifier_base(inputs),
-                                    "n_verifier": n_verifier}])}
+                                    "n_verifier": n_verifier,
+                                    "n_bin_samples": int(bin_half.groupby("problem").size().min()),
+                                    "n_score_samples": int(
+                                        score_half.groupby("problem").size().min())}])}
 
 
 def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame,
@@ -418,6 +427,8 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
                               .mean()) if len(exchange) else None),
         "n_pairs": fmt(len(tables["break_even"]) // 2),
+        "n_bin_samples": fmt(cell(setup, "n_bin_samples"), ","),
+        "n_score_samples": fmt(cell(setup, "n_score_samples"), ","),
         "sure_learned": fmt(surely_ahead(tables["break_even"], "learned")),
         "sure_ceiling": fmt(surely_ahead(tables["break_even"], "perfect verifier")),
     }
