@@ -239,3 +239,68 @@ def test_held_out_share_splits_by_the_share_and_rejects_bad_shares():
     for bad in (0.0, 1.0, -0.5):
         with pytest.raises(ValueError, match="share"):
             ex.held_out_halves(samples, share=bad)
+
+
+# -- temperatures and the validation choice -----------------------------------------------------
+
+def test_temperature_candidates_label_and_charge_each_temperature():
+    options = ex.temperature_candidates(100, 50, {1.0: 10.0, 0.5: 6.0}, greedy_tokens=8,
+                                        reference=1.0)
+    by_label = {o.label: o for o in options}
+    assert [o.label for o in options].count(ex.GREEDY) == 1
+    assert by_label[ex.GREEDY].flops_per_unit == 2 * 100 * 8
+    assert by_label["majority vote, T = 0.5"].flops_per_unit == 2 * 100 * 6
+    assert by_label["majority vote, T = 1"].flops_per_unit == 2 * 100 * 10
+    assert by_label["weighted best-of-N (likelihood), T = 0.5"].flops_per_unit == 2 * 200 * 6
+    assert [o.label for o in options].count(ex.CEILING) == 1  # at the reference only
+    assert by_label[ex.CEILING].flops_per_unit == 2 * 150 * 10
+
+
+def test_temperature_curves_drop_rules_without_scores_and_keep_one_ceiling():
+    cold = _samples().drop(columns=["prm_last", "orm"]).assign(
+        likelihood=[0.1, 0.2, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5], orm=np.nan)
+    curves = ex.temperature_curves({1.0: _samples(), 0.5: cold}, [4], reference=1.0,
+                                   n_resamples=50)
+    assert curves["majority vote, T = 0.5"][4].tolist() == [1.0, 0.0]
+    assert "weighted best-of-N (ORM), T = 0.5" not in curves  # all-missing column dropped
+    assert "weighted best-of-N (ORM), T = 1" in curves
+    assert curves["best-of-N (likelihood), T = 0.5"][4].tolist() == [0.0, 0.0]  # picks '7'
+    assert curves[ex.CEILING][4].tolist() == [1.0, 0.0]
+
+
+def test_choose_by_bin_takes_the_best_mean_per_bin_and_breaks_ties_by_order():
+    pool = pd.DataFrame({
+        "strategy": ["a @ k=2.0"] * 4 + ["b @ k=3.0"] * 4,
+        "problem": [0, 1, 2, 3] * 2,
+        "correct": [1, 1, 0, 0, 0, 1, 1, 1.0]})
+    bins = np.array([1, 1, 2, 2])
+    assert ex.choose_by_bin(pool, np.arange(4), bins) == {1: "a", 2: "b"}
+    tied = pool.assign(correct=0.5)
+    assert ex.choose_by_bin(tied, np.arange(4), bins) == {1: "a", 2: "a"}
+    assert ex.choose_by_bin(pool.iloc[:0], np.arange(4), bins) == {}
+
+
+def test_exchange_reports_on_test_what_validation_chose():
+    """Validation says 'good' everywhere; on the test problems 'good' is wrong and 'bad' is
+    right: the cell must report 'good' (0), not the test-best 'bad' (1)."""
+    problems, bins = np.arange(4), np.array([1, 1, 2, 2])
+    test = {"good": {k: np.zeros(4) for k in (1, 2)}, "bad": {k: np.ones(4) for k in (1, 2)},
+            ex.CEILING: {k: np.ones(4) for k in (1, 2)}}
+    val = {"good": {k: np.ones(4) for k in (1, 2)}, "bad": {k: np.zeros(4) for k in (1, 2)},
+           ex.CEILING: {k: np.ones(4) for k in (1, 2)}}
+    options = [ex.Candidate("bad", 2 * 100 * 10), ex.Candidate("good", 2 * 100 * 10),
+               ex.Candidate(ex.CEILING, 2 * 100 * 10)]
+    args = (options, 2, problems, bins, np.zeros(4), {"big": (np.zeros(4), 10.0)},
+            {"small": 100, "big": 400}, "small", [1.0])
+    chosen = ex.exchange_cells(test, *args, n_boot=300,
+                               choose_on=(val, 2, problems, bins, np.zeros(4)))
+    assert chosen["small_accuracy"].tolist() == [0.0, 0.0]
+    assert set(chosen["chosen"]) == {"good @ k=2.0"}
+    crossed = ex.exchange_cells(test, *args, n_boot=300)  # cross-validated on test instead
+    assert crossed["small_accuracy"].tolist() == [1.0, 1.0]
+
+
+def test_first_samples_keeps_the_first_n_of_each_problem():
+    samples = pd.DataFrame({"problem": [0, 1, 0, 1, 0], "sample": [0, 0, 1, 1, 2]})
+    kept = ex.first_samples(samples, 2)
+    assert kept["sample"].tolist() == [0, 0, 1, 1]

@@ -8,7 +8,8 @@ intervals:
 
 - **Every candidate the small model could use**: its own greedy answer, and every selection
   rule over its samples (majority vote, best-of-N and weighted best-of-N with a learned
-  verifier), each at the *exact* number of samples the allowance buys: the per-problem
+  verifier or the policy's likelihood) at every temperature sampled, each at the *exact*
+  number of samples the allowance buys: the per-problem
   estimators work at any integer ``k``, and a fractional allowance ``k* = f + ⌊k*⌋`` is
   spent as ``(1 - f)·acc(⌊k*⌋) + f·acc(⌈k*⌉)`` (no rounding down to a power of two).
 - **The ceiling**: best of ``k*`` samples chosen by a perfect verifier (pass@k*), charged
@@ -16,6 +17,10 @@ intervals:
 - **Held-out difficulty**: bins are estimated from one part of each problem's samples
   (``bin_share`` of them) and every accuracy is scored on the rest, so no scored sample
   decides its own bin.
+- **Chosen on validation problems**: per cell, the candidate is the one with the best
+  accuracy on a validation split binned the same way (:func:`exchange_cells` with
+  ``choose_on``); the test problems only report it. Without a validation split it is chosen
+  by two-fold cross-validation over the test problems of the bin.
 - **Verdicts from intervals**: per cell, the paired difference (small minus larger, per
   problem) with a 95% bootstrap interval over problems; "wins"/"loses" only where Holm's
   correction over all cells of the table rejects "no difference", else "no detectable
@@ -25,7 +30,7 @@ intervals:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -155,6 +160,76 @@ def candidates(n_policy: int, n_verifier: int, tokens_per_sample: float,
     return out
 
 
+def temperature_label(label: str, temperature: float) -> str:
+    """A selection rule's label at one sampling temperature."""
+    return f"{label}, T = {temperature:g}"
+
+
+def rule_of(strategy: str) -> str:
+    """The candidate of a pool row's strategy label (without its ``@ k=...``)."""
+    return strategy.split(" @ k=")[0]
+
+
+def first_samples(samples: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The first ``n`` samples of every problem (in table order)."""
+    return samples[samples.groupby("problem").cumcount() < n]
+
+
+def temperature_curves(sets: Mapping[float, pd.DataFrame], ks: Sequence[int],
+                       reference: float, rules: Mapping = SAMPLE_RULES,
+                       n_resamples: int = 100, seed: int = 0
+                       ) -> dict[str, dict[int, np.ndarray]]:
+    """:func:`rule_curves` of each temperature's samples (``sets``: temperature -> samples,
+    the same problems in each), labelled by :func:`temperature_label`; a set's score
+    columns that are all missing are dropped first, so a rule runs only where its scores
+    exist. The perfect-verifier ceiling comes from the ``reference`` temperature's samples."""
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for temperature, samples in sets.items():
+        curves = rule_curves(samples.dropna(axis=1, how="all"), ks, rules, n_resamples, seed)
+        ceiling = curves.pop(CEILING)
+        if temperature == reference:
+            out[CEILING] = ceiling
+        out |= {temperature_label(label, temperature): curve
+                for label, curve in curves.items()}
+    return out
+
+
+def temperature_candidates(n_policy: int, n_verifier: int,
+                           tokens_per_sample: Mapping[float, float], greedy_tokens: float,
+                           reference: float, rules: Mapping = SAMPLE_RULES
+                           ) -> list[Candidate]:
+    """:func:`candidates` at every temperature (``tokens_per_sample``: temperature -> mean
+    generated tokens per sample), labelled as :func:`temperature_curves` labels them: one
+    greedy answer, every rule at every temperature, and the ceiling at ``reference``."""
+    out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
+    for temperature, tokens in tokens_per_sample.items():
+        for option in candidates(n_policy, n_verifier, tokens, greedy_tokens, rules):
+            if option.label == CEILING:
+                if temperature == reference:
+                    out.append(option)
+            elif option.sampled:
+                out.append(replace(option, label=temperature_label(option.label, temperature)))
+    return out
+
+
+def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
+                  ) -> dict[int, str]:
+    """Per bin, the candidate (:func:`rule_of` its strategy) with the highest mean accuracy
+    over the bin's problems in ``pool`` (rows: strategy, problem, correct); ties go to the
+    candidate listed first. Bins without rows get the best candidate over all problems."""
+    if pool.empty:
+        return {}
+    pool = pool.assign(rule=pool["strategy"].map(rule_of),
+                       bin=pd.Series(bins, index=problems).reindex(pool["problem"]).to_numpy())
+    order = list(dict.fromkeys(pool["rule"]))
+    overall = pool.groupby("rule")["correct"].mean().reindex(order).idxmax()
+    chosen = {int(b): overall for b in np.unique(bins)}
+    for b, group in pool.groupby("bin", sort=True):
+        chosen[int(b)] = group.groupby("rule")["correct"].mean().reindex(
+            [r for r in order if r in set(group["rule"])]).idxmax()
+    return chosen
+
+
 def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_small,
                n: int, problems: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None, float]:
     """The affordable learned candidates as rows (strategy, problem, correct), the ceiling's
@@ -184,13 +259,17 @@ def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_sm
 def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.ndarray,
                    bins: np.ndarray, greedy_small: np.ndarray, greedy_large: Mapping,
                    sizes: Mapping[str, int], policy: str, r_values: Sequence[float],
-                   seed: int = 0, n_boot: int = 10_000) -> pd.DataFrame:
-    """One row per (larger member, R, bin): the allowance, the cross-validated best learned
-    candidate's accuracy and the ceiling's, the larger member's greedy accuracy, and both
-    paired differences with 95% intervals and bootstrap p-values (uncorrected).
+                   seed: int = 0, n_boot: int = 10_000, choose_on: tuple | None = None
+                   ) -> pd.DataFrame:
+    """One row per (larger member, R, bin): the allowance, the chosen learned candidate's
+    accuracy and the ceiling's, the larger member's greedy accuracy, and both paired
+    differences with 95% intervals and bootstrap p-values (uncorrected).
 
     ``problems``/``bins``/``greedy_small``: per problem (same order as the curves' arrays);
     ``greedy_large[model]``: ``(correct per problem, mean greedy tokens)``.
+    ``choose_on``: ``(curves, n, problems, bins, greedy_small)`` of a validation split, on
+    which the candidate of each bin is chosen (:func:`choose_by_bin`); without it, two-fold
+    cross-validation over the bin's test problems chooses.
     """
     n_policy = sizes[policy]
     rows = []
@@ -204,9 +283,17 @@ def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.nd
                                                   n, problems)
             pool = pool.assign(bin=pd.Series(bins, index=problems).reindex(
                 pool["problem"]).to_numpy())
-            scores = (cross_validated_choice(pool, ["bin"], seed=seed)[0]
-                      if len(pool) else pd.DataFrame(columns=["bin", "problem", "correct",
-                                                              "strategy"]))
+            if choose_on is not None and len(pool):
+                v_curves, v_n, v_problems, v_bins, v_greedy = choose_on
+                v_pool, _, _ = _pool_rows(allowance, options, v_curves, v_greedy, v_n,
+                                          v_problems)
+                chosen_rule = choose_by_bin(v_pool, v_problems, v_bins)
+                scores = pool[[chosen_rule.get(int(b)) == rule_of(s) for b, s in
+                               zip(pool["bin"], pool["strategy"], strict=True)]]
+            elif len(pool):
+                scores = cross_validated_choice(pool, ["bin"], seed=seed)[0]
+            else:
+                scores = pd.DataFrame(columns=["bin", "problem", "correct", "strategy"])
             for b in np.unique(bins):
                 members = problems[bins == b]
                 large_b = pd.Series(large_correct, index=problems).loc[members].to_numpy()

@@ -44,6 +44,7 @@ from ttc.upstream import (
     MEDIUM,
     checkpoint,
     difficulty_group,
+    main_problems,
     member_names,
     member_samples,
     member_sizes,
@@ -97,6 +98,14 @@ class VerifiersChapterConfig:
     comparison_samples: int = 4
     #: bootstrap resamples of problems for the comparison's intervals
     n_boot: int = 1000
+    #: temperatures besides chapter 3's at which the policy also samples the test problems,
+    #: so that chapter 7 can spend its allowance at any of them (:mod:`ttc.policy_samples`)
+    temperatures: tuple[float, ...] = (0.5,)
+    #: samples per problem at those temperatures, and per validation problem
+    extra_samples: int = 8
+    #: validation problems per length, sampled at every temperature: chapter 7 chooses its
+    #: strategy and temperature on them and reads the test problems only to report
+    n_validation_per_ops: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +128,12 @@ class VerifiersChapterConfig:
         require_range("max_rationale_tokens", self.max_rationale_tokens, low=1, high=64)
         require_range("comparison_samples", self.comparison_samples, low=2)
         require_range("n_boot", self.n_boot, low=100)
+        if len(set(self.temperatures)) != len(self.temperatures) or any(
+                not 0 < t <= 2 for t in self.temperatures):
+            raise ConfigError("parameter 'temperatures' must be a list of distinct numbers in "
+                              f"(0, 2]; got {list(self.temperatures)!r}")
+        require_range("extra_samples", self.extra_samples, low=2)
+        require_range("n_validation_per_ops", self.n_validation_per_ops, low=1)
 
     @property
     def train_config(self) -> VerifierTrainConfig:
@@ -199,6 +214,68 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
                                       seed=config.seed + 11)
     save_tables(folder, {"prm.parquet": _examples_frame(prm), "mc_labels.parquet": table})
     return orm, prm, table
+
+
+def validation_problems(config: VerifiersChapterConfig, inputs) -> list[Problem]:
+    """Chapter 7's validation problems: ``n_validation_per_ops`` per length from the
+    validation split (disjoint from the training and test problems by construction)."""
+    return generate_problems(inputs["02_family"].config.task, "val",
+                             config.n_validation_per_ops, seed=config.seed + 4048)
+
+
+def extra_sample_tables(config: VerifiersChapterConfig, inputs, verifiers: dict[str, Path],
+                        policy_path: Path, progress: bool = True
+                        ) -> dict[str, pd.DataFrame]:
+    """The policy's sample sets beyond chapter 3's (:mod:`ttc.policy_samples`), scored:
+
+    - ``scored_temperatures``: the test problems at each of ``temperatures``
+      (``extra_samples`` each), with the likelihood;
+    - ``scored_validation``: the validation problems at chapter 3's temperature and at each
+      of ``temperatures``, with the likelihood, and at chapter 3's temperature also the ORM
+      and PRM scores (``orm``, ``prm_last``) whose rules are candidates there;
+    - ``greedy_validation``: the policy's greedy answer to each validation problem.
+
+    Every table has ``temperature`` (0 for greedy) and the columns of
+    :data:`ttc.policy_samples.KEPT`.
+    """
+    from ttc.policy_samples import KEPT, draw_sets, likelihood_scored
+    from ttc.sampling import SampleSpec
+
+    fconfig = inputs["02_family"].config
+    device = fconfig.device
+    reference = float(inputs["03_sampling"].config.temperature)
+    test = main_problems(inputs)
+    val = validation_problems(config, inputs)
+
+    def spec(temperature: float, n: int) -> SampleSpec:
+        return SampleSpec(n_samples=n, max_new_tokens=fconfig.max_new_tokens,
+                          temperature=temperature, seed=config.seed + 31)
+
+    sets = {("test", t): (test, spec(t, config.extra_samples)) for t in config.temperatures}
+    sets |= {("validation", t): (val, spec(t, config.extra_samples))
+             for t in (reference, *config.temperatures)}
+    sets[("validation", 0.0)] = (val, spec(0.0, 1))
+    drawn = draw_sets(policy_path, device, sets, progress)
+    tables: dict[str, list[pd.DataFrame]] = {"scored_temperatures": [],
+                                             "scored_validation": []}
+    for (split, t), samples in drawn.items():
+        problems = test if split == "test" else val
+        if t == 0.0:
+            continue
+        if split == "validation" and t == reference:
+            scored, _ = score_samples(problems, samples, verifiers | {"likelihood": policy_path},
+                                      progress, device=device)
+            scored = scored[[*KEPT, "orm", "prm_last", "likelihood"]]
+        else:
+            scored = likelihood_scored(problems, samples, policy_path, device, progress)
+        tables[f"scored_{'temperatures' if split == 'test' else 'validation'}"].append(
+            scored.assign(temperature=t))
+    greedy = drawn[("validation", 0.0)][list(KEPT)].assign(temperature=0.0)
+    out = {name: pd.concat(frames, ignore_index=True) if frames else
+           pd.DataFrame(columns=[*KEPT, "likelihood", "temperature"])
+           for name, frames in tables.items()}
+    out["greedy_validation"] = greedy.drop(columns=["sample"])
+    return out
 
 
 def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_examples,
@@ -443,7 +520,9 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     ``comparison`` (every verifier, the scalar-head ones, the likelihood, GenRM, GenRM-CoT
     and the checker, on the same subset of test samples: :func:`comparison_table`),
     ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
-    chapters select from) and ``setup`` (one row: the number of training problems).
+    chapters select from), the extra sample sets of :func:`extra_sample_tables`
+    (``scored_temperatures``, ``scored_validation``, ``greedy_validation``) and ``setup``
+    (one row: the numbers of training and validation problems).
     """
     from ttc.verifiers import verifier_info
 
@@ -459,6 +538,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
                                   progress, device=inputs["02_family"].config.device)
     compared, costs = compare_verifiers(config, inputs, problems, samples, paths, generative,
                                         progress)
+    extra = extra_sample_tables(config, inputs, paths, policy_path, progress)
     infos = []
     curves = []
     for kind, path in paths.items():
@@ -501,7 +581,10 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
                                                   relative_to_cache(policy_path)}]),
         "scored": scored,
-        "setup": pd.DataFrame([{"n_train_problems": len(training_problems(config, inputs))}]),
+        **extra,
+        "setup": pd.DataFrame([{"n_train_problems": len(training_problems(config, inputs)),
+                                "n_validation_problems": len(validation_problems(config,
+                                                                                 inputs))}]),
     }
 
 

@@ -11,6 +11,7 @@ member's greedy answer, bin by bin?
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,13 +20,15 @@ import pandas as pd
 from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
 from ttc.config import ConfigError, require_range
 from ttc.exchange import (
+    GREEDY,
     add_verdicts,
     break_even,
-    candidates,
     exchange_cells,
+    first_samples,
     held_out_halves,
     needed_ks,
-    rule_curves,
+    temperature_candidates,
+    temperature_curves,
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops
 from ttc.report import cell, fmt
@@ -186,8 +189,14 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     greedy = inputs["03_sampling"]["greedy"]
     sizes = {model: info["N"] for model, info in members.items()}
     sweep_r = np.logspace(-2, 2, config.r_sweep_points)
+    validation = ((ver["scored_validation"], ver["greedy_validation"])
+                  if "scored_validation" in ver.tables else None)
+    other_temperatures = (set(ver["scored_temperatures"]["temperature"].astype(float))
+                          if "scored_temperatures" in ver.tables else set())
     table, sweep = fair_exchange(score_half, per_problem["oracle_bin"], greedy, sizes,
-                                 the_policy, verifier_base(inputs), config, sweep_r)
+                                 the_policy, verifier_base(inputs), config, sweep_r,
+                                 ver.tables.get("scored_temperatures"), validation,
+                                 float(inputs["03_sampling"].config.temperature))
 
     _, indices = search_problems(inputs)
     subset = subset_analysis(config, pool, per_problem, indices,
@@ -207,42 +216,81 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                                     "verifier_base": verifier_base(inputs),
                                     "n_verifier": n_verifier,
                                     "n_bin_samples": int(bin_half.groupby("problem").size().min()),
+                                    "temperatures": ", ".join(
+                                        f"{t:g}" for t in sorted({float(inputs["03_sampling"]
+                                                                        .config.temperature),
+                                                                  *other_temperatures})),
+                                    "n_validation": (int(validation[1]["problem"].nunique())
+                                                     if validation is not None else 0),
+                                    "reference_temperature": float(
+                                        inputs["03_sampling"].config.temperature),
                                     "n_score_samples": int(
                                         score_half.groupby("problem").size().min())}])}
 
 
 def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame,
                   sizes: dict[str, int], policy_name: str, verifier_name: str,
-                  config: ComputeOptimalChapterConfig, sweep_r
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The FLOPs-matched exchange on the scoring half of the policy's samples
-    (:mod:`ttc.exchange`): every candidate at its exact affordable budget, the policy's own
-    greedy answer, the perfect-verifier ceiling, paired bootstrap intervals, and verdicts
-    Holm-corrected over the cells of the ``r_values`` table. Returns ``(table, sweep)``.
+                  config: ComputeOptimalChapterConfig, sweep_r,
+                  other_temperatures: pd.DataFrame | None = None,
+                  validation: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                  reference: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The FLOPs-matched exchange on the scored part of the policy's samples
+    (:mod:`ttc.exchange`): every candidate at its exact affordable budget and at every
+    temperature sampled, the policy's own greedy answer, the perfect-verifier ceiling,
+    paired bootstrap intervals, and verdicts Holm-corrected over the cells of the
+    ``r_values`` table. Returns ``(table, sweep)``.
 
-    ``bins``: oracle bin per problem (from the other half); ``greedy``: chapter 3's greedy
-    answers of every member on the same problems."""
+    ``bins``: oracle bin per problem (from the binning part); ``greedy``: chapter 3's greedy
+    answers of every member on the same problems; ``other_temperatures``: the policy's
+    samples of the same problems at other temperatures (column ``temperature``);
+    ``validation``: ``(samples at every temperature, greedy answers)`` of validation
+    problems, on which each cell's candidate is chosen (else: two-fold cross-validation on
+    the test problems); ``reference``: chapter 3's temperature, that of ``score_half``."""
     problems = np.array(sorted(score_half["problem"].unique()))
-    n = int(score_half.groupby("problem").size().min())
+    sets = {reference: score_half}
+    if other_temperatures is not None and len(other_temperatures):
+        sets |= {float(t): g.drop(columns="temperature")
+                 for t, g in other_temperatures.groupby("temperature", sort=True)}
+    n = min(int(g.groupby("problem").size().min()) for g in sets.values())
+    v_sets: dict[float, pd.DataFrame] = {}
+    if validation is not None and len(validation[0]):
+        v_sets = {float(t): g.drop(columns="temperature")
+                  for t, g in validation[0].groupby("temperature", sort=True)}
+        n = min(n, *(int(g.groupby("problem").size().min()) for g in v_sets.values()))
+    sets = {t: first_samples(g, n) for t, g in sets.items()}
     by_model = {model: g.set_index("problem").reindex(problems)
                 for model, g in greedy.groupby("model")}
     small = by_model[policy_name]
-    options = candidates(sizes[policy_name], sizes[verifier_name],
-                         float(score_half["n_tokens"].mean()), float(small["n_tokens"].mean()))
+    sample_tokens = {t: float(g["n_tokens"].mean()) for t, g in sets.items()}
+    options = temperature_candidates(sizes[policy_name], sizes[verifier_name], sample_tokens,
+                                     float(small["n_tokens"].mean()), reference)
     larger = {model: (g["correct"].astype(float).to_numpy(), float(g["n_tokens"].mean()))
               for model, g in by_model.items() if sizes[model] > sizes[policy_name]}
     n_policy = sizes[policy_name]
     allowances = [exchange_factor(sizes[m] / n_policy, r) * inference_flops(n_policy, tokens)
                   for m, (_, tokens) in larger.items() for r in (*config.r_values, *sweep_r)]
     ks = needed_ks(allowances, [o.flops_per_unit for o in options if o.sampled], n)
-    curves = rule_curves(score_half, ks, n_resamples=config.selection_resamples,
-                         seed=config.seed)
+    curves = temperature_curves(sets, ks, reference, n_resamples=config.selection_resamples,
+                                seed=config.seed)
+    choose_on = None
+    if v_sets:
+        v_sets = {t: first_samples(g, n) for t, g in v_sets.items()}
+        reference_v = v_sets.get(reference, next(iter(v_sets.values())))
+        pass1 = reference_v.groupby("problem")["correct"].mean()
+        v_problems = np.array(sorted(pass1.index))
+        v_bins = _bins(pass1, min(config.n_bins, len(pass1)), config.seed)
+        v_greedy = validation[1].set_index("problem")["correct"].reindex(v_problems)
+        choose_on = (temperature_curves(v_sets, ks, reference,
+                                        n_resamples=config.selection_resamples,
+                                        seed=config.seed),
+                     n, v_problems, v_bins.reindex(v_problems).to_numpy(),
+                     v_greedy.astype(float).to_numpy())
     common = (curves, options, n, problems, bins.reindex(problems).to_numpy(),
               small["correct"].astype(float).to_numpy(), larger, sizes, policy_name)
     table = add_verdicts(exchange_cells(*common, config.r_values, seed=config.seed,
-                                        n_boot=config.n_boot))
+                                        n_boot=config.n_boot, choose_on=choose_on))
     sweep = exchange_cells(*common, sweep_r, seed=config.seed,
-                           n_boot=min(config.n_boot, 2000))
+                           n_boot=min(config.n_boot, 2000), choose_on=choose_on)
     return table, sweep
 
 
@@ -283,6 +331,23 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
 
 #: labels of the two curves of the compute-optimal figure
 CURVE_LABELS = {"optimal": "compute-optimal (cross-validated)", "best_of_n": BASELINE}
+
+
+def _word_list(text: str | None) -> str:
+    """``"0.5, 0.8, 1"`` as ``"0.5, 0.8 and 1"``; n/a for None."""
+    if not text:
+        return fmt(None)
+    words = [w.strip() for w in str(text).split(",")]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def chose_other_temperature(chosen: str, setup: pd.DataFrame) -> bool:
+    """Whether an exchange cell's chosen candidate samples at a temperature other than
+    chapter 3's (``setup``'s ``reference_temperature``)."""
+    reference = cell(setup, "reference_temperature")
+    return bool(re.search(r", T = ([0-9.]+)", chosen)) and (
+        reference is None or float(re.search(r", T = ([0-9.]+)", chosen).group(1))
+        != float(reference))
 
 
 def bin_summary(bins: pd.DataFrame) -> pd.DataFrame:
@@ -428,6 +493,13 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
                               .mean()) if len(exchange) else None),
         "n_pairs": fmt(len(tables["break_even"]) // 2),
         "n_bin_samples": fmt(cell(setup, "n_bin_samples"), ","),
+        "temperatures": _word_list(cell(setup, "temperatures")),
+        "n_validation": fmt(cell(setup, "n_validation"), ","),
+        "n_chose_greedy": fmt(int(exchange["chosen"].str.startswith(GREEDY).sum())
+                              if "chosen" in exchange else None),
+        "n_chose_other_t": fmt(int(sum(chose_other_temperature(c, setup)
+                                       for c in exchange["chosen"]))
+                               if "chosen" in exchange else None),
         "n_score_samples": fmt(cell(setup, "n_score_samples"), ","),
         "sure_learned": fmt(surely_ahead(tables["break_even"], "learned")),
         "sure_ceiling": fmt(surely_ahead(tables["break_even"], "perfect verifier")),

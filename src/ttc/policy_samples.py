@@ -1,0 +1,88 @@
+"""The policy's sample sets beyond chapter 3's: other temperatures, and a validation split.
+
+Chapter 3 samples every member at one temperature (1.0). For the FLOPs-matched exchange
+(chapter 7) that is not the small model's best chance: a lower temperature is often better at
+small budgets (search-and-learn samples at 0.8; every member's greedy answer beats its
+temperature-1 pass@1 here). So the policy also samples the test problems at the
+``temperatures`` of chapter 4's config, and samples a set of *validation* problems at every
+temperature, chapter 3's included, with its greedy answer. Chapter 7 chooses what to spend
+the allowance on (selection rule and temperature) on the validation problems, and reports
+the choice's accuracy on the test problems only.
+
+The extra sets are scored by the policy's likelihood (the one model-based scorer that ranks
+chains within a problem, chapter 4); the validation set at chapter 3's temperature is also
+scored by the ORM and the PRM, whose rules are candidates at that temperature. Sampling runs
+on worker processes (one sample set per job); scoring as in :mod:`ttc.verifiers.pool`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ttc.cache import artifact_path, load_tables, save_tables
+from ttc.config import config_hash
+
+#: the columns of a scored sample set that later chapters read (the completion text is left
+#: out: it is large and nothing downstream of the scores needs it)
+KEPT = ("problem", "n_ops", "sample", "finished", "n_tokens", "answer", "correct")
+
+
+def sample_set_job(job) -> None:
+    """Draw one sample set into the cache (a job of :func:`ttc.parallel.run_jobs`):
+    ``job`` is (checkpoint, device, problems, SampleSpec)."""
+    from ttc.family.train import load_member
+    from ttc.sampling import draw_samples
+
+    path, device, problems, spec = job
+    model, tokenizer = load_member(path, device=device)
+    draw_samples(model, tokenizer, Path(path).name, problems, spec, progress=False)
+
+
+def draw_sets(path: Path, device: str, sets: Mapping[object, tuple[Sequence, object]],
+              progress: bool = True) -> dict[object, pd.DataFrame]:
+    """Every sample set of one policy (``sets``: name -> (problems, SampleSpec)), drawn on
+    worker processes where not cached, largest first; returns name -> samples table."""
+    from ttc.devices import resolve_device
+    from ttc.family.train import load_member
+    from ttc.parallel import run_jobs
+    from ttc.sampling import draw_samples, samples_cached
+
+    model, tokenizer = load_member(path, device=device)
+    todo = [name for name, (problems, spec) in sets.items()
+            if not samples_cached(model, path.name, problems, spec)]
+    run_jobs(sample_set_job, [(str(path), device, *sets[name]) for name in todo],
+             desc="sample sets", progress=progress and bool(todo),
+             labels=[str(name) for name in todo],
+             costs=[len(sets[name][0]) * sets[name][1].n_samples for name in todo],
+             parallel=resolve_device(device) == "cpu")
+    return {name: draw_samples(model, tokenizer, path.name, problems, spec, progress=False)
+            for name, (problems, spec) in sets.items()}
+
+
+def likelihood_scored(problems: Sequence, samples: pd.DataFrame, policy_path: Path,
+                      device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+    """``samples`` (the :data:`KEPT` columns) with ``likelihood``: the chain's probability
+    under the policy (its last step score, as chapter 4's ``scored`` table). Distinct chains
+    are scored once, on worker processes; cached on disk."""
+    from ttc.selection import aggregate_steps
+    from ttc.verifiers.pool import ScorerSpec, score_chains
+
+    key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),
+                       samples["finished"].tolist(), policy_path.name, "likelihood-v1"))
+    folder = artifact_path("scores", f"likelihood-{key}")
+    if (cached := load_tables(folder, ["scored.parquet"])) is not None:
+        return cached["scored.parquet"]
+    distinct = samples.drop_duplicates(["problem", "completion", "finished"])
+    result = score_chains({"likelihood": ScorerSpec("likelihood", str(policy_path))},
+                          [problems[i].prompt for i in distinct["problem"]],
+                          distinct["completion"].tolist(), distinct["finished"].tolist(),
+                          problems, device=device, desc="likelihood", progress=progress)
+    distinct = distinct[["problem", "completion", "finished"]].assign(
+        likelihood=[aggregate_steps(s, "last") for s in result["likelihood"][0]])
+    scored = samples.merge(distinct, on=["problem", "completion", "finished"], how="left")
+    scored = scored[[*KEPT, "likelihood"]].reset_index(drop=True)
+    save_tables(folder, {"scored.parquet": scored})
+    return scored
