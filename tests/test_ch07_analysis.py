@@ -424,12 +424,12 @@ def test_facts_quote_the_tables():
     assert out["n_pairs"] == "2"
     assert out["sure_learned"] == "0" and out["sure_ceiling"] == "2"
     # the accounting of accounting_inputs(): PRM training is the largest uncharged item
-    # (1800 / 4000), the larger member's prompt tokens the largest per test problem
+    # (1800 / 4000), the revisions' history the largest paid per problem (600 / 2000)
     assert out["uncharged_top"].startswith("training the PRM")
     assert out["uncharged_top_vs_greedy"] == "0.45"
     assert out["uncharged_top_vs_pretraining"] == "0.23"  # 1800 / 8000 = 0.225
-    assert out["uncharged_query_top"] == "prompt tokens of L's greedy answer"
-    assert out["uncharged_query_vs_greedy"] == "0.25"
+    assert out["uncharged_query_top"] == "revisions, budget 4 as 1 × 4: prompt and history read"
+    assert out["uncharged_query_vs_greedy"] == "0.30"
     # every claim: its sentence for these tables (here, all four hold)
     for key, claim in CLAIMS.items():
         assert out[key] == claim.text(tables) == claim.holds_text, key
@@ -544,7 +544,10 @@ def test_accounting_lists_every_item_with_hand_computed_flops():
 def test_largest_uncharged_overall_and_per_test_problem():
     table = accounting_table()
     assert largest_uncharged(table)["item"].startswith("training the PRM")
-    assert largest_uncharged(table, SCOPE_TEST)["flops"] == 1000.0
+    # per problem: the revisions' history, 600 / 2000 = 0.3 of L's greedy on problem 1,
+    # above L's prompt tokens on the test problems (1000 / 4000)
+    assert largest_uncharged(table, per_problem=True)["item"].endswith("prompt and history read")
+    assert largest_uncharged(table.iloc[:-2], per_problem=True)["flops"] == 1000.0
     assert largest_uncharged(table.iloc[:5]) is None
 
 

@@ -299,7 +299,7 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
 
 
 #: what the ``scope`` column of :func:`accounting` says an item is summed over
-SCOPE_TEST, SCOPE_SUBSET, SCOPE_ONCE = "test problems", "search problems", "once"
+SCOPE_TEST, SCOPE_SUBSET, SCOPE_ONCE = "test problems", "chapter 5's problems", "once"
 
 
 def _row(item: str, charged: str, flops: float, scope: str) -> dict:
@@ -420,12 +420,13 @@ def _revision_rows(splits: pd.DataFrame, n_policy: int) -> list[dict]:
                  inference_flops(n_policy, float(context.max())), SCOPE_SUBSET)]
 
 
-def largest_uncharged(table: pd.DataFrame, scope: str | None = None) -> pd.Series | None:
+def largest_uncharged(table: pd.DataFrame, per_problem: bool = False) -> pd.Series | None:
     """The uncharged row of :func:`accounting` largest next to the larger member's greedy
-    FLOPs (among rows of ``scope`` if given); None when there is none."""
+    FLOPs on the same problems (``per_problem``: among the costs paid per problem, on the
+    test problems or chapter 5's, not once); None when there is none."""
     rows = table[table["charged"] == "no"]
-    if scope is not None:
-        rows = rows[rows["scope"] == scope]
+    if per_problem:
+        rows = rows[rows["scope"] != SCOPE_ONCE]
     return None if rows.empty else rows.loc[rows["vs_greedy"].idxmax()]
 
 
@@ -533,7 +534,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
     ``sure_learned``/``sure_ceiling``: pairs surely ahead at some R), and the largest
     uncharged item of the accounting next to the larger member's greedy FLOPs
     (``uncharged_top``, with ``_vs_greedy`` and ``_vs_pretraining``) and the largest one
-    paid per test problem (``uncharged_query_top``, ``uncharged_query_vs_greedy``). Missing
+    paid per problem (``uncharged_query_top``, ``uncharged_query_vs_greedy``). Missing
     values read "n/a".
     """
     bins, exchange = tables["bins"], tables["exchange"]
@@ -584,7 +585,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "sure_ceiling": fmt(surely_ahead(tables["break_even"], "perfect verifier")),
     }
     top = largest_uncharged(tables["accounting"])
-    per_query = largest_uncharged(tables["accounting"], SCOPE_TEST)
+    per_query = largest_uncharged(tables["accounting"], per_problem=True)
     out.update({
         "uncharged_top": fmt(None) if top is None else str(top["item"]),
         "uncharged_top_vs_greedy": fmt(None if top is None else top["vs_greedy"]),
