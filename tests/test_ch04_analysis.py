@@ -21,6 +21,7 @@ from ttc.chapters.ch04_verifiers import (
     mc_label_stats,
     quality_value,
     training_problems,
+    training_tokens,
 )
 from ttc.config import ConfigError
 from ttc.tasks import Problem, TaskConfig
@@ -278,3 +279,13 @@ def test_facts_on_empty_tables_read_na():
                 "prm_best_small", "weighted_vs_vote", "best_trend", "cmp_problems",
                 "cmp_genrm_within", "cmp_genrm_ci", "cmp_cot_large_vs", "cmp_orm_tokens"):
         assert out[key] == "n/a", key
+
+
+def test_training_tokens_count_prompt_chain_and_eos_of_finished_chains():
+    from ttc.tokenizer import build_tokenizer
+    from ttc.verifiers import VerifierExample
+
+    examples = [VerifierExample("12+3=", "15", True, (1.0,)),  # <bos> + 7 chars + <eos>
+                VerifierExample("12+3=", "1", False, ())]     # <bos> + 6 chars
+    assert training_tokens(build_tokenizer(), examples) == 9 + 7
+    assert training_tokens(build_tokenizer(), []) == 0

@@ -11,13 +11,19 @@ import pytest
 from ttc.chapters.ch07_compute_optimal import (
     BASELINE,
     CURVE_LABELS,
+    SCOPE_ONCE,
+    SCOPE_SUBSET,
+    SCOPE_TEST,
     ComputeOptimalChapterConfig,
+    accounting,
     bin_agreement_rates,
     bin_summary,
     compute_optimal,
     efficiency,
     facts,
+    largest_uncharged,
     optimal_curves,
+    prompt_lengths,
     sample_strategy_table,
     savings,
     subset_analysis,
@@ -389,7 +395,7 @@ def facts_tables() -> dict[str, pd.DataFrame]:
         "break_even_R": [0.5, nan, 4.0, 1.0], "break_even_low": [nan, nan, 2.0, 0.5],
         "break_even_high": [3.0, nan, 8.0, 2.0], "interval_above_zero_there": [False] * 4})
     return {"bins": bins_table(), "efficiency": eff, "exchange": exchange_table(),
-            "break_even": break_even,
+            "break_even": break_even, "accounting": accounting_table(),
             "setup": pd.DataFrame([{"policy": "f32x2", "n_policy": 1, "verifier_base": "f32x2",
                                     "n_verifier": 1}])}
 
@@ -417,6 +423,13 @@ def test_facts_quote_the_tables():
     # two (larger member, bin) pairs; surely ahead somewhere: none learned, both ceiling
     assert out["n_pairs"] == "2"
     assert out["sure_learned"] == "0" and out["sure_ceiling"] == "2"
+    # the accounting of accounting_inputs(): PRM training is the largest uncharged item
+    # (1800 / 4000), the revisions' history the largest paid per problem (600 / 2000)
+    assert out["uncharged_top"].startswith("training the PRM")
+    assert out["uncharged_top_vs_greedy"] == "0.45"
+    assert out["uncharged_top_vs_pretraining"] == "0.23"  # 1800 / 8000 = 0.225
+    assert out["uncharged_query_top"] == "revisions, budget 4 as 1 × 4: prompt and history read"
+    assert out["uncharged_query_vs_greedy"] == "0.30"
     # every claim: its sentence for these tables (here, all four hold)
     for key, claim in CLAIMS.items():
         assert out[key] == claim.text(tables) == claim.holds_text, key
@@ -449,5 +462,104 @@ def test_facts_of_empty_tables_read_na():
     assert out["n_wins"] == "0" and out["n_ties"] == "0" and out["n_cells"] == "0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
     assert out["n_pairs"] == "0" and out["sure_learned"] == "0"
+    for key in ("uncharged_top", "uncharged_top_vs_greedy", "uncharged_top_vs_pretraining",
+                "uncharged_query_top", "uncharged_query_vs_greedy"):
+        assert out[key] == "n/a", key
     for key, claim in CLAIMS.items():
         assert out[key] == claim.fails_text, key
+
+
+# -- what is charged --------------------------------------------------------------------------
+
+def accounting_inputs() -> dict:
+    """Policy "s" (N = 10), verifier "v" (N = 5), larger member "L" (N = 100); test problems
+    0 and 1 (prompts of 2 and 3 tokens); chapter 5's problems: [1]."""
+    return {
+        "score_half": pd.DataFrame({"problem": [0, 0, 1, 1], "n_tokens": [3, 5, 4, 4]}),
+        "bin_half": pd.DataFrame({"problem": [0, 1], "n_tokens": [2, 6]}),
+        "prompt_tokens": pd.Series({0: 2, 1: 3}),
+        # problem 2 is not one of the exchange's problems: it must not count
+        "greedy": pd.DataFrame({"model": ["s", "s", "L", "L", "L"],
+                                "problem": [0, 1, 0, 1, 2], "n_tokens": [7, 9, 10, 10, 50]}),
+        "sizes": {"s": 10, "v": 5, "L": 100}, "policy_name": "s", "verifier_name": "v",
+        "pretraining": {"s": 8000.0, "L": 80000.0},
+        "verifiers": pd.DataFrame({"verifier": ["ORM", "PRM"], "N": [5, 5],
+                                   "train_tokens": [10, 30]}),
+        "epochs": 2,
+        "mc_labels": pd.DataFrame({"rollout_tokens": [4, 6]}),
+        # largest budget 4: "1 × 4" reads 30 history tokens, "4 × 1" 5; budget 2 and the
+        # verifier rule are not the ones listed
+        "splits": pd.DataFrame({
+            "budget": [4, 4, 4, 4, 2, 4], "split": ["1 × 4", "1 × 4", "4 × 1", "4 × 1",
+                                                    "1 × 2", "1 × 4"],
+            "rule": ["majority"] * 5 + ["verifier"], "problem": [0, 1, 0, 1, 0, 0],
+            "context_tokens": [10, 20, 2, 3, 100, 10], "flops": [100.0, 200, 50, 50, 9, 999]}),
+        "subset": [1],
+    }
+
+
+def accounting_table() -> pd.DataFrame:
+    return accounting(**accounting_inputs())
+
+
+def test_accounting_lists_every_item_with_hand_computed_flops():
+    table = accounting_table()
+    # test reference: L's greedy on problems 0 and 1, 2·100·20 = 4000; on chapter 5's
+    # problem 1: 2·100·10 = 2000. 16 scored tokens, 10 prompt tokens over the scored
+    # samples (2·2 + 2·3), 5 over the problems, 8 + 2 + 3 = 13 in the binning samples.
+    expected = [
+        ("yes", SCOPE_TEST, 2 * 10 * 16),    # policy's samples
+        ("yes", SCOPE_TEST, 2 * 5 * 16),     # verifier reading them
+        ("yes", SCOPE_TEST, 2 * 10 * 16),    # likelihood re-read
+        ("yes", SCOPE_TEST, 2 * 10 * 16),    # policy's greedy answer (7 + 9 tokens)
+        ("yes", SCOPE_TEST, 4000),           # L's greedy answer
+        ("no", SCOPE_TEST, 2 * 10 * 10),     # prompts of the policy's samples
+        ("no", SCOPE_TEST, 2 * 5 * 10),      # ... the verifier reads
+        ("no", SCOPE_TEST, 2 * 10 * 10),     # ... the likelihood re-reads
+        ("no", SCOPE_TEST, 2 * 10 * 5),      # prompt of the policy's greedy answer
+        ("no", SCOPE_TEST, 2 * 100 * 5),     # prompt of L's greedy answer
+        ("no", SCOPE_TEST, 2 * 10 * 13),     # binning samples
+        ("no", SCOPE_TEST, 2 * 5 * 13),      # their PRM scores
+        ("no", SCOPE_ONCE, 2 * 10 * 30),     # training chains (the PRM's tokens)
+        ("no", SCOPE_ONCE, 2 * 10 * 10),     # Monte-Carlo rollouts
+        ("no", SCOPE_ONCE, 6 * 5 * 10 * 2),  # training the ORM
+        ("no", SCOPE_ONCE, 6 * 5 * 30 * 2),  # training the PRM
+        ("through R", SCOPE_ONCE, 8000),     # pretraining s
+        ("through R", SCOPE_ONCE, 80000),    # pretraining L
+        ("yes", SCOPE_SUBSET, 300),          # revisions 1 × 4, majority
+        ("no", SCOPE_SUBSET, 2 * 10 * 30),   # their prompts and history
+    ]
+    assert list(table["charged"]) == [c for c, _, _ in expected]
+    assert list(table["scope"]) == [s for _, s, _ in expected]
+    assert table["flops"].tolist() == pytest.approx([f for _, _, f in expected])
+    assert table["item"].iloc[4] == "L's greedy answer (2·N per token)"
+    assert table["item"].iloc[18].startswith("revisions, budget 4 as 1 × 4")
+    reference = [2000.0 if s == SCOPE_SUBSET else 4000.0 for _, s, _ in expected]
+    assert table["vs_greedy"].tolist() == pytest.approx(
+        [f / r for (_, _, f), r in zip(expected, reference, strict=True)])
+    assert table["vs_pretraining"].tolist() == pytest.approx(
+        [f / 8000 for _, _, f in expected])
+
+
+def test_largest_uncharged_overall_and_per_test_problem():
+    table = accounting_table()
+    assert largest_uncharged(table)["item"].startswith("training the PRM")
+    # per problem: the revisions' history, 600 / 2000 = 0.3 of L's greedy on problem 1,
+    # above L's prompt tokens on the test problems (1000 / 4000)
+    assert largest_uncharged(table, per_problem=True)["item"].endswith("prompt and history read")
+    assert largest_uncharged(table.iloc[:-2], per_problem=True)["flops"] == 1000.0
+    assert largest_uncharged(table.iloc[:5]) is None
+
+
+def test_accounting_needs_a_larger_member_and_lists_no_revisions_without_them():
+    inputs = accounting_inputs()
+    table = accounting(**{**inputs, "splits": inputs["splits"].iloc[:0]})
+    assert len(table) == 18 and not (table["scope"] == SCOPE_SUBSET).any()
+    with pytest.raises(ValueError, match="larger than the policy"):
+        accounting(**{**inputs, "sizes": {"s": 10, "v": 5, "L": 10}})
+
+
+def test_prompt_lengths_count_bos_and_characters_once_per_problem():
+    greedy = pd.DataFrame({"model": ["a", "b", "a"], "problem": [1, 1, 0],
+                           "prompt": ["12+3=", "12+3=", "7="]})
+    assert prompt_lengths(greedy).to_dict() == {0: 3, 1: 6}

@@ -276,6 +276,14 @@ def extra_sample_tables(config: VerifiersChapterConfig, inputs, verifiers: dict[
            for name, frames in tables.items()}
     out["greedy_validation"] = greedy.drop(columns=["sample"])
     return out
+def training_tokens(tokenizer, examples) -> int:
+    """Tokens a verifier reads in one epoch over ``examples``: every chain's prompt and
+    completion, and the ``<eos>`` of a finished one (:func:`ttc.verifiers.scoring.verifier_ids`;
+    padding not counted). Chapter 7 charges training from it (6·N per token per epoch)."""
+    from ttc.verifiers.scoring import verifier_ids
+
+    return sum(len(verifier_ids(tokenizer, e.prompt, e.completion, e.finished))
+               for e in examples)
 
 
 def train_verifiers(config: VerifiersChapterConfig, inputs, orm_examples, prm_examples,
@@ -512,7 +520,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         ) -> dict[str, pd.DataFrame]:
     """Train the verifiers, score chapter 3's test samples, compare selectors.
 
-    Tables: ``verifiers`` (one row per verifier: data, losses, time), ``training`` (loss per
+    Tables: ``verifiers`` (one row per verifier: data, losses, time, ``train_tokens`` read
+    per epoch: :func:`training_tokens`), ``training`` (loss per
     epoch), ``mc_labels`` (one row per training prefix: Monte-Carlo label and oracle label),
     ``quality`` (per score: AUC against the outcome, and for the PRM against oracle steps),
     ``calibration`` (PRM score bins against oracle), ``best_of_n`` (per selector, problem,
@@ -524,6 +533,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     (``scored_temperatures``, ``scored_validation``, ``greedy_validation``) and ``setup``
     (one row: the numbers of training and validation problems).
     """
+    from transformers import AutoTokenizer
+
     from ttc.verifiers import verifier_info
 
     for name in (config.policy, config.verifier_base):
@@ -541,11 +552,14 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     extra = extra_sample_tables(config, inputs, paths, policy_path, progress)
     infos = []
     curves = []
+    examples = {"orm": orm_examples, "prm": prm_examples}
     for kind, path in paths.items():
         info = verifier_info(path)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
         infos.append({"verifier": kind.upper(), "N": member_sizes(inputs)[config.verifier_base],
                       **{k: info[k] for k in ("n_examples", "n_labels", "val_loss_before",
                                               "val_loss_after", "train_seconds")},
+                      "train_tokens": training_tokens(tokenizer, examples[kind]),
                       "checkpoint": relative_to_cache(path)})
         curves += [{"verifier": kind.upper(), **point} for point in info["curve"]]
     for kind, path in generative.items():

@@ -30,7 +30,7 @@ from ttc.exchange import (
     temperature_candidates,
     temperature_curves,
 )
-from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops
+from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, search_problems, verifier_base
@@ -149,6 +149,7 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     verdicts), ``sweep`` (the same over a continuous range of R), ``break_even`` (per pool of
     strategies, learned or perfect verifier, larger member and bin: the largest R at which
     test-time compute is still ahead, with bounds from the sweep's intervals),
+    ``accounting`` (every FLOP charged or not: :func:`accounting`),
     ``members`` (chapter 2's N, D and training FLOPs) and ``setup`` (the policy, the
     verifiers' base member and their sizes).
     """
@@ -201,10 +202,15 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     _, indices = search_problems(inputs)
     subset = subset_analysis(config, pool, per_problem, indices,
                              inputs["05_search"]["results"], inputs["06_revisions"]["splits"])
+    charges = accounting(score_half, bin_half, prompt_lengths(greedy), greedy, sizes,
+                         the_policy, verifier_base(inputs),
+                         {m: info["train_flops"] for m, info in members.items()},
+                         ver["verifiers"], inputs["04_verifiers"].config.epochs,
+                         ver["mc_labels"], inputs["06_revisions"]["splits"], indices)
     return {"bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
-            "subset": subset, "exchange": table, "sweep": sweep,
+            "subset": subset, "exchange": table, "sweep": sweep, "accounting": charges,
             "break_even": pd.concat(
                 [break_even(sweep).assign(pool="learned"),
                  break_even(sweep, "ceiling_difference").assign(pool="perfect verifier")],
@@ -226,6 +232,17 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                                         inputs["03_sampling"].config.temperature),
                                     "n_score_samples": int(
                                         score_half.groupby("problem").size().min())}])}
+
+
+def prompt_lengths(greedy: pd.DataFrame) -> pd.Series:
+    """Tokens of each problem's prompt (index: problem) as every member reads it: the
+    prompts of chapter 3's greedy answers, encoded by the family's tokenizer with its
+    ``<bos>`` (the policy of chapters 4-7 is always a family member)."""
+    from ttc.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    prompts = greedy.drop_duplicates("problem").set_index("problem")["prompt"].sort_index()
+    return prompts.map(lambda text: len(tokenizer(text)["input_ids"]))
 
 
 def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFrame,
@@ -327,6 +344,138 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
     chosen = choices.groupby(["bin", "budget"])["strategy"].agg(lambda s: " / ".join(
         dict.fromkeys(s)))
     return out.join(chosen.rename("chosen")).reset_index()
+
+
+#: what the ``scope`` column of :func:`accounting` says an item is summed over
+SCOPE_TEST, SCOPE_SUBSET, SCOPE_ONCE = "test problems", "chapter 5's problems", "once"
+
+
+def _row(item: str, charged: str, flops: float, scope: str) -> dict:
+    return {"item": item, "charged": charged, "flops": float(flops), "scope": scope}
+
+
+def accounting(score_half: pd.DataFrame, bin_half: pd.DataFrame, prompt_tokens: pd.Series,
+               greedy: pd.DataFrame, sizes: dict[str, int], policy_name: str,
+               verifier_name: str, pretraining: dict[str, float], verifiers: pd.DataFrame,
+               epochs: int, mc_labels: pd.DataFrame, splits: pd.DataFrame,
+               subset: list[int]) -> pd.DataFrame:
+    """Every FLOP of chapter 7's comparisons, charged or not: one row per item.
+
+    Columns: ``item``, ``charged`` ("yes", "no", or "through R" for pretraining, which the
+    exchange factor puts on both sides with the same tokens), ``flops``, ``scope`` (what the
+    FLOPs are summed over: :data:`SCOPE_TEST`, the exchange's test problems; :data:`SCOPE_SUBSET`,
+    chapter 5's problems of the revisions; :data:`SCOPE_ONCE`, a one-off cost),
+    ``vs_greedy`` (FLOPs over the largest member's greedy inference FLOPs on the same
+    problems, the test problems for one-off costs: the smallest allowance of the exchange
+    against it, reached as R grows) and ``vs_pretraining`` (over the policy's pretraining).
+
+    Charged items are at the exchange's largest budget: every scored sample of every
+    problem. ``score_half``/``bin_half``: the policy's samples (``problem``, ``n_tokens``)
+    that the exchange scores and that estimate the bins; ``prompt_tokens``: tokens of each
+    problem's prompt (index: problem); ``greedy``: chapter 3's greedy answers (``model``,
+    ``problem``, ``n_tokens``); ``sizes``: non-embedding N per member; ``pretraining``:
+    every member's pretraining FLOPs (the policy's and the larger ones'); ``verifiers``: chapter 4's
+    table (``verifier``, ``N``, ``train_tokens`` per epoch), trained ``epochs`` times;
+    ``mc_labels``: chapter 4's Monte-Carlo rollouts (``rollout_tokens``); ``splits``:
+    chapter 6's revision splits (``budget``, ``split``, ``rule``, ``problem``,
+    ``context_tokens``, ``flops``) on chapter 5's problems, at positions ``subset`` of
+    chapter 3's set. The policy draws the verifiers' training chains: chapter 4's PRM
+    learns from every one of them (one example per chain), so its ``train_tokens`` are the
+    tokens the policy read and wrote for them.
+    """
+    n_policy, n_verifier = sizes[policy_name], sizes[verifier_name]
+    larger = sorted((m for m in sizes if sizes[m] > n_policy), key=sizes.get)
+    if not larger:
+        raise ValueError(f"no member is larger than the policy {policy_name!r}")
+    problems = np.array(sorted(score_half["problem"].unique()))
+    greedy_tokens = {m: g.set_index("problem")["n_tokens"] for m, g in greedy.groupby("model")}
+    prompts = prompt_tokens.reindex(problems).to_numpy(dtype=float)
+    per_problem = score_half.groupby("problem").size().reindex(problems).to_numpy()
+    sample_prompts = float((prompts * per_problem).sum())
+    generated = float(score_half["n_tokens"].sum())
+    rows = [
+        _row("policy's samples: generated tokens (2·N_policy each)", "yes",
+             inference_flops(n_policy, generated), SCOPE_TEST),
+        _row("verifier reading the samples: generated tokens (2·N_verifier each)", "yes",
+             inference_flops(n_verifier, generated), SCOPE_TEST),
+        _row("policy re-reading the samples for its likelihood (2·N_policy each)", "yes",
+             inference_flops(n_policy, generated), SCOPE_TEST),
+        _row("policy's own greedy answer (2·N_policy per token)", "yes", inference_flops(
+            n_policy, float(greedy_tokens[policy_name].reindex(problems).sum())), SCOPE_TEST),
+    ]
+    rows += [_row(f"{m}'s greedy answer (2·N per token)", "yes", inference_flops(
+        sizes[m], float(greedy_tokens[m].reindex(problems).sum())), SCOPE_TEST)
+        for m in larger]
+    rows += [
+        _row("prompt tokens of the policy's samples", "no",
+             inference_flops(n_policy, sample_prompts), SCOPE_TEST),
+        _row("prompt tokens the verifier reads with each sample", "no",
+             inference_flops(n_verifier, sample_prompts), SCOPE_TEST),
+        _row("prompt tokens of the likelihood's re-read", "no",
+             inference_flops(n_policy, sample_prompts), SCOPE_TEST),
+        _row("prompt tokens of the policy's greedy answer", "no",
+             inference_flops(n_policy, float(prompts.sum())), SCOPE_TEST),
+    ]
+    rows += [_row(f"prompt tokens of {m}'s greedy answer", "no",
+                  inference_flops(sizes[m], float(prompts.sum())), SCOPE_TEST)
+             for m in larger]
+    bin_counts = bin_half.groupby("problem").size().reindex(problems, fill_value=0).to_numpy()
+    bin_tokens = float(bin_half["n_tokens"].sum() + (prompts * bin_counts).sum())
+    rows += [
+        _row("samples that estimate the difficulty bins: prompt and generated tokens",
+             "no", inference_flops(n_policy, bin_tokens), SCOPE_TEST),
+        _row("PRM scores of those samples (the predicted bins)", "no",
+             inference_flops(n_verifier, bin_tokens), SCOPE_TEST),
+    ]
+    by_kind = verifiers.set_index("verifier")
+    rows.append(_row("policy drawing the verifiers' training chains (prompt and chain)", "no",
+                     inference_flops(n_policy, float(by_kind.loc["PRM", "train_tokens"])),
+                     SCOPE_ONCE))
+    rows.append(_row("Monte-Carlo rollouts labelling the PRM's data (generated tokens)", "no",
+                     inference_flops(n_policy, float(mc_labels["rollout_tokens"].sum())),
+                     SCOPE_ONCE))
+    rows += [_row(f"training the {kind} ({epochs} epochs, 6·N per token; upper bound)", "no",
+                  pretraining_flops(float(row.N), float(row.train_tokens) * epochs),
+                  SCOPE_ONCE) for kind, row in by_kind.iterrows()]
+    rows += [_row(f"pretraining {m} (6·N·D)", "through R", pretraining[m], SCOPE_ONCE)
+             for m in (policy_name, *larger)]
+    revisions = _revision_rows(splits, n_policy)
+    table = pd.DataFrame(rows + revisions)
+    test_ref = inference_flops(sizes[larger[-1]],
+                               float(greedy_tokens[larger[-1]].reindex(problems).sum()))
+    subset_ref = inference_flops(sizes[larger[-1]],
+                                 float(greedy_tokens[larger[-1]].reindex(subset).sum()))
+    reference = np.where(table["scope"] == SCOPE_SUBSET, subset_ref, test_ref)
+    return table.assign(vs_greedy=table["flops"] / reference,
+                        vs_pretraining=table["flops"] / pretraining[policy_name])
+
+
+def _revision_rows(splits: pd.DataFrame, n_policy: int) -> list[dict]:
+    """Chapter 6's revisions at their largest budget, in the split that reads the most
+    history: what its majority vote is charged, and the prompt and history tokens the
+    revision model (the policy's size) reads without charge."""
+    rows = splits[splits["rule"] == "majority"]
+    if rows.empty:
+        return []
+    rows = rows[rows["budget"] == rows["budget"].max()]
+    context = rows.groupby("split")["context_tokens"].sum()
+    split = context.idxmax()
+    chosen = rows[rows["split"] == split]
+    budget = int(chosen["budget"].iloc[0])
+    return [_row(f"revisions, budget {budget} as {split}: generated tokens (2·N_policy each)",
+                 "yes", float(chosen["flops"].sum()), SCOPE_SUBSET),
+            _row(f"revisions, budget {budget} as {split}: prompt and history read", "no",
+                 inference_flops(n_policy, float(context.max())), SCOPE_SUBSET)]
+
+
+def largest_uncharged(table: pd.DataFrame, per_problem: bool = False) -> pd.Series | None:
+    """The uncharged row of :func:`accounting` largest next to the larger member's greedy
+    FLOPs on the same problems (``per_problem``: among the costs paid per problem, on the
+    test problems or chapter 5's, not once); None when there is none."""
+    rows = table[table["charged"] == "no"]
+    if per_problem:
+        rows = rows[rows["scope"] != SCOPE_ONCE]
+    return None if rows.empty else rows.loc[rows["vs_greedy"].idxmax()]
 
 
 #: labels of the two curves of the compute-optimal figure
@@ -447,8 +596,11 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
     of the easiest and hardest bins), the savings over best-of-N, the headline claims of
     :data:`ttc.claims.COMPUTE_OPTIMAL_CLAIMS` and the exchange against the largest member
     (wins, ties, the easiest bin at the smallest R), and the break-even pairs (``n_pairs``;
-    ``sure_learned``/``sure_ceiling``: pairs surely ahead at some R). Missing values read
-    "n/a".
+    ``sure_learned``/``sure_ceiling``: pairs surely ahead at some R), and the largest
+    uncharged item of the accounting next to the larger member's greedy FLOPs
+    (``uncharged_top``, with ``_vs_greedy`` and ``_vs_pretraining``) and the largest one
+    paid per problem (``uncharged_query_top``, ``uncharged_query_vs_greedy``). Missing
+    values read "n/a".
     """
     bins, exchange = tables["bins"], tables["exchange"]
     summary = bin_summary(bins)
@@ -504,5 +656,15 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "sure_learned": fmt(surely_ahead(tables["break_even"], "learned")),
         "sure_ceiling": fmt(surely_ahead(tables["break_even"], "perfect verifier")),
     }
+    top = largest_uncharged(tables["accounting"])
+    per_query = largest_uncharged(tables["accounting"], per_problem=True)
+    out.update({
+        "uncharged_top": fmt(None) if top is None else str(top["item"]),
+        "uncharged_top_vs_greedy": fmt(None if top is None else top["vs_greedy"]),
+        "uncharged_top_vs_pretraining": fmt(None if top is None else top["vs_pretraining"]),
+        "uncharged_query_top": fmt(None) if per_query is None else str(per_query["item"]),
+        "uncharged_query_vs_greedy": fmt(None if per_query is None
+                                         else per_query["vs_greedy"]),
+    })
     out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
     return out
