@@ -229,8 +229,10 @@ SEARCH_CLAIMS = (
                  comparison="exact-checker search - best-of-N", difficulty="all",
                  verdict=HIGHER),
     paired_claim("claim_oracle_above_bon_hard",
-                 "on hard problems alone the difference is detectable too",
-                 "on hard problems alone the difference is not detectable",
+                 "on hard problems alone, a search guided by the exact checker is "
+                 "detectably above weighted best-of-N",
+                 "on hard problems alone, no search guided by the exact checker is "
+                 "detectably above weighted best-of-N",
                  comparison="exact-checker search - best-of-N", difficulty=HARD,
                  verdict=HIGHER),
     paired_claim("claim_easy_beam_falls",
@@ -251,7 +253,7 @@ REVISION_CLAIMS = (
                  comparison="later - first attempts", verdict=HIGHER),
     paired_claim("claim_later_below_first",
                  "they are detectably less often right",
-                 "nor detectably less often right",
+                 "they are not detectably less often right",
                  comparison="later - first attempts", verdict=LOWER),
     paired_claim("claim_chain_explores_less",
                  "one sequential chain detectably reaches fewer right answers than "
