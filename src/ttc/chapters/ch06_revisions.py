@@ -280,14 +280,15 @@ def paired_comparisons(tables, config: RevisionsChapterConfig, last: int = 8) ->
     Holm-corrected over all three (:func:`ttc.claims.paired_verdicts`): per problem, the share
     of right attempts two to ``last`` minus that of right first attempts; at the largest
     budget, one sequential chain minus all-parallel attempts with the oracle rule; and with
-    one chain, a vote over its last attempt minus the vote over every attempt."""
+    one chain, a vote over its last attempt minus the vote over every attempt. Every row's
+    ``budget`` is the largest: the chains were written for it."""
     chains, splits = tables["chains"], tables["splits"]
     b_max = max(config.budgets)
     correct = chains.assign(correct=chains["correct"].astype(float))
     first = correct[correct["attempt"] == 0].groupby("problem")["correct"].mean()
     later = correct[(correct["attempt"] >= 1) & (correct["attempt"] < last)] \
         .groupby("problem")["correct"].mean()
-    plan = [("later - first attempts", f"attempts 2-{last}", "first attempts", None,
+    plan = [("later - first attempts", f"attempts 2-{last}", "first attempts", b_max,
              later - first),
             ("sequential - parallel (oracle)", f"1 × {b_max}", f"{b_max} × 1", b_max,
              split_scores(splits, b_max, b_max, "oracle")
