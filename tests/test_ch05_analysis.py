@@ -14,13 +14,15 @@ from ttc.chapters.ch05_search import (
     accuracy_at,
     best_variant,
     budget_lines,
-    direction,
     facts,
     lookahead_token_ratio,
     oracle_variants,
     over_optimisation,
+    paired_comparisons,
     wrong_examples,
 )
+from ttc.claims import SEARCH_CLAIMS
+from ttc.report import direction
 
 MEDIUM = "medium (3-5 ops)"
 BEAM, DVTS = "beam, width 4", "DVTS, width 4"
@@ -154,12 +156,17 @@ def _tables():
         {"variant": WEIGHTED, "difficulty": EASY, "budget": 16, "accuracy": 0.75},
     ])
     results = pd.DataFrame(
-        [{**r, "problem": p, "dropped": d} for r, p, d in zip(
+        [{**r, "problem": p, "dropped": d, "variant": v, "difficulty": EASY, "correct": True}
+         for r, p, d, v in zip(
             _token_rows("PRM", "lookahead", "4", [45, 45])
             + _token_rows("PRM", "beam", "4", [30, 30]), [0, 1, 0, 2], [1, 0, 2, 0],
-            strict=True)])
+            ["lookahead, 1 step"] * 2 + [BEAM] * 2, strict=True)])
+    baselines = pd.DataFrame({"variant": [WEIGHTED] * 3, "budget": [16] * 3,
+                              "problem": [0, 1, 2], "difficulty": [EASY] * 3,
+                              "correct": [0.5] * 3})
     setup = pd.DataFrame({"policy": ["f32x2"], "verifier_base": ["f32x2"]})
-    return {"results": results, "summary": summary, "overall": overall, "setup": setup}
+    return {"results": results, "baselines": baselines, "summary": summary,
+            "overall": overall, "setup": setup}
 
 
 def test_facts_quote_the_tables():
@@ -171,7 +178,6 @@ def test_facts_quote_the_tables():
     assert out["b_min"] == "4" and out["b_max"] == "16"
     assert out["best_search"] == DVTS and out["best_search_acc"] == "0.38"
     assert out["weighted_acc"] == "0.25" and out["vote_acc"] == "0.12"
-    assert out["search_vs_bon"] == "above"  # 0.375 against 0.25
     assert out["best_oracle"] == BEAM_ORACLE and out["best_oracle_acc"] == "0.75"
     assert out["oracle_first"] == BEAM_ORACLE
     assert out["oracle_hard_lo"] == "0.00" and out["oracle_hard_hi"] == "0.67"
@@ -179,15 +185,21 @@ def test_facts_quote_the_tables():
     assert out["lookahead_ratio"] == "1.5"  # 45 / 30
     assert out["dropped"] == "3" and out["n_runs"] == "4"
     assert out["easy_beam_lo"] == "1.00" and out["easy_beam_hi"] == "0.50"
-    assert out["easy_beam_trend"] == "fell"
     assert out["easy_bon_hi"] == "0.75"
+    # beam search pairs with best-of-N on problems 0 and 2: +0.5 on both (p = 1 / 10000);
+    # no other comparison has a pair
+    assert out["claim_search_above_bon"] == SEARCH_CLAIMS[0].holds_text
+    assert {k for k in out if k.startswith("claim_")} == {c.key for c in SEARCH_CLAIMS}
 
 
 def test_facts_without_oracle_searches_or_measurements():
     config = SearchChapterConfig(budgets=(4, 16), methods=(BEAM,), oracle_methods=())
     tables = {
         "results": pd.DataFrame({"verifier": [], "method": [], "width": [], "budget": [],
-                                 "policy_tokens": [], "problem": [], "dropped": []}),
+                                 "policy_tokens": [], "problem": [], "dropped": [],
+                                 "variant": [], "difficulty": [], "correct": []}),
+        "baselines": pd.DataFrame({"variant": [], "budget": [], "problem": [],
+                                   "difficulty": [], "correct": []}),
         "summary": pd.DataFrame({"variant": [], "difficulty": [], "budget": [],
                                  "accuracy": []}),
         "overall": pd.DataFrame({"variant": [], "budget": [], "accuracy": []}),
@@ -198,11 +210,12 @@ def test_facts_without_oracle_searches_or_measurements():
     assert out["n_problems"] == "0" and out["n_runs"] == "0" and out["dropped"] == "0"
     assert out["best_search"] == "n/a"
     assert out["best_oracle"] == "none" and out["oracle_first"] == "none"
-    for key in ("best_search_acc", "weighted_acc", "vote_acc", "search_vs_bon",
+    for key in ("best_search_acc", "weighted_acc", "vote_acc",
                 "best_oracle_acc", "oracle_hard_lo", "oracle_hard_hi", "bon_hard_hi",
-                "lookahead_ratio", "easy_beam_lo", "easy_beam_hi", "easy_beam_trend",
-                "easy_bon_hi"):
+                "lookahead_ratio", "easy_beam_lo", "easy_beam_hi", "easy_bon_hi"):
         assert out[key] == "n/a", key
+    for claim in SEARCH_CLAIMS:  # nothing measured: no claim holds
+        assert out[claim.key] == claim.fails_text, claim.key
 
 
 def test_facts_level_comparisons():
@@ -212,20 +225,77 @@ def test_facts_level_comparisons():
     summary = tables["summary"]
     summary.loc[(summary["variant"] == BEAM) & (summary["budget"] == 16), "accuracy"] = 1.0
     out = facts(tables, CONFIG)
-    assert out["best_search"] == DVTS and out["search_vs_bon"] == "level with"
-    assert out["easy_beam_trend"] == "stayed level"
+    assert out["best_search"] == DVTS and out["best_search_acc"] == "0.26"
 
 
 def test_facts_quote_beam_search_by_name_even_when_not_listed_first():
     config = SearchChapterConfig(budgets=(4, 16), methods=(DVTS, BEAM), oracle_methods=(BEAM,))
     out = facts(_tables(), config)
-    assert out["easy_beam_lo"] == "1.00" and out["easy_beam_trend"] == "fell"
+    assert out["easy_beam_lo"] == "1.00" and out["easy_beam_hi"] == "0.50"
     without_beam = SearchChapterConfig(budgets=(4, 16), methods=(DVTS,), oracle_methods=())
     tables = _tables()
     tables["summary"] = tables["summary"][tables["summary"]["variant"] != BEAM]
     out = facts(tables, without_beam)
-    assert out["easy_beam_lo"] == "n/a" and out["easy_beam_trend"] == "n/a"
+    assert out["easy_beam_lo"] == "n/a" and out["easy_beam_hi"] == "n/a"
     assert out["best_search"] == DVTS
+
+
+def _paired_tables():
+    """Twelve problems, six easy and six hard: at budget 16 beam search is right on all,
+    DVTS on none, the exact-checker beam search on all; weighted best-of-N is right half
+    the time on each; at budget 4 beam search is right on every easy problem."""
+    problems = range(12)
+    difficulty = [EASY] * 6 + [HARD] * 6
+    results = pd.concat([
+        pd.DataFrame({"variant": variant, "budget": budget, "problem": list(problems),
+                      "difficulty": difficulty, "correct": correct})
+        for variant, budget, correct in ((BEAM, 16, True), (DVTS, 16, False),
+                                         (BEAM_ORACLE, 16, True), (BEAM, 4, True))],
+        ignore_index=True)
+    baselines = pd.DataFrame({"variant": WEIGHTED, "budget": 16, "problem": list(problems),
+                              "difficulty": difficulty, "correct": 0.5})
+    return {"results": results, "baselines": baselines}
+
+
+def test_paired_comparisons_by_hand():
+    table = paired_comparisons(_paired_tables(), CONFIG).set_index(["comparison", "variant",
+                                                                    "difficulty"])
+    prm, oracle = "learned PRM search - best-of-N", "exact-checker search - best-of-N"
+    budget = "largest - smallest budget"
+    assert list(table.index) == [(prm, BEAM, "all"), (prm, DVTS, "all"),
+                                 (oracle, BEAM_ORACLE, "all"), (oracle, BEAM_ORACLE, HARD),
+                                 (budget, BEAM, EASY)]
+    assert table["mean"].tolist() == [0.5, -0.5, 0.5, 0.5, 0.0]
+    assert table["problems"].tolist() == [12, 12, 12, 6, 6]
+    assert (table["budget"] == 16).all() and (table["reference"].iloc[:4] == WEIGHTED).all()
+    # constant differences: p = 1 / 10000 (rejected by Holm over 5) or 1 (a zero difference)
+    assert table["verdict"].tolist() == ["higher", "lower", "higher", "higher",
+                                         "no detectable difference"]
+
+
+def test_facts_state_the_search_claims_from_the_paired_comparisons():
+    tables = _paired_tables()
+    tables |= {"summary": pd.DataFrame(columns=["variant", "difficulty", "budget", "accuracy"]),
+               "overall": pd.DataFrame(columns=["variant", "budget", "accuracy"]),
+               "setup": pd.DataFrame({"policy": ["f"], "verifier_base": ["f"]})}
+    tables["results"] = tables["results"].assign(verifier="PRM", method="beam", width="4",
+                                                 policy_tokens=1, dropped=0)
+    out = facts(tables, CONFIG)
+    texts = {c.key: c for c in SEARCH_CLAIMS}
+    for key in ("claim_search_above_bon", "claim_search_below_bon", "claim_oracle_above_bon",
+                "claim_oracle_above_bon_hard"):
+        assert out[key] == texts[key].holds_text, key
+    assert out["claim_easy_beam_falls"] == texts["claim_easy_beam_falls"].fails_text
+    # the easy problems at budget 4 all wrong: beam search now rises, still not a fall
+    results = tables["results"]
+    results.loc[(results["budget"] == 4), "correct"] = False
+    assert facts(tables, CONFIG)["claim_easy_beam_falls"] == \
+        texts["claim_easy_beam_falls"].fails_text
+    results.loc[(results["budget"] == 4), "correct"] = True
+    results.loc[(results["budget"] == 16) & (results["variant"] == BEAM)
+                & (results["difficulty"] == EASY), "correct"] = False
+    assert facts(tables, CONFIG)["claim_easy_beam_falls"] == \
+        texts["claim_easy_beam_falls"].holds_text
 
 
 def test_any_registered_search_method_can_be_named():

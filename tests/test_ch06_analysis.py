@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ttc.chapters import ch06_revisions as ch6
+from ttc.claims import REVISION_CLAIMS
 from ttc.tasks import Problem
 
 EASY, MEDIUM, HARD = "easy (1-2 ops)", "medium (3-5 ops)", "hard (6-8 ops)"
@@ -189,8 +190,9 @@ def _tables():
     training = pd.DataFrame({"n_examples": [12], "n_train": [10], "val_loss_before": [1.0],
                              "val_loss_after": [0.5], "train_seconds": [3.0],
                              "wrong_attempts_mean": [2.34]})
+    splits = pd.DataFrame(columns=["budget", "length", "rule", "problem", "correct"])
     return {"training": training, "chains": chains, "summary": pd.DataFrame(summary_rows),
-            "best_split": best_split, "revised": revised,
+            "splits": splits, "best_split": best_split, "revised": revised,
             "comparison": pd.DataFrame(columns=["budget", "difficulty", "method", "accuracy"]),
             "setup": pd.DataFrame([{"policy": "m-1M", "n_policy": 1, "verifier_base": "m-1M",
                                     "n_verifier": 1}])}
@@ -202,39 +204,72 @@ def test_facts_by_hand():
         "policy": "m-1M", "n_examples": "12", "wrong_mean": "2.3", "history": "3",
         "n_problems": "2", "b_max": "16", "budgets": "4, 16",
         # first attempts: 2 of 3 right; attempts two to eight: 2 of 4
-        "first_acc": "0.67", "later_acc": "0.50", "later_vs_first": "lower",
+        "first_acc": "0.67", "later_acc": "0.50",
         "revised_share": "0.25", "revised_n": "4",
         "best_len_easy": "4", "best_acc_easy": "0.80",
         "best_len_medium": "16", "best_acc_medium": "0.55",
         "best_len_hard": "n/a", "best_acc_hard": "n/a",
         # oracle: (1.0 + 0.6) / 2 parallel against (0.9 + 0.5) / 2 sequential
         "oracle_par": "0.80", "oracle_seq": "0.70",
-        "explore_text": "a chain that keeps revising explores less than independent attempts",
         # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2
-        "last_seq": "0.40", "vote_seq": "0.50", "last_vs_vote": "loses",
-    }
+        "last_seq": "0.40", "vote_seq": "0.50",
+    } | {claim.key: claim.fails_text for claim in REVISION_CLAIMS} | {
+        # later minus first attempts is -1/3 on problem 0 and -1/2 on problem 1: every
+        # bootstrap mean is negative (p = 1 / 10000); no splits, so nothing else is tested
+        "claim_later_below_first": "they are detectably less often right"}
 
 
-def test_facts_comparisons_within_the_margin():
-    tables = _tables()
-    summary = tables["summary"]
-    sequential = (summary["budget"] == 16) & (summary["length"] == 16)
-    summary.loc[sequential & (summary["rule"] == "oracle"), "accuracy"] = [1.0, 0.605]
-    summary.loc[sequential & (summary["rule"] == "last majority"), "accuracy"] = [0.81, 0.2]
-    tables["chains"]["correct"] = True
-    facts = ch6.facts(tables, ch6.RevisionsChapterConfig(budgets=(4, 16)))
-    assert facts["later_vs_first"] == "about the same"
-    assert facts["explore_text"] == ("revising within a chain explores about as widely as "
-                                     "independent attempts")
-    assert facts["last_vs_vote"] == "keeps"
-    summary.loc[sequential & (summary["rule"] == "oracle"), "accuracy"] = [1.0, 0.9]
-    assert ch6.facts(tables, ch6.RevisionsChapterConfig(budgets=(4, 16)))["explore_text"] \
-        .startswith("revising within a chain reaches more")
+def _paired_tables(n=12):
+    """``n`` problems with 3 first attempts and 3 later ones each; at budget 16 the
+    all-parallel split is right on every problem by the oracle, the one chain on none; the
+    vote over every attempt of the chain is right on every problem, over its last on none."""
+    chains = pd.DataFrame([{"problem": p, "chain": c, "attempt": a, "correct": a > 0}
+                           for p in range(n) for c in range(3) for a in range(2)])
+    splits = pd.DataFrame([
+        {"budget": 16, "length": length, "rule": rule, "problem": p, "correct": right}
+        for p in range(n)
+        for length, rule, right in ((1, "oracle", 1.0), (16, "oracle", 0.0),
+                                    (16, "majority", 1.0), (16, "last majority", 0.0))])
+    return {"chains": chains, "splits": splits}
+
+
+def test_paired_comparisons_by_hand():
+    config = ch6.RevisionsChapterConfig(budgets=(4, 16))
+    table = ch6.paired_comparisons(_paired_tables(), config)
+    assert table["comparison"].tolist() == ["later - first attempts",
+                                            "sequential - parallel (oracle)",
+                                            "last attempt - every attempt (one chain)"]
+    assert table["mean"].tolist() == [1.0, -1.0, -1.0]
+    assert table["problems"].tolist() == [12, 12, 12]
+    assert table["verdict"].tolist() == ["higher", "lower", "lower"]
+    assert table["budget"].tolist() == [16, 16, 16]
+
+
+def test_facts_state_the_revision_claims():
+    claims = {c.key: c for c in REVISION_CLAIMS}
+    config = ch6.RevisionsChapterConfig(budgets=(4, 16))
+    tables = _tables() | _paired_tables()
+    facts = ch6.facts(tables, config)
+    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses"):
+        assert facts[key] == claims[key].holds_text, key
+    assert facts["claim_later_below_first"] == claims["claim_later_below_first"].fails_text
+    # later attempts now wrong, the first right; the one chain's oracle as good as parallel;
+    # the last attempt as good as every attempt
+    chains, splits = tables["chains"], tables["splits"]
+    chains["correct"] = chains["attempt"] == 0
+    splits.loc[splits["length"] == 16, "correct"] = 1.0
+    splits.loc[splits["rule"] == "majority", "correct"] = 0.0
+    facts = ch6.facts(tables, config)
+    assert facts["claim_later_below_first"] == claims["claim_later_below_first"].holds_text
+    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses"):
+        assert facts[key] == claims[key].fails_text, key
 
 
 def test_facts_of_empty_tables_read_missing():
     empty = {name: frame.iloc[:0] for name, frame in _tables().items()}
     facts = ch6.facts(empty, ch6.RevisionsChapterConfig(budgets=(4, 16)))
     fixed = {"history": "4", "b_max": "16", "budgets": "4, 16", "n_problems": "0"}
+    claims = {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
     assert {k: v for k, v in facts.items() if k in fixed} == fixed
-    assert {v for k, v in facts.items() if k not in fixed} == {"n/a"}
+    assert {k: v for k, v in facts.items() if k in claims} == claims
+    assert {v for k, v in facts.items() if k not in fixed | claims} == {"n/a"}

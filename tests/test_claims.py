@@ -134,3 +134,151 @@ def test_cell_claim_selects_cells_by_bin_r_and_member():
     # the ceiling column: 0.2 above the learned line, so bin 2 at R = 0.16 is a win there
     assert cell_claim("c", "yes", "no", bin=2, r="min", column="ceiling_verdict").holds(tables)
     assert not cell_claim("c", "yes", "no", bin=2, r="min").holds(tables)
+
+
+# -- chapters 5 and 6: claims over paired comparisons ------------------------------------------
+
+def test_paired_verdicts_by_hand():
+    from ttc.claims import PAIRED_COLUMNS, paired_verdicts
+
+    described = {"variant": "a", "reference": "b", "difficulty": "all", "budget": 16}
+    table = paired_verdicts([
+        ({**described, "comparison": "up"}, [1.0] * 20),  # every problem +1: p = 1 / n_boot
+        ({**described, "comparison": "down"}, [-1.0] * 19 + [float("nan")]),  # NaN dropped
+        ({**described, "comparison": "flat"}, [1.0, -1.0] * 10),  # mean 0: never a verdict
+        ({**described, "comparison": "none"}, []),  # no problem: NaN, no verdict
+    ], n_boot=2000)
+    assert list(table.columns) == PAIRED_COLUMNS
+    rows = table.set_index("comparison")
+    assert rows.loc["up", "mean"] == 1.0 and rows.loc["up", "low"] == rows.loc["up", "high"] == 1
+    assert rows.loc["up", "p"] == 1 / 2000 and rows.loc["down", "problems"] == 19
+    assert list(rows["verdict"]) == ["higher", "lower", "no detectable difference",
+                                     "no detectable difference"]
+    assert rows.loc["none", "problems"] == 0
+
+
+def test_paired_verdicts_are_holm_corrected_over_the_table():
+    """A difference detectable on its own (p about 2 * (12/16)^16 = 0.02) is not detectable
+    in a family of 44 comparisons, where Holm's threshold for it is 0.05 / 41."""
+    from ttc.claims import paired_verdicts
+
+    diffs = [1.0] * 4 + [0.0] * 12  # mean +0.25 over 16 problems
+    described = {"variant": "a", "reference": "b", "difficulty": "all", "budget": 4}
+    alone = paired_verdicts([({**described, "comparison": "x"}, diffs)])
+    p = float(alone["p"].iloc[0])
+    assert 0.01 < p < 0.03 and alone["verdict"].iloc[0] == "higher"
+    family = paired_verdicts([({**described, "comparison": "x"}, diffs)]
+                             + [({**described, "comparison": f"y{i}"}, [1.0] * 20)
+                                for i in range(3)]
+                             + [({**described, "comparison": f"z{i}"}, [0.0] * 5)
+                                for i in range(40)])
+    assert family.set_index("comparison").loc["x", "verdict"] == "no detectable difference"
+
+
+def test_paired_verdicts_of_nothing_is_an_empty_table():
+    from ttc.claims import PAIRED_COLUMNS, paired_verdicts
+
+    table = paired_verdicts([])
+    assert table.empty and list(table.columns) == PAIRED_COLUMNS
+
+
+def paired_table(rows) -> dict[str, pd.DataFrame]:
+    """A ``paired`` table from (comparison, variant, difficulty, budget, verdict) rows."""
+    from ttc.claims import PAIRED_COLUMNS
+
+    frame = pd.DataFrame([{"comparison": c, "variant": v, "reference": "ref", "difficulty": d,
+                           "budget": b, "mean": 0.0, "low": 0.0, "high": 0.0, "p": 0.5,
+                           "problems": 10, "verdict": verdict}
+                          for c, v, d, b, verdict in rows], columns=PAIRED_COLUMNS)
+    return {"paired": frame}
+
+
+PRM, ORACLE = "learned PRM search - best-of-N", "exact-checker search - best-of-N"
+BUDGET, HARD = "largest - smallest budget", "hard (6-8 ops)"
+NONE = "no detectable difference"
+
+
+def search_table(prm=("higher", "lower"), oracle_all="higher", oracle_hard="higher",
+                 easy_beam="lower"):
+    rows = [(PRM, f"search {i}", "all", 16, v) for i, v in enumerate(prm)]
+    rows += [(ORACLE, "beam, oracle", "all", 16, oracle_all),
+             (ORACLE, "beam, oracle", HARD, 16, oracle_hard),
+             (BUDGET, "beam, width 4", "easy (1-2 ops)", 16, easy_beam)]
+    return paired_table(rows)
+
+
+@pytest.mark.parametrize(("key", "contradiction"), [
+    # no learned-PRM search above best-of-N: below it, or no detectable difference
+    ("claim_search_above_bon", {"prm": ("lower", NONE)}),
+    ("claim_search_below_bon", {"prm": ("higher", NONE)}),
+    # the exact checker's search only level with best-of-N, or below it
+    ("claim_oracle_above_bon", {"oracle_all": NONE}),
+    ("claim_oracle_above_bon", {"oracle_all": "lower"}),
+    # ... on hard problems alone (the all-problem row stays a win: the selector matters)
+    ("claim_oracle_above_bon_hard", {"oracle_hard": NONE}),
+    # beam search rises with the budget on easy problems, or stays level
+    ("claim_easy_beam_falls", {"easy_beam": "higher"}),
+    ("claim_easy_beam_falls", {"easy_beam": NONE}),
+])
+def test_search_claims_hold_and_flip(key, contradiction):
+    from ttc.claims import SEARCH_CLAIMS
+
+    claim = {c.key: c for c in SEARCH_CLAIMS}[key]
+    supported = search_table()
+    assert claim.holds(supported) and claim.text(supported) == claim.holds_text
+    contradicted = search_table(**contradiction)
+    assert not claim.holds(contradicted) and claim.text(contradicted) == claim.fails_text
+
+
+def revision_table(later="higher", explore="lower", last="lower"):
+    return paired_table([("later - first attempts", "attempts 2-8", "all", None, later),
+                         ("sequential - parallel (oracle)", "1 × 16", "all", 16, explore),
+                         ("last attempt - every attempt (one chain)", "last majority", "all",
+                          16, last)])
+
+
+@pytest.mark.parametrize(("key", "supported", "contradiction"), [
+    ("claim_later_above_first", {}, {"later": NONE}),
+    ("claim_later_above_first", {}, {"later": "lower"}),
+    ("claim_later_below_first", {"later": "lower"}, {"later": "higher"}),
+    ("claim_later_below_first", {"later": "lower"}, {"later": NONE}),
+    ("claim_chain_explores_less", {}, {"explore": "higher"}),
+    ("claim_chain_explores_less", {}, {"explore": NONE}),
+    ("claim_last_loses", {}, {"last": NONE}),
+    ("claim_last_loses", {}, {"last": "higher"}),
+])
+def test_revision_claims_hold_and_flip(key, supported, contradiction):
+    from ttc.claims import REVISION_CLAIMS
+
+    claim = {c.key: c for c in REVISION_CLAIMS}[key]
+    tables = revision_table(**supported)
+    assert claim.holds(tables) and claim.text(tables) == claim.holds_text
+    contradicted = revision_table(**contradiction)
+    assert not claim.holds(contradicted) and claim.text(contradicted) == claim.fails_text
+
+
+def test_paired_claims_on_an_empty_table_do_not_hold():
+    from ttc.claims import REVISION_CLAIMS, SEARCH_CLAIMS
+
+    empty = paired_table([])
+    for claim in SEARCH_CLAIMS + REVISION_CLAIMS:
+        assert not claim.holds(empty), claim.key
+        assert claim.text(empty) == claim.fails_text
+
+
+def test_paired_claim_selects_rows_by_value_and_extreme():
+    from ttc.claims import paired_claim
+
+    tables = paired_table([("c", "v", "all", 4, "higher"), ("c", "v", "all", 16, NONE)])
+    assert paired_claim("k", "yes", "no", comparison="c", verdict="higher").holds(tables)
+    assert paired_claim("k", "yes", "no", budget="min", verdict="higher").holds(tables)
+    assert not paired_claim("k", "yes", "no", budget="max", verdict="higher").holds(tables)
+    assert not paired_claim("k", "yes", "no", comparison="other", verdict="higher").holds(tables)
+
+
+def test_paired_claim_keys_are_unique_across_the_book():
+    from ttc.claims import FLOOR_CLAIMS, REVISION_CLAIMS, SEARCH_CLAIMS
+
+    every = COMPUTE_OPTIMAL_CLAIMS + FLOOR_CLAIMS + SEARCH_CLAIMS + REVISION_CLAIMS
+    assert len({c.key for c in every}) == len(every)
+    assert all(c.holds_text != c.fails_text for c in every)

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from ttc.upstream import HARD
 
 Tables = Mapping[str, pd.DataFrame]
 
@@ -140,18 +143,130 @@ def _ceiling_exchanges(tables: Tables) -> bool:
 
 FLOOR_CLAIMS = (
     Claim("claim_vote_no_exchange",
-          "with majority vote there is no such exchange: more training never lowers the "
-          "test-time compute needed for a target",
-          "the data do not show majority vote refusing the exchange: either more training "
-          "lowers its test-time compute for some target, or too few members reach any target "
-          "to fit a slope",
+          "with majority vote the fitted slopes (point estimates) show no such exchange: "
+          "more training never lowers the test-time compute needed for a target",
+          "the fitted slopes (point estimates) do not show majority vote refusing the "
+          "exchange: either more training lowers its test-time compute for some target, or "
+          "too few members reach any target to fit a slope",
           _vote_slope_not_negative),
     Claim("claim_ceiling_exchange",
-          "with a perfect verifier, more training lowers the test-time compute needed for "
-          "every target reached by two or more members",
-          "even with a perfect verifier, more training does not always lower the test-time "
-          "compute needed",
+          "with a perfect verifier, the fitted slopes (point estimates) say more training "
+          "lowers the test-time compute needed for every target reached by two or more "
+          "members",
+          "even with a perfect verifier, the fitted slopes (point estimates) do not say that "
+          "more training always lowers the test-time compute needed",
           _ceiling_exchanges),
+)
+
+
+# -- paired comparisons of chapters 5 and 6 ---------------------------------------------------
+
+#: the columns of a table of paired comparisons (:func:`paired_verdicts`)
+PAIRED_COLUMNS = ["comparison", "variant", "reference", "difficulty", "budget", "mean", "low",
+                  "high", "p", "problems", "verdict"]
+HIGHER, LOWER = "higher", "lower"
+
+
+def paired_verdicts(comparisons, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """A table of paired comparisons, one row per comparison: the mean per-problem difference
+    (variant minus reference) with a 95% bootstrap interval over problems, and a verdict,
+    :data:`HIGHER` or :data:`LOWER` only where Holm's correction over every comparison of
+    the table rejects "no difference" (else ``"no detectable difference"``).
+
+    ``comparisons`` is a list of (description, differences): the description a dict of
+    :data:`PAIRED_COLUMNS` ``comparison``, ``variant``, ``reference``, ``difficulty`` and
+    ``budget``; the differences one value per problem (NaN where a problem has no pair)."""
+    from ttc.metrics import holm, paired_bootstrap, verdict
+
+    rows = [{**description, **paired_bootstrap(np.asarray(diffs, dtype=float), n_boot=n_boot,
+                                               seed=seed)}
+            for description, diffs in comparisons]
+    table = pd.DataFrame(rows, columns=PAIRED_COLUMNS[:-1])
+    rejected = holm(table["p"].to_numpy(dtype=float)) if len(table) else np.zeros(0, bool)
+    table["verdict"] = [verdict(m, r, positive=HIGHER, negative=LOWER)
+                        for m, r in zip(table["mean"], rejected, strict=True)]
+    return table
+
+
+def paired_claim(key: str, holds_text: str, fails_text: str, *, verdict: str,
+                 **where) -> Claim:
+    """A claim over the ``paired`` table (:func:`paired_verdicts`): it holds when at least one
+    row selected by ``where`` (column = value; ``"max"``/``"min"`` for a numeric column's
+    largest or smallest value among the rows selected so far) has ``verdict``. An empty
+    selection never holds, so on an empty table every such claim reads ``fails_text``."""
+
+    def holds(tables: Tables) -> bool:
+        rows = tables["paired"]
+        for column, value in where.items():
+            if len(rows) == 0:
+                return False
+            if value in ("min", "max"):
+                value = getattr(rows[column], value)()
+            rows = rows[rows[column] == value]
+        return len(rows) > 0 and bool((rows["verdict"] == verdict).any())
+
+    return Claim(key, holds_text, fails_text, holds)
+
+
+#: chapter 5 compares, at its largest budget, every search against weighted best-of-N over
+#: the same problems, and beam search on easy problems at its largest against its smallest
+#: budget (ttc.chapters.ch05_search.paired_comparisons)
+SEARCH_CLAIMS = (
+    paired_claim("claim_search_above_bon",
+                 "at least one search guided by the learned PRM is detectably above weighted "
+                 "best-of-N",
+                 "no search guided by the learned PRM is detectably above weighted best-of-N",
+                 comparison="learned PRM search - best-of-N", verdict=HIGHER),
+    paired_claim("claim_search_below_bon",
+                 "at least one of them is detectably below it",
+                 "none is detectably below it",
+                 comparison="learned PRM search - best-of-N", verdict=LOWER),
+    paired_claim("claim_oracle_above_bon",
+                 "a search guided by the exact checker is detectably above weighted best-of-N "
+                 "over all problems",
+                 "no search guided by the exact checker is detectably above weighted "
+                 "best-of-N over all problems",
+                 comparison="exact-checker search - best-of-N", difficulty="all",
+                 verdict=HIGHER),
+    paired_claim("claim_oracle_above_bon_hard",
+                 "on hard problems alone, a search guided by the exact checker is "
+                 "detectably above weighted best-of-N",
+                 "on hard problems alone, no search guided by the exact checker is "
+                 "detectably above weighted best-of-N",
+                 comparison="exact-checker search - best-of-N", difficulty=HARD,
+                 verdict=HIGHER),
+    paired_claim("claim_easy_beam_falls",
+                 "detectably lower than at the smallest budget, the degradation "
+                 "Snell et al. describe",
+                 "not detectably lower than at the smallest budget, so this run does not "
+                 "show the degradation Snell et al. describe",
+                 comparison="largest - smallest budget", verdict=LOWER),
+)
+
+#: chapter 6 compares, over the same problems, later attempts with first attempts, and at its
+#: largest budget one sequential chain with all-parallel attempts and the last attempt with
+#: every attempt (ttc.chapters.ch06_revisions.paired_comparisons)
+REVISION_CLAIMS = (
+    paired_claim("claim_later_above_first",
+                 "later attempts are detectably more often right than first attempts",
+                 "later attempts are not detectably more often right than first attempts",
+                 comparison="later - first attempts", verdict=HIGHER),
+    paired_claim("claim_later_below_first",
+                 "they are detectably less often right",
+                 "they are not detectably less often right",
+                 comparison="later - first attempts", verdict=LOWER),
+    paired_claim("claim_chain_explores_less",
+                 "one sequential chain detectably reaches fewer right answers than "
+                 "independent attempts",
+                 "one sequential chain does not detectably reach fewer right answers than "
+                 "independent attempts",
+                 comparison="sequential - parallel (oracle)", verdict=LOWER),
+    paired_claim("claim_last_loses",
+                 "a vote over the chain's last attempt only is detectably less often right "
+                 "than the vote over every attempt",
+                 "a vote over the chain's last attempt only is not detectably less often "
+                 "right than the vote over every attempt",
+                 comparison="last attempt - every attempt (one chain)", verdict=LOWER),
 )
 
 

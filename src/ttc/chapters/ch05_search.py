@@ -16,12 +16,12 @@ import pandas as pd
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
+from ttc.claims import SEARCH_CLAIMS, paired_verdicts
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.parallel import run_jobs
-from ttc.report import direction
 from ttc.search import METHODS, LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
 from ttc.upstream import (
@@ -50,6 +50,8 @@ BEAM = "beam, width 4"
 #: selection from independent samples, for comparison: label -> (score column, rule)
 BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
              "majority vote": (None, "majority")}
+#: the baseline every search is compared with, problem by problem
+WEIGHTED = "best-of-N, weighted"
 
 
 def variant(label: str) -> tuple[str, dict]:
@@ -271,18 +273,53 @@ def lookahead_token_ratio(results: pd.DataFrame, budget: int) -> float:
     return float("nan")
 
 
+def per_problem(tables, variant: str, budget: int, difficulty: str = "all") -> pd.Series:
+    """``variant``'s score on each problem at ``budget`` (right or not for a search, expected
+    accuracy for a baseline), indexed by problem; one difficulty group, or ``"all"``."""
+    frames = [tables["results"], tables["baselines"]]
+    both = pd.concat([f[["variant", "budget", "problem", "difficulty", "correct"]]
+                      for f in frames], ignore_index=True)
+    rows = both[(both["variant"] == variant) & (both["budget"] == budget)]
+    if difficulty != "all":
+        rows = rows[rows["difficulty"] == difficulty]
+    return rows.set_index("problem")["correct"].astype(float)
+
+
+def paired_comparisons(tables, config: SearchChapterConfig) -> pd.DataFrame:
+    """The chapter's paired comparisons, problem by problem with 95% intervals and verdicts
+    Holm-corrected over all of them (:func:`ttc.claims.paired_verdicts`): at the largest
+    budget, every search with the learned PRM against weighted best-of-N over all problems,
+    every search with the exact checker against it over all and over hard problems; and
+    :data:`BEAM` with the learned PRM on easy problems at the largest against the smallest
+    budget (the degradation Snell et al. saw)."""
+    b_min, b_max = min(config.budgets), max(config.budgets)
+    plan = [("learned PRM search - best-of-N", v, WEIGHTED, "all", b_max, b_max)
+            for v in config.methods]
+    plan += [("exact-checker search - best-of-N", v, WEIGHTED, d, b_max, b_max)
+             for v in oracle_variants(config) for d in ("all", HARD)]
+    if BEAM in config.methods and b_min < b_max:
+        plan.append(("largest - smallest budget", BEAM, BEAM, EASY, b_max, b_min))
+    comparisons = []
+    for name, v, reference, difficulty, budget, reference_budget in plan:
+        diffs = (per_problem(tables, v, budget, difficulty)
+                 - per_problem(tables, reference, reference_budget, difficulty))
+        comparisons.append(({"comparison": name, "variant": v, "reference": reference,
+                             "difficulty": difficulty, "budget": budget}, diffs.to_numpy()))
+    return paired_verdicts(comparisons)
+
+
 def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
     """What chapter 5's prose quotes, as display text.
 
     Setup: ``policy``, ``n_problems``, ``budgets``, ``b_min``, ``b_max``. At ``b_max`` over all
     problems: ``best_search`` (the learned-PRM search with the highest accuracy) and
-    ``best_search_acc``, ``weighted_acc``, ``vote_acc``, ``search_vs_bon`` ("above"/"below"/
-    "level with" weighted best-of-N), ``best_oracle`` and ``best_oracle_acc``. Hard
-    problems: ``oracle_first`` (the first oracle-guided search), ``oracle_hard_lo`` and
-    ``oracle_hard_hi`` (it at ``b_min`` and ``b_max``), ``bon_hard_hi``. Costs:
-    ``lookahead_ratio``, ``dropped``, ``n_runs``. Easy problems: ``easy_beam_lo``,
-    ``easy_beam_hi``, ``easy_beam_trend`` ("rose"/"fell"/"stayed level") for :data:`BEAM`
-    with the learned PRM ("n/a" if it was not run), and ``easy_bon_hi``.
+    ``best_search_acc``, ``weighted_acc``, ``vote_acc``, ``best_oracle`` and
+    ``best_oracle_acc``. Hard problems: ``oracle_first`` (the first oracle-guided search),
+    ``oracle_hard_lo`` and ``oracle_hard_hi`` (it at ``b_min`` and ``b_max``),
+    ``bon_hard_hi``. Costs: ``lookahead_ratio``, ``dropped``, ``n_runs``. Easy problems:
+    ``easy_beam_lo``, ``easy_beam_hi`` for :data:`BEAM` with the learned PRM ("n/a" if it was
+    not run), and ``easy_bon_hi``. Verdicts: the sentences of
+    :data:`ttc.claims.SEARCH_CLAIMS`, decided by :func:`paired_comparisons`.
     """
     results, summary, overall = tables["results"], tables["summary"], tables["overall"]
     setup = tables["setup"]
@@ -291,6 +328,7 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
     best_search = best_variant(overall, learned, b_max)
     best_oracle = best_variant(overall, oracle, b_max)
     first_oracle = oracle[0] if oracle else None
+    paired = paired_comparisons(tables, config)
 
     def acc(variant: str | None, budget: int = b_max, difficulty: str | None = None) -> float:
         if variant is None:
@@ -306,22 +344,18 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
         "b_max": report.fmt(b_max, ","),
         "best_search": best_search or report.MISSING,
         "best_search_acc": report.fmt(acc(best_search)),
-        "weighted_acc": report.fmt(acc("best-of-N, weighted")),
+        "weighted_acc": report.fmt(acc(WEIGHTED)),
         "vote_acc": report.fmt(acc("majority vote")),
-        "search_vs_bon": direction(acc(best_search) - acc("best-of-N, weighted"),
-                                   "above", "below", "level with"),
         "best_oracle": best_oracle or "none",
         "best_oracle_acc": report.fmt(acc(best_oracle)),
         "oracle_first": first_oracle or "none",
         "oracle_hard_lo": report.fmt(acc(first_oracle, b_min, HARD)),
         "oracle_hard_hi": report.fmt(acc(first_oracle, b_max, HARD)),
-        "bon_hard_hi": report.fmt(acc("best-of-N, weighted", b_max, HARD)),
+        "bon_hard_hi": report.fmt(acc(WEIGHTED, b_max, HARD)),
         "lookahead_ratio": report.fmt(lookahead_token_ratio(results, b_max), ".1f"),
         "dropped": report.fmt(int(results["dropped"].sum()), ","),
         "n_runs": report.fmt(len(results), ","),
         "easy_beam_lo": report.fmt(acc(BEAM, b_min, EASY)),
         "easy_beam_hi": report.fmt(acc(BEAM, b_max, EASY)),
-        "easy_beam_trend": direction(acc(BEAM, b_max, EASY) - acc(BEAM, b_min, EASY),
-                                     "rose", "fell", "stayed level"),
-        "easy_bon_hi": report.fmt(acc("best-of-N, weighted", b_max, EASY)),
-    }
+        "easy_bon_hi": report.fmt(acc(WEIGHTED, b_max, EASY)),
+    } | {claim.key: claim.text({"paired": paired}) for claim in SEARCH_CLAIMS}

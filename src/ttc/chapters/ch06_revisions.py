@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
+from ttc.claims import REVISION_CLAIMS, paired_verdicts
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
-from ttc.report import cell, direction, fmt
+from ttc.report import cell, fmt
 from ttc.tasks import generate_problems
 from ttc.upstream import (
     DIFFICULTY_GROUPS,
@@ -267,8 +268,43 @@ def comparison_wide(comparison: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def split_scores(splits: pd.DataFrame, budget: int, length: int, rule: str) -> pd.Series:
+    """Right (1) or not (0) per problem for one split of ``budget`` and selection ``rule``."""
+    rows = splits[(splits["budget"] == budget) & (splits["length"] == length)
+                  & (splits["rule"] == rule)]
+    return rows.set_index("problem")["correct"].astype(float)
+
+
+def paired_comparisons(tables, config: RevisionsChapterConfig, last: int = 8) -> pd.DataFrame:
+    """The chapter's paired comparisons over problems, with 95% intervals and verdicts
+    Holm-corrected over all three (:func:`ttc.claims.paired_verdicts`): per problem, the share
+    of right attempts two to ``last`` minus that of right first attempts; at the largest
+    budget, one sequential chain minus all-parallel attempts with the oracle rule; and with
+    one chain, a vote over its last attempt minus the vote over every attempt. Every row's
+    ``budget`` is the largest: the chains were written for it."""
+    chains, splits = tables["chains"], tables["splits"]
+    b_max = max(config.budgets)
+    correct = chains.assign(correct=chains["correct"].astype(float))
+    first = correct[correct["attempt"] == 0].groupby("problem")["correct"].mean()
+    later = correct[(correct["attempt"] >= 1) & (correct["attempt"] < last)] \
+        .groupby("problem")["correct"].mean()
+    plan = [("later - first attempts", f"attempts 2-{last}", "first attempts", b_max,
+             later - first),
+            ("sequential - parallel (oracle)", f"1 × {b_max}", f"{b_max} × 1", b_max,
+             split_scores(splits, b_max, b_max, "oracle")
+             - split_scores(splits, b_max, 1, "oracle")),
+            ("last attempt - every attempt (one chain)", "last majority", "majority", b_max,
+             split_scores(splits, b_max, b_max, "last majority")
+             - split_scores(splits, b_max, b_max, "majority"))]
+    return paired_verdicts([({"comparison": name, "variant": variant, "reference": reference,
+                              "difficulty": "all", "budget": budget}, diffs.to_numpy())
+                            for name, variant, reference, budget, diffs in plan])
+
+
 def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
-    """What chapter 6's prose quotes, as display text ("n/a" where a value is missing)."""
+    """What chapter 6's prose quotes, as display text ("n/a" where a value is missing), with
+    the sentences of :data:`ttc.claims.REVISION_CLAIMS`, decided by
+    :func:`paired_comparisons`."""
     from ttc.revisions import SELECTIONS
 
     training, chains, summary = tables["training"], tables["chains"], tables["summary"]
@@ -285,7 +321,6 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     }
     first, later = first_and_later(chains)
     out["first_acc"], out["later_acc"] = fmt(first), fmt(later)
-    out["later_vs_first"] = direction(later - first, "higher", "lower", "about the same")
     overall = revised[revised["difficulty"] == "all"]
     out["revised_share"] = fmt(cell(overall, "share"))
     out["revised_n"] = fmt(cell(overall, "right_with_next"))
@@ -301,13 +336,6 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     par = {rule: float(rules.get((rule, 1), np.nan)) for rule in SELECTIONS}
     seq = {rule: float(rules.get((rule, b_max), np.nan)) for rule in SELECTIONS}
     out["oracle_par"], out["oracle_seq"] = fmt(par["oracle"]), fmt(seq["oracle"])
-    out["explore_text"] = direction(
-        seq["oracle"] - par["oracle"],
-        "revising within a chain reaches more distinct right answers than independent "
-        "attempts",
-        "a chain that keeps revising explores less than independent attempts",
-        "revising within a chain explores about as widely as independent attempts")
-    out["last_vs_vote"] = direction(seq["last majority"] - seq["majority"], "keeps", "loses",
-                                    "keeps")
     out["last_seq"], out["vote_seq"] = fmt(seq["last majority"]), fmt(seq["majority"])
-    return out
+    paired = paired_comparisons(tables, config)
+    return out | {claim.key: claim.text({"paired": paired}) for claim in REVISION_CLAIMS}
