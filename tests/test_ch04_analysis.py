@@ -189,10 +189,12 @@ def test_comparison_table_aucs_and_paired_differences():
                                     "GenRM": 0.75, "GenRM-CoT, K = 1": 1.0,
                                     "GenRM-CoT, K = 4": 0.0, "exact checker": 1.0})
     assert (table["mixed_problems"] == 4).all() and (table["chains"] == 16).all()
-    # every problem's difference from the likelihood is the same: no spread, exact verdicts
+    # every problem's difference from the likelihood is the same: no spread, an exact
+    # interval; but four problems are little evidence: the sign-flip p is 2 / 2^4 = 0.125
     assert table.loc["GenRM", "vs_likelihood"] == pytest.approx(-0.25)
     assert table.loc["GenRM", "vs_likelihood_low"] == pytest.approx(-0.25)
-    assert table.loc["GenRM", "vs_likelihood_verdict"] == "below"
+    assert table.loc["GenRM", "vs_likelihood_p"] == pytest.approx(0.125)
+    assert table.loc["GenRM", "vs_likelihood_verdict"] == "no detectable difference"
     assert table.loc["exact checker", "vs_likelihood_verdict"] == "no detectable difference"
     assert table.loc["likelihood", "vs_likelihood_verdict"] == ""
     assert math.isnan(table.loc["likelihood", "vs_likelihood"])
@@ -239,7 +241,8 @@ def test_facts_quote_the_tables():
     assert out["comparison_samples"] == "4" and out["cmp_problems"] == "4"
     assert out["cmp_likelihood_within"] == "1.00" and out["cmp_likelihood_vs"] == "n/a"
     assert out["cmp_genrm_within"] == "0.75" and out["cmp_genrm_ci"] == "0.75–0.75"
-    assert out["cmp_genrm_vs"] == "below" and out["cmp_genrm_tokens"] == "22"
+    assert out["cmp_genrm_vs"] == "no detectable difference"  # four problems: p = 0.125
+    assert out["cmp_genrm_tokens"] == "22"
     assert out["cmp_cot_small_within"] == "1.00" and out["cmp_cot_large_within"] == "0.00"
     assert out["cmp_cot_large_tokens"] == "240" and out["cmp_checker_within"] == "1.00"
     assert out["cmp_orm_pooled"] == "0.50"

@@ -186,9 +186,9 @@ def test_facts_quote_the_tables():
     assert out["dropped"] == "3" and out["n_runs"] == "4"
     assert out["easy_beam_lo"] == "1.00" and out["easy_beam_hi"] == "0.50"
     assert out["easy_bon_hi"] == "0.75"
-    # beam search pairs with best-of-N on problems 0 and 2: +0.5 on both (p = 1 / 10000);
-    # no other comparison has a pair
-    assert out["claim_search_above_bon"] == SEARCH_CLAIMS[0].holds_text
+    # beam search pairs with best-of-N on problems 0 and 2: +0.5 on both, but two problems
+    # are no evidence (sign-flip p = 2 / 4 = 0.5); no other comparison has a pair
+    assert out["claim_search_above_bon"] == SEARCH_CLAIMS[0].fails_text
     assert {k for k in out if k.startswith("claim_")} == {c.key for c in SEARCH_CLAIMS}
 
 
@@ -241,11 +241,11 @@ def test_facts_quote_beam_search_by_name_even_when_not_listed_first():
 
 
 def _paired_tables():
-    """Twelve problems, six easy and six hard: at budget 16 beam search is right on all,
+    """24 problems, 12 easy and 12 hard: at budget 16 beam search is right on all,
     DVTS on none, the exact-checker beam search on all; weighted best-of-N is right half
     the time on each; at budget 4 beam search is right on every easy problem."""
-    problems = range(12)
-    difficulty = [EASY] * 6 + [HARD] * 6
+    problems = range(24)
+    difficulty = [EASY] * 12 + [HARD] * 12
     results = pd.concat([
         pd.DataFrame({"variant": variant, "budget": budget, "problem": list(problems),
                       "difficulty": difficulty, "correct": correct})
@@ -266,9 +266,10 @@ def test_paired_comparisons_by_hand():
                                  (oracle, BEAM_ORACLE, "all"), (oracle, BEAM_ORACLE, HARD),
                                  (budget, BEAM, EASY)]
     assert table["mean"].tolist() == [0.5, -0.5, 0.5, 0.5, 0.0]
-    assert table["problems"].tolist() == [12, 12, 12, 6, 6]
+    assert table["problems"].tolist() == [24, 24, 24, 12, 12]
     assert (table["budget"] == 16).all() and (table["reference"].iloc[:4] == WEIGHTED).all()
-    # constant differences: p = 1 / 10000 (rejected by Holm over 5) or 1 (a zero difference)
+    # constant differences: sign-flip p = 1 / 10001 over 24 problems, 2 / 2^12 over the 12
+    # hard ones (both rejected by Holm over 5), or 1 (a zero difference)
     assert table["verdict"].tolist() == ["higher", "lower", "higher", "higher",
                                          "no detectable difference"]
 

@@ -143,7 +143,7 @@ def test_paired_verdicts_by_hand():
 
     described = {"variant": "a", "reference": "b", "difficulty": "all", "budget": 16}
     table = paired_verdicts([
-        ({**described, "comparison": "up"}, [1.0] * 20),  # every problem +1: p = 1 / n_boot
+        ({**described, "comparison": "up"}, [1.0] * 20),  # every problem +1: p = 1 / (n_boot + 1)
         ({**described, "comparison": "down"}, [-1.0] * 19 + [float("nan")]),  # NaN dropped
         ({**described, "comparison": "flat"}, [1.0, -1.0] * 10),  # mean 0: never a verdict
         ({**described, "comparison": "none"}, []),  # no problem: NaN, no verdict
@@ -151,18 +151,19 @@ def test_paired_verdicts_by_hand():
     assert list(table.columns) == PAIRED_COLUMNS
     rows = table.set_index("comparison")
     assert rows.loc["up", "mean"] == 1.0 and rows.loc["up", "low"] == rows.loc["up", "high"] == 1
-    assert rows.loc["up", "p"] == 1 / 2000 and rows.loc["down", "problems"] == 19
+    assert rows.loc["up", "p"] == 1 / 2001 and rows.loc["down", "problems"] == 19
     assert list(rows["verdict"]) == ["higher", "lower", "no detectable difference",
                                      "no detectable difference"]
     assert rows.loc["none", "problems"] == 0
 
 
 def test_paired_verdicts_are_holm_corrected_over_the_table():
-    """A difference detectable on its own (p about 2 * (12/16)^16 = 0.02) is not detectable
-    in a family of 44 comparisons, where Holm's threshold for it is 0.05 / 41."""
+    """A difference detectable on its own (sign-flip p = 2 / 2^7 = 0.016: seven problems
+    favour one side, nine are ties) is not detectable in a family of 44 comparisons, where
+    Holm's threshold for it is 0.05 / 41."""
     from ttc.claims import paired_verdicts
 
-    diffs = [1.0] * 4 + [0.0] * 12  # mean +0.25 over 16 problems
+    diffs = [1.0] * 7 + [0.0] * 9  # mean +0.44 over 16 problems
     described = {"variant": "a", "reference": "b", "difficulty": "all", "budget": 4}
     alone = paired_verdicts([({**described, "comparison": "x"}, diffs)])
     p = float(alone["p"].iloc[0])

@@ -13,7 +13,8 @@ from ttc.metrics import holm, paired_bootstrap, verdict
 def test_paired_bootstrap_known_difference():
     stats = paired_bootstrap(np.full(40, 0.5), n_boot=2000)
     assert stats["mean"] == stats["low"] == stats["high"] == 0.5
-    assert stats["p"] == pytest.approx(1 / 2000) and stats["problems"] == 40
+    # every one of 40 problems favours one side: no random sign pattern is as extreme
+    assert stats["p"] == pytest.approx(1 / 2001) and stats["problems"] == 40
 
 
 def test_paired_bootstrap_known_null():
@@ -31,6 +32,34 @@ def test_paired_bootstrap_clear_effect_and_interval_width():
     # the interval is about ±1.96·σ/√n = ±0.028 around the sample mean
     assert stats["high"] - stats["low"] == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(200), rel=0.2)
     assert stats["low"] > 0.2 and stats["p"] < 0.001
+
+
+def test_sign_flip_p_exact_by_hand():
+    from ttc.metrics import sign_flip_p
+
+    # two problems both favouring one side: 2 of the 4 sign patterns are as extreme
+    assert sign_flip_p(np.array([-1.0, -1.0])) == 0.5
+    # three: 2 of 8; and the paired bootstrap does not call it certain any more
+    assert sign_flip_p(np.array([1.0, 1.0, 1.0])) == 0.25
+    assert paired_bootstrap(np.array([1.0, 1.0, 1.0]), n_boot=500)["p"] == 0.25
+    # [1, 1, -1]: |mean| = 1/3; patterns with |sum| >= 1: all but none (sums are odd) -> 1
+    assert sign_flip_p(np.array([1.0, 1.0, -1.0])) == 1.0
+    # [2, 1]: |mean| 1.5 only for ++ and -- -> 0.5; [3, 1, 1]: sums >= 5 for +++ (5),
+    # ++- (3)... by hand: patterns (±3 ±1 ±1): |sum| in {5,3,3,1,1,3,3,5} -> 2/8 at >= 5
+    assert sign_flip_p(np.array([2.0, 1.0])) == 0.5
+    assert sign_flip_p(np.array([3.0, 1.0, 1.0])) == 0.25
+    assert np.isnan(sign_flip_p(np.array([])))
+
+
+def test_sign_flip_p_random_patterns_agree_with_exact_above_the_limit():
+    from ttc.metrics import EXACT_SIGN_FLIPS, sign_flip_p
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0.2, 1.0, size=EXACT_SIGN_FLIPS)
+    exact = sign_flip_p(values)
+    padded = np.concatenate([values, np.zeros(1)])  # 17 problems: the random branch
+    # the zero changes no pattern's |sum|, so the p-value is the same up to noise
+    assert sign_flip_p(padded, n_flips=20_000, seed=2) == pytest.approx(exact, abs=0.015)
 
 
 def test_paired_bootstrap_empty_and_nan():

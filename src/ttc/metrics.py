@@ -154,16 +154,46 @@ def mean_by(frame, by: list[str], value: str, name: str | None = None, n_boot: i
     return pd.DataFrame(rows)
 
 
+#: up to this many problems the sign-flip test enumerates every sign pattern exactly
+EXACT_SIGN_FLIPS = 16
+
+
+def sign_flip_p(values: np.ndarray, n_flips: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value of the paired sign-flip (randomisation) test of "the mean
+    difference is zero": under the null each per-problem difference is as likely to have
+    the opposite sign, so the p-value is the share of sign patterns whose mean is at least
+    as far from zero as the observed one. Exact (all 2^n patterns) up to
+    :data:`EXACT_SIGN_FLIPS` problems; above, ``n_flips`` random patterns with the usual
+    +1 correction, so it is never 0. Two problems that both favour one side give 0.5, not a
+    tiny p-value: a percentile bootstrap would call that certain."""
+    values = np.asarray(values, dtype=float)
+    n = values.size
+    if n == 0:
+        return float("nan")
+    observed = abs(values.mean())
+    tolerance = 1e-12 * max(1.0, float(np.abs(values).max()))
+    if n <= EXACT_SIGN_FLIPS:
+        patterns = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)  # (2^n, n)
+        means = np.abs(patterns @ values) / n
+        return float(np.mean(means >= observed - tolerance))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(n_flips, n))  # (F, n)
+    means = np.abs(signs @ values) / n
+    return float((1 + np.sum(means >= observed - tolerance)) / (1 + n_flips))
+
+
 def paired_bootstrap(differences: np.ndarray, n_boot: int = 10_000, level: float = 0.95,
                      seed: int = 0) -> dict[str, float]:
-    """Mean of per-problem paired differences with a percentile bootstrap interval and a
-    two-sided bootstrap p-value for "the mean difference is zero".
+    """Mean of per-problem paired differences with a percentile bootstrap interval, and the
+    two-sided p-value of the paired sign-flip test (:func:`sign_flip_p`, ``n_boot`` random
+    patterns) for "the mean difference is zero".
 
     ``differences`` holds one value per problem (e.g. the small model's accuracy on it minus
     the larger model's), so the resampling unit is the problem and the pairing is kept. The
-    p-value is ``2 * min(P*(mean <= 0), P*(mean >= 0))`` over the bootstrap means, floored at
-    ``1 / n_boot`` (the resolution of the bootstrap). Returns ``mean``, ``low``, ``high``,
-    ``p`` and ``problems``; NaN everywhere for no problems.
+    p-value comes from a randomisation test rather than from the bootstrap means because a
+    percentile bootstrap of a few same-signed differences has no mass at zero and would
+    call any such difference certain. Returns ``mean``, ``low``, ``high``, ``p`` and
+    ``problems``; NaN everywhere for no problems.
     """
     values = np.asarray(differences, dtype=float)
     values = values[~np.isnan(values)]
@@ -174,10 +204,7 @@ def paired_bootstrap(differences: np.ndarray, n_boot: int = 10_000, level: float
     means = values[idx].mean(axis=1)  # (B,)
     alpha = (1 - level) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
-    if np.all(values == values[0]):  # no spread: the difference is exactly what it is
-        p = 1.0 if values[0] == 0 else 1.0 / n_boot
-    else:
-        p = max(2 * min(np.mean(means <= 0), np.mean(means >= 0)), 1.0 / n_boot)
+    p = sign_flip_p(values, n_flips=n_boot, seed=seed + 1)
     return {"mean": float(values.mean()), "low": float(low), "high": float(high),
             "p": float(min(p, 1.0)), "problems": int(values.size)}
 
