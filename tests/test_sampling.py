@@ -220,9 +220,10 @@ def test_decoder_for_shares_prompts_only_when_they_repeat():
     assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.SharedPromptDecoder
 
 
-def test_shared_prompt_greedy_tokens_match_transformers():
+def test_shared_prompt_greedy_tokens_match_transformers(monkeypatch):
     model, tok = tiny_llama(n_kv_heads=1), build_tokenizer()
-    # 6 copies of each prompt: batches of 18 share, batches of 8 hold 2-3 prompts unequally
+    monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)  # every batch shares
+    # 6 copies of each prompt: batches of 18 hold 6 of each, batches of 8 unequal groups
     prompts = ["12+34-5=", "5*6=", "99-98+7*3="] * 6
     hf = generate(model, tok, prompts, max_new_tokens=20, backend="hf", batch_size=18)
     for batch_size in (18, 8):
@@ -234,6 +235,7 @@ def test_shared_prompt_greedy_tokens_match_transformers():
 def test_shared_prompt_sampling_is_reproducible_and_close_to_per_row(monkeypatch):
     model, tok = tiny_llama(), build_tokenizer()
     prompts = ["12+34=", "5*6=", "7-1="] * 8
+    monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)  # shared prompts
     a = generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
     b = generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
     c = generate(model, tok, prompts, 16, temperature=1.0, seed=2, backend="lean")

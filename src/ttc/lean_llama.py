@@ -25,9 +25,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: share prompts' keys/values when a batch has at least this many rows per distinct prompt
-#: (below it the per-row loop is as fast; measured in ``benchmarks/sampler.py``)
-SHARE_MIN_ROWS_PER_PROMPT = 4
+#: share prompts' keys/values when a batch has at least this many rows per distinct prompt.
+#: Measured on one thread at batch 512 (``benchmarks/sampler.py --sweep`` and ``--sharing``):
+#: a decoding step of f128x4 is slower shared at 2-4 rows per prompt (0.7-0.76x), even at 8
+#: (0.96x) and faster from 32 (1.09x); whole runs (prefill, done once per prompt, included)
+#: at 8 rows per prompt were 0.96-1.44x, at 128 rows 1.2-1.4x.
+SHARE_MIN_ROWS_PER_PROMPT = 8
 
 
 def supports(model: torch.nn.Module) -> bool:
