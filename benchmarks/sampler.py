@@ -6,6 +6,15 @@ Reports generated tokens per second and the share of the machine's matmul peak t
 not a timed test.
 
     .venv/bin/python benchmarks/sampler.py --member f128x4 --problems 16 --samples 64
+
+``--sharing`` times only the lean loop, with each distinct prompt's keys/values shared
+(:class:`ttc.lean_llama.SharedPromptDecoder`) and with one buffer per row, on a trained
+checkpoint; ``--sweep`` times one decoding step of each decoder against the number of rows per
+distinct prompt (what :data:`ttc.lean_llama.SHARE_MIN_ROWS_PER_PROMPT` is chosen from):
+
+    .venv/bin/python benchmarks/sampler.py --sharing --threads 1 --profile defaults \
+        --checkpoint CKPT --problems 16 --samples 128 --ops 3-6 --repeats 2
+    .venv/bin/python benchmarks/sampler.py --sweep --threads 1 --checkpoint CKPT
 """
 
 from __future__ import annotations
@@ -15,7 +24,8 @@ import time
 
 import torch
 
-from ttc import upstream
+from ttc import lean_llama, upstream
+from ttc.chapters.ch02_family import FamilyChapterConfig
 from ttc.family.specs import get_spec
 from ttc.family.train import load_member, train_member
 from ttc.profiles import chapter_config
@@ -50,22 +60,96 @@ def naive(model, tokenizer, prompts, n, max_new_tokens):
     return tokens
 
 
+def lean_tokens_per_second(model, tokenizer, batch, max_new_tokens, share: bool) -> float:
+    """Tokens/s of ``generate`` on the lean loop, prompts shared or one buffer per row."""
+    threshold = lean_llama.SHARE_MIN_ROWS_PER_PROMPT
+    lean_llama.SHARE_MIN_ROWS_PER_PROMPT = 1 if share else len(batch) + 1  # force the path
+    try:
+        start = time.perf_counter()
+        out = generate(model, tokenizer, batch, max_new_tokens, temperature=1.0, seed=0,
+                       batch_size=512, backend="lean")
+        return sum(c.n_tokens for c in out) / (time.perf_counter() - start)
+    finally:
+        lean_llama.SHARE_MIN_ROWS_PER_PROMPT = threshold
+
+
+def step_seconds(decoder_cls, model, rows: int, per_prompt: int, prompt: int,
+                 generated: int, steps: int = 10) -> float:
+    """Seconds per decoding step at ``rows`` rows, ``per_prompt`` rows per distinct random
+    prompt of ``prompt`` tokens, after ``generated`` tokens (all rows live)."""
+    generator = torch.Generator().manual_seed(0)
+    distinct = torch.randint(4, model.config.vocab_size, (-(-rows // per_prompt), prompt),
+                             generator=generator)
+    ids = distinct.repeat_interleave(per_prompt, dim=0)[:rows]
+    decoder = decoder_cls(model, ids, torch.ones_like(ids), generated + steps + 1)
+    decoder.prefill(ids)
+    tokens = torch.randint(4, model.config.vocab_size, (rows,), generator=generator)
+    for _ in range(generated):
+        decoder.step(tokens)
+    start = time.perf_counter()
+    for _ in range(steps):
+        decoder.step(tokens)
+    return (time.perf_counter() - start) / steps
+
+
+def sweep(model, name: str) -> None:
+    """Step time of both decoders against rows per distinct prompt (batch 512, prompt 30,
+    25 tokens generated: mid-generation at the book's sizes)."""
+    print(f"{name}: seconds per decoding step, batch 512, prompt 30, 25 tokens generated")
+    print("| rows per prompt | one buffer per row (ms) | prompts shared (ms) | speed-up |")
+    print("|---|---|---|---|")
+    for per_prompt in (1, 2, 4, 8, 32, 128):
+        old = step_seconds(lean_llama.LeanLlamaDecoder, model, 512, per_prompt, 30, 25)
+        new = step_seconds(lean_llama.SharedPromptDecoder, model, 512, per_prompt, 30, 25)
+        print(f"| {per_prompt} | {old * 1e3:.1f} | {new * 1e3:.1f} | {old / new:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="cpu",
+                        help="profile whose test problems to use; 'defaults': the config's")
     parser.add_argument("--member", default="f128x4")
+    parser.add_argument("--checkpoint", help="a trained member's folder (else --member is "
+                        "trained or read from the cache)")
     parser.add_argument("--problems", type=int, default=16)
     parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--ops", help="only problems with LO-HI operations, e.g. 3-6")
+    parser.add_argument("--threads", type=int, help="torch threads (the book's workers: 1)")
+    parser.add_argument("--sharing", action="store_true",
+                        help="time the lean loop with and without prompt sharing only")
+    parser.add_argument("--sweep", action="store_true",
+                        help="time one decoding step of each decoder against rows per prompt")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each --sharing timing")
     args = parser.parse_args()
 
-    config = chapter_config(args.profile, "02_family")
-    path = train_member(get_spec(args.member), config.train_config)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = (FamilyChapterConfig() if args.profile == "defaults"
+              else chapter_config(args.profile, "02_family"))
+    path = args.checkpoint or train_member(get_spec(args.member), config.train_config)
     model, tokenizer = load_member(path, device="cpu")
+    name = args.member if args.checkpoint is None else str(args.checkpoint).rstrip("/")
+    name = name.rsplit("/", 1)[-1]
+    if args.sweep:
+        sweep(model, name)
+        return
     n_params = sum(p.numel() for n, p in model.named_parameters()
                    if "embed_tokens" not in n and "lm_head" not in n)
     problems = upstream.test_problems(config)
+    if args.ops:
+        low, high = (int(part) for part in args.ops.split("-"))
+        problems = [p for p in problems if low <= p.n_ops <= high]
     step = max(1, len(problems) // args.problems)
     prompts = [p.prompt for p in problems[::step][: args.problems]]
+    if args.sharing:
+        batch = [p for p in prompts for _ in range(args.samples)]
+        for run in range(args.repeats):
+            old = lean_tokens_per_second(model, tokenizer, batch, config.max_new_tokens, False)
+            new = lean_tokens_per_second(model, tokenizer, batch, config.max_new_tokens, True)
+            print(f"{name}: run {run + 1}, {len(prompts)} problems x {args.samples} samples, "
+                  f"{torch.get_num_threads()} thread(s): one buffer per row {old:,.0f} "
+                  f"tokens/s, prompts shared {new:,.0f} tokens/s ({new / old:.2f}x)")
+        return
     peak = matmul_peak_gflops()
     print(f"{args.member}: N = {n_params:,}; {len(prompts)} problems x {args.samples} samples;"
           f" matmul peak {peak:.0f} GFLOP/s")

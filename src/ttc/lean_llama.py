@@ -9,15 +9,28 @@ loaded ``LlamaForCausalLM`` with
 * a boolean padding mask kept up to date in place;
 * finished rows dropped from the batch (the buffers are compacted) once half of them are done.
 
-It reuses the model's own modules (RMSNorm, projections, rotary embedding), so there is no
-second copy of the architecture to drift; ``tests/test_sampling.py`` checks that it produces the
-same logits and the same greedy tokens as ``transformers``.
+Sampling draws many completions of each prompt, and those rows sit next to each other in a
+batch. :class:`SharedPromptDecoder` stores each distinct prompt's keys and values once and
+computes the prompt part of attention as one matmul per prompt, which reads far less memory
+than a key/value buffer per row; :func:`decoder_for` picks it when a batch repeats its prompts
+enough to pay (:data:`SHARE_MIN_ROWS_PER_PROMPT`) and :class:`LeanLlamaDecoder` otherwise.
+
+Both reuse the model's own modules (RMSNorm, projections, rotary embedding), so there is no
+second copy of the architecture to drift; ``tests/test_sampling.py`` checks that they produce
+the same logits and the same greedy tokens as ``transformers``.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+#: share prompts' keys/values when a batch has at least this many rows per distinct prompt.
+#: Measured on one thread at batch 512 (``benchmarks/sampler.py --sweep`` and ``--sharing``):
+#: a decoding step of f128x4 is slower shared at 2-4 rows per prompt (0.7-0.76x), even at 8
+#: (0.96x) and faster from 32 (1.09x); whole runs (prefill, done once per prompt, included)
+#: at 8 rows per prompt were 0.96-1.44x, at 128 rows 1.2-1.4x.
+SHARE_MIN_ROWS_PER_PROMPT = 8
 
 
 def supports(model: torch.nn.Module) -> bool:
@@ -40,23 +53,82 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-class LeanLlamaDecoder:
-    """Prefill a left-padded batch, then decode one token at a time into fixed buffers."""
+def prompt_groups(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of a left-padded batch and each row's group.
 
-    def __init__(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
-                 max_new_tokens: int):
+    Returns ``(first, group)``: ``first`` (G,) is one batch row holding each distinct prompt
+    (tokens and padding both equal), ``group`` (B,) the index into ``first`` of every row.
+    """
+    _, group = torch.unique(torch.cat([ids, mask.long()], dim=1), dim=0, return_inverse=True)
+    first = torch.full((int(group.max()) + 1,), ids.shape[0], dtype=torch.long,
+                       device=ids.device)
+    first.scatter_reduce_(0, group, torch.arange(ids.shape[0], device=ids.device), "amin")
+    return first, group
+
+
+def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                max_new_tokens: int) -> LeanLlamaDecoder | SharedPromptDecoder:
+    """The faster decoder for this batch: prompts shared when each repeats often enough."""
+    first, _ = prompt_groups(ids, mask)
+    if ids.shape[0] >= SHARE_MIN_ROWS_PER_PROMPT * len(first):
+        return SharedPromptDecoder(model, ids, mask, max_new_tokens)
+    return LeanLlamaDecoder(model, ids, mask, max_new_tokens)
+
+
+class _LlamaRunner:
+    """The model's modules and shapes, and the parts of a forward pass both decoders share."""
+
+    def __init__(self, model: torch.nn.Module):
         self.model = model
         self.inner = model.model
         config = model.config
         self.n_heads = config.num_attention_heads
         self.n_kv = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.n_heads
+        self.dtype = self.inner.embed_tokens.weight.dtype
+
+    def _project(self, attn, x: torch.Tensor, positions: torch.Tensor):
+        """Queries (B, H, T, Dh), keys and values (B, H_kv, T, Dh) of ``x``, rotated."""
+        batch, steps, _ = x.shape
+        q = attn.q_proj(x).view(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
+        k = attn.k_proj(x).view(batch, steps, self.n_kv, self.head_dim).transpose(1, 2)
+        v = attn.v_proj(x).view(batch, steps, self.n_kv, self.head_dim).transpose(1, 2)
+        cos, sin = self.inner.rotary_emb(x, positions)  # (B, T, Dh) each
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
+
+    def _run(self, ids: torch.Tensor, attend) -> torch.Tensor:
+        """Logits of the last position (B, V); ``attend(layer, x, index)`` is the attention."""
+        x = self.inner.embed_tokens(ids)  # (B, T, C)
+        for index, layer in enumerate(self.inner.layers):
+            x = x + attend(layer, layer.input_layernorm(x), index)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return self.model.lm_head(self.inner.norm(x[:, -1]))  # (B, V)
+
+
+def _prefill_mask(valid: torch.Tensor) -> torch.Tensor:
+    """Causal attention among the valid positions of (B, T) prompts, as (B, 1, T, T)."""
+    width = valid.shape[1]
+    causal = torch.ones((width, width), dtype=torch.bool, device=valid.device).tril()
+    keep = causal[None, None] & valid[:, None, None, :]
+    # a fully masked row (a pad query) would give NaNs; let pads attend to themselves
+    return keep | torch.eye(width, dtype=torch.bool, device=valid.device)[None, None]
+
+
+class LeanLlamaDecoder(_LlamaRunner):
+    """Prefill a left-padded batch, then decode one token at a time into fixed buffers."""
+
+    def __init__(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                 max_new_tokens: int):
+        super().__init__(model)
         batch, width = ids.shape
         self.capacity = width + max_new_tokens
-        dtype, device = self.inner.embed_tokens.weight.dtype, ids.device
         shape = (batch, self.n_kv, self.capacity, self.head_dim)
-        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in self.inner.layers]
-        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in self.inner.layers]
+        device = ids.device
+        self.keys = [torch.zeros(shape, dtype=self.dtype, device=device)
+                     for _ in self.inner.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype, device=device)
+                       for _ in self.inner.layers]
         self.valid = torch.zeros((batch, self.capacity), dtype=torch.bool, device=device)
         self.valid[:, :width] = mask.bool()
         self.length = 0  # filled cache positions (the same for every row)
@@ -67,13 +139,7 @@ class LeanLlamaDecoder:
         """One attention block on ``x`` (B, T, C) writing its keys/values at the cache end."""
         attn = layer.self_attn
         batch, steps, _ = x.shape
-        q = attn.q_proj(x).view(batch, steps, self.n_heads, self.head_dim).transpose(1, 2)
-        k = attn.k_proj(x).view(batch, steps, self.n_kv, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(x).view(batch, steps, self.n_kv, self.head_dim).transpose(1, 2)
-        cos, sin = self.inner.rotary_emb(x, positions)  # (B, T, Dh) each
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        q = q * cos + _rotate_half(q) * sin  # (B, H, T, Dh)
-        k = k * cos + _rotate_half(k) * sin
+        q, k, v = self._project(attn, x, positions)
         end = self.length + steps
         self.keys[index][:, :, self.length:end] = k
         self.values[index][:, :, self.length:end] = v
@@ -93,21 +159,15 @@ class LeanLlamaDecoder:
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor,
                  attn_mask: torch.Tensor) -> torch.Tensor:
         """Logits of the last position (B, V) after appending ``ids`` (B, T) to the cache."""
-        x = self.inner.embed_tokens(ids)  # (B, T, C)
-        for index, layer in enumerate(self.inner.layers):
-            x = x + self._attend(layer, layer.input_layernorm(x), positions, attn_mask, index)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        logits = self._run(ids, lambda layer, x, index:
+                           self._attend(layer, x, positions, attn_mask, index))
         self.length += ids.shape[1]
-        return self.model.lm_head(self.inner.norm(x[:, -1]))  # (B, V)
+        return logits
 
     @torch.no_grad()
     def prefill(self, ids: torch.Tensor) -> torch.Tensor:
         """Run the prompts (B, T); return next-token logits (B, V)."""
-        width = ids.shape[1]
-        causal = torch.ones((width, width), dtype=torch.bool, device=ids.device).tril()
-        keep = causal[None, None] & self.valid[:, None, None, :width]  # (B, 1, T, T)
-        # a fully masked row (a pad query) would give NaNs; let pads attend to themselves
-        keep |= torch.eye(width, dtype=torch.bool, device=ids.device)[None, None]
+        keep = _prefill_mask(self.valid[:, : ids.shape[1]])  # (B, 1, T, T)
         return self._forward(ids, self.positions, keep)
 
     @torch.no_grad()
@@ -124,3 +184,139 @@ class LeanLlamaDecoder:
         self.values = [v.index_select(0, rows) for v in self.values]
         self.valid = self.valid.index_select(0, rows)
         self.positions = self.positions.index_select(0, rows)
+
+
+class SharedPromptDecoder(_LlamaRunner):
+    """:class:`LeanLlamaDecoder` with each distinct prompt's keys and values stored once.
+
+    The prompt cache is ``(G, H_kv, P, Dh)`` for the G distinct prompts of the batch (equal
+    tokens and padding), and the generated tokens' cache ``(B, H_kv, T_new, Dh)`` per row. At a
+    decoding step the rows' queries are gathered into a zero-padded block ``(G, H_kv, n_max ·
+    H/H_kv, Dh)`` (n_max: the most rows of one prompt) so that the prompt part of attention is
+    one matmul per prompt; the generated part is per row as in :class:`LeanLlamaDecoder`; one
+    softmax spans both (the prompt's left padding masked); the probabilities of the prompt
+    part are gathered into the block the same way for the matmul with the shared values, and
+    the result is scattered back to rows. The group index is recomputed only at construction
+    and in :meth:`keep_rows`. Prefill runs each distinct prompt once.
+
+    Same interface as :class:`LeanLlamaDecoder` and the same model, but not bit-identical to
+    it: the matmuls sum in another order, so logits differ in the last bits and a sampled
+    token may rarely differ where two tokens' cumulative probabilities straddle the draw.
+    """
+
+    def __init__(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                 max_new_tokens: int):
+        super().__init__(model)
+        batch, width = ids.shape
+        first, self.group = prompt_groups(ids, mask)
+        self.prompt_ids = ids.index_select(0, first)  # (G, P)
+        self.prompt_valid = mask.bool().index_select(0, first)  # (G, P)
+        self.prompt_positions = (self.prompt_valid.long().cumsum(-1) - 1).clamp(min=0)
+        self.prompt_keys: list[torch.Tensor] = []  # (G, H_kv, P, Dh) per layer, from prefill
+        self.prompt_values: list[torch.Tensor] = []
+        shape = (batch, self.n_kv, max_new_tokens, self.head_dim)
+        self.keys = [torch.zeros(shape, dtype=self.dtype, device=ids.device)
+                     for _ in self.inner.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype, device=ids.device)
+                       for _ in self.inner.layers]
+        self.generated = 0  # filled positions of the generated cache (the same for every row)
+        self.positions = self.prompt_positions[self.group, -1:]  # (B, 1): last prompt position
+        self._regroup()
+
+    def _regroup(self) -> None:
+        """Each row's slot in its prompt's block, the blocks, and the prompt padding bias."""
+        groups, batch = self.prompt_ids.shape[0], self.group.shape[0]
+        counts = torch.bincount(self.group, minlength=groups)
+        order = torch.argsort(self.group, stable=True)
+        starts = counts.cumsum(0) - counts
+        self.slot = torch.empty_like(self.group)
+        self.slot[order] = torch.arange(batch, device=self.group.device) - starts[self.group[order]]
+        rep, n_max = self.n_heads // self.n_kv, int(counts.max())
+        device, width = self.group.device, self.prompt_ids.shape[1]
+        # padding slots stay zero: only the rows' slots are ever written
+        self.query_block = torch.zeros((groups, self.n_kv, n_max, rep, self.head_dim),
+                                       dtype=self.dtype, device=device)
+        self.prob_block = torch.zeros((groups, self.n_kv, n_max, rep, width),
+                                      dtype=self.dtype, device=device)
+        bias = torch.zeros((batch, 1, 1, width), dtype=self.dtype, device=device)
+        self.prompt_bias = bias.masked_fill(~self.prompt_valid[self.group][:, None, None, :],
+                                            float("-inf"))  # (B, 1, 1, P)
+
+    def _prefill_attend(self, layer, x: torch.Tensor, keep: torch.Tensor,
+                        index: int) -> torch.Tensor:
+        """Attention over the distinct prompts (G, P, C), storing their keys and values."""
+        attn = layer.self_attn
+        groups, width, _ = x.shape
+        q, k, v = self._project(attn, x, self.prompt_positions)
+        self.prompt_keys.append(k.contiguous())
+        self.prompt_values.append(v.contiguous())
+        if self.n_kv != self.n_heads:
+            k = k.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+            v = v.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        return attn.o_proj(out.transpose(1, 2).reshape(groups, width, -1))
+
+    def _step_attend(self, layer, x: torch.Tensor, index: int) -> torch.Tensor:
+        """Attention of one new token per row (B, 1, C) over its prompt and its own tokens."""
+        attn = layer.self_attn
+        batch = x.shape[0]
+        rep, groups = self.n_heads // self.n_kv, self.query_block.shape[0]
+        q, k, v = self._project(attn, x, self.positions)
+        end = self.generated + 1
+        self.keys[index][:, :, self.generated] = k[:, :, 0]
+        self.values[index][:, :, self.generated] = v[:, :, 0]
+        q = (q * self.head_dim**-0.5).reshape(batch, self.n_kv, rep, self.head_dim)
+        # prompt part: every row's query in its prompt's block, one matmul per prompt
+        self.query_block[self.group, :, self.slot] = q
+        blocks = self.query_block.view(groups, self.n_kv, -1, self.head_dim)
+        prompt_scores = blocks @ self.prompt_keys[index].transpose(-1, -2)  # (G, H_kv, n·r, P)
+        prompt_scores = prompt_scores.view(self.prob_block.shape)[self.group, :, self.slot]
+        own_scores = q @ self.keys[index][:, :, :end].transpose(-1, -2)  # (B, H_kv, r, T)
+        scores = torch.cat([prompt_scores + self.prompt_bias, own_scores], dim=-1)
+        probs = torch.softmax(scores, dim=-1)
+        width = self.prompt_bias.shape[-1]
+        out = probs[..., width:] @ self.values[index][:, :, :end]  # (B, H_kv, r, Dh)
+        self.prob_block[self.group, :, self.slot] = probs[..., :width]
+        blocks = self.prob_block.view(groups, self.n_kv, -1, width)
+        prompt_out = blocks @ self.prompt_values[index]  # (G, H_kv, n·r, Dh)
+        out = out + prompt_out.view(self.query_block.shape)[self.group, :, self.slot]
+        return attn.o_proj(out.reshape(batch, 1, -1))
+
+    @torch.no_grad()
+    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run the prompts (B, T) given to the constructor, each distinct one once; return
+        next-token logits (B, V)."""
+        if ids.shape != (self.group.shape[0], self.prompt_ids.shape[1]):
+            raise ValueError("prefill takes the batch the decoder was built for")
+        keep = _prefill_mask(self.prompt_valid)
+        self.prompt_keys, self.prompt_values = [], []
+        logits = self._run(self.prompt_ids, lambda layer, x, index:
+                           self._prefill_attend(layer, x, keep, index))
+        return logits.index_select(0, self.group)
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append one token per row (B,); return next-token logits (B, V)."""
+        self.positions = self.positions + 1
+        logits = self._run(tokens[:, None], self._step_attend)
+        self.generated += 1
+        return logits
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Drop every batch row not in ``rows`` (finished sequences), and prompts left
+        without rows, from all buffers; regroup the rest."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        self.positions = self.positions.index_select(0, rows)
+        group = self.group.index_select(0, rows)
+        alive = torch.unique(group)  # sorted: prompts keep their order
+        renumber = torch.full((self.prompt_ids.shape[0],), -1, dtype=torch.long,
+                              device=group.device)
+        renumber[alive] = torch.arange(len(alive), device=group.device)
+        self.group = renumber[group]
+        self.prompt_ids = self.prompt_ids.index_select(0, alive)
+        self.prompt_valid = self.prompt_valid.index_select(0, alive)
+        self.prompt_positions = self.prompt_positions.index_select(0, alive)
+        self.prompt_keys = [k.index_select(0, alive) for k in self.prompt_keys]
+        self.prompt_values = [v.index_select(0, alive) for v in self.prompt_values]
+        self._regroup()

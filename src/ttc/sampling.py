@@ -155,10 +155,11 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
 
 def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends,
                        pad_id):
-    """The same loop on :class:`ttc.lean_llama.LeanLlamaDecoder`, dropping finished rows."""
+    """The same loop on :mod:`ttc.lean_llama`'s decoders, dropping finished rows (a batch that
+    repeats its prompts shares their keys and values: :func:`ttc.lean_llama.decoder_for`)."""
     batch = ids.shape[0]
     out = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long, device=ids.device)
-    decoder = lean_llama.LeanLlamaDecoder(model, ids, mask, max_new_tokens)
+    decoder = lean_llama.decoder_for(model, ids, mask, max_new_tokens)
     rows = torch.arange(batch, device=ids.device)  # original row of each decoder row
     finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
     logits = decoder.prefill(ids)  # (B, V)
