@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+from ttc.chapters import ch05_search
 from ttc.chapters.ch05_search import (
     EASY,
     HARD,
     SearchChapterConfig,
     accuracy_at,
+    baselines,
     best_variant,
     budget_lines,
     facts,
@@ -21,7 +24,8 @@ from ttc.chapters.ch05_search import (
     paired_comparisons,
     wrong_examples,
 )
-from ttc.claims import SEARCH_CLAIMS
+from ttc.claims import search_claims
+from ttc.config import ConfigError
 from ttc.report import direction
 
 MEDIUM = "medium (3-5 ops)"
@@ -29,6 +33,9 @@ BEAM, DVTS = "beam, width 4", "DVTS, width 4"
 BEAM_ORACLE = "beam, width 4, oracle verifier"
 WEIGHTED, VOTE = "best-of-N, weighted", "majority vote"
 CONFIG = SearchChapterConfig(budgets=(16, 4), methods=(BEAM, DVTS), oracle_methods=(BEAM,))
+PRM_CONFIG = SearchChapterConfig(budgets=(16, 4), methods=(BEAM, DVTS), oracle_methods=(BEAM,),
+                                 verifier="PRM")
+SEARCH_CLAIMS = search_claims("likelihood", "the policy's likelihood")  # CONFIG's claims
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -38,6 +45,14 @@ def test_direction_uses_a_one_point_tolerance():
     assert direction(-0.02, "rose", "fell", "level") == "fell"
     assert direction(0.009, "rose", "fell", "level") == "level"
     assert direction(float("nan"), "rose", "fell", "level") == "n/a"
+
+
+def test_verifier_is_the_likelihood_or_the_prm():
+    assert SearchChapterConfig().verifier == "likelihood"
+    assert PRM_CONFIG.verifier == "PRM"
+    with pytest.raises(ConfigError, match="parameter 'verifier' must be one of "
+                                          "'likelihood', 'PRM'; got 'ORM'"):
+        SearchChapterConfig(verifier="ORM")
 
 
 def test_oracle_variants_name_the_oracle_rows():
@@ -56,11 +71,13 @@ def _summary():
 
 def test_budget_lines_pick_searches_and_baselines():
     summary = _summary()
-    learned = budget_lines(summary, CONFIG, "PRM")
+    learned = budget_lines(summary, CONFIG, "learned")
     assert set(learned["variant"]) == {BEAM, DVTS, WEIGHTED, VOTE}  # no lookahead: not run
     assert len(learned) == 12
     oracle = budget_lines(summary, CONFIG, "oracle")
     assert set(oracle["variant"]) == {BEAM_ORACLE, WEIGHTED, VOTE}
+    with pytest.raises(ValueError, match="guide must be"):
+        budget_lines(summary, CONFIG, "PRM")
 
 
 def test_accuracy_at_overall_or_by_difficulty():
@@ -121,7 +138,7 @@ def _token_rows(verifier, method, width, tokens, budget=16):
              "policy_tokens": t} for t in tokens]
 
 
-def test_lookahead_token_ratio_prm_first_then_oracle():
+def test_lookahead_token_ratio_learned_verifier_first_then_oracle():
     rows = (_token_rows("PRM", "lookahead", "4", [30, 50])  # mean 40
             + _token_rows("PRM", "beam", "4", [20, 20])  # mean 20
             + _token_rows("PRM", "beam", "sqrt", [1000])  # other width: ignored
@@ -129,11 +146,12 @@ def test_lookahead_token_ratio_prm_first_then_oracle():
             + _token_rows("oracle", "lookahead", "4", [90])
             + _token_rows("oracle", "beam", "4", [30]))
     results = pd.DataFrame(rows)
-    assert lookahead_token_ratio(results, 16) == pytest.approx(2.0)
+    assert lookahead_token_ratio(results, 16, "PRM") == pytest.approx(2.0)
+    assert lookahead_token_ratio(results, 16, "likelihood") == pytest.approx(3.0)  # oracle's
     no_prm_lookahead = results[~((results["verifier"] == "PRM")
                                  & (results["method"] == "lookahead"))]
-    assert lookahead_token_ratio(no_prm_lookahead, 16) == pytest.approx(3.0)  # oracle's
-    assert math.isnan(lookahead_token_ratio(results[results["method"] == "beam"], 16))
+    assert lookahead_token_ratio(no_prm_lookahead, 16, "PRM") == pytest.approx(3.0)
+    assert math.isnan(lookahead_token_ratio(results[results["method"] == "beam"], 16, "PRM"))
 
 
 # -- facts ------------------------------------------------------------------------------------
@@ -158,13 +176,15 @@ def _tables():
     results = pd.DataFrame(
         [{**r, "problem": p, "dropped": d, "variant": v, "difficulty": EASY, "correct": True}
          for r, p, d, v in zip(
-            _token_rows("PRM", "lookahead", "4", [45, 45])
-            + _token_rows("PRM", "beam", "4", [30, 30]), [0, 1, 0, 2], [1, 0, 2, 0],
+            _token_rows("likelihood", "lookahead", "4", [45, 45])
+            + _token_rows("likelihood", "beam", "4", [30, 30]), [0, 1, 0, 2], [1, 0, 2, 0],
             ["lookahead, 1 step"] * 2 + [BEAM] * 2, strict=True)])
     baselines = pd.DataFrame({"variant": [WEIGHTED] * 3, "budget": [16] * 3,
                               "problem": [0, 1, 2], "difficulty": [EASY] * 3,
                               "correct": [0.5] * 3})
-    setup = pd.DataFrame({"policy": ["f32x2"], "verifier_base": ["f32x2"]})
+    setup = pd.DataFrame({"policy": ["f32x2"], "verifier_base": ["f32x2"],
+                          "verifier": ["likelihood"], "likelihood_within": [0.8612],
+                          "prm_within": [0.5049]})
     return {"results": results, "baselines": baselines, "summary": summary,
             "overall": overall, "setup": setup}
 
@@ -176,6 +196,8 @@ def test_facts_quote_the_tables():
     assert out["n_problems"] == "3"  # problems 0, 1 and 2
     assert out["budgets"] == "4, 16"  # sorted
     assert out["b_min"] == "4" and out["b_max"] == "16"
+    assert out["verifier_name"] == "the policy's likelihood"
+    assert out["likelihood_within"] == "0.86" and out["prm_within"] == "0.50"
     assert out["best_search"] == DVTS and out["best_search_acc"] == "0.38"
     assert out["weighted_acc"] == "0.25" and out["vote_acc"] == "0.12"
     assert out["best_oracle"] == BEAM_ORACLE and out["best_oracle_acc"] == "0.75"
@@ -207,6 +229,7 @@ def test_facts_without_oracle_searches_or_measurements():
     }
     out = facts(tables, config)
     assert out["policy"] == "n/a"
+    assert out["likelihood_within"] == "n/a" and out["prm_within"] == "n/a"
     assert out["n_problems"] == "0" and out["n_runs"] == "0" and out["dropped"] == "0"
     assert out["best_search"] == "n/a"
     assert out["best_oracle"] == "none" and out["oracle_first"] == "none"
@@ -260,9 +283,9 @@ def _paired_tables():
 def test_paired_comparisons_by_hand():
     table = paired_comparisons(_paired_tables(), CONFIG).set_index(["comparison", "variant",
                                                                     "difficulty"])
-    prm, oracle = "learned PRM search - best-of-N", "exact-checker search - best-of-N"
+    learned, oracle = "likelihood search - best-of-N", "exact-checker search - best-of-N"
     budget = "largest - smallest budget"
-    assert list(table.index) == [(prm, BEAM, "all"), (prm, DVTS, "all"),
+    assert list(table.index) == [(learned, BEAM, "all"), (learned, DVTS, "all"),
                                  (oracle, BEAM_ORACLE, "all"), (oracle, BEAM_ORACLE, HARD),
                                  (budget, BEAM, EASY)]
     assert table["mean"].tolist() == [0.5, -0.5, 0.5, 0.5, 0.0]
@@ -272,6 +295,11 @@ def test_paired_comparisons_by_hand():
     # hard ones (both rejected by Holm over 5), or 1 (a zero difference)
     assert table["verdict"].tolist() == ["higher", "lower", "higher", "higher",
                                          "no detectable difference"]
+    # guided by the PRM, the same rows name it
+    prm = paired_comparisons(_paired_tables(), PRM_CONFIG)
+    assert prm["comparison"].tolist()[:2] == ["PRM search - best-of-N"] * 2
+    assert prm.drop(columns="comparison").equals(table.reset_index()[prm.columns.drop(
+        "comparison")])
 
 
 def test_facts_state_the_search_claims_from_the_paired_comparisons():
@@ -279,14 +307,20 @@ def test_facts_state_the_search_claims_from_the_paired_comparisons():
     tables |= {"summary": pd.DataFrame(columns=["variant", "difficulty", "budget", "accuracy"]),
                "overall": pd.DataFrame(columns=["variant", "budget", "accuracy"]),
                "setup": pd.DataFrame({"policy": ["f"], "verifier_base": ["f"]})}
-    tables["results"] = tables["results"].assign(verifier="PRM", method="beam", width="4",
-                                                 policy_tokens=1, dropped=0)
+    tables["results"] = tables["results"].assign(verifier="likelihood", method="beam",
+                                                 width="4", policy_tokens=1, dropped=0)
     out = facts(tables, CONFIG)
     texts = {c.key: c for c in SEARCH_CLAIMS}
     for key in ("claim_search_above_bon", "claim_search_below_bon", "claim_oracle_above_bon",
                 "claim_oracle_above_bon_hard"):
         assert out[key] == texts[key].holds_text, key
     assert out["claim_easy_beam_falls"] == texts["claim_easy_beam_falls"].fails_text
+    assert "the policy's likelihood" in out["claim_search_above_bon"]
+    # the same tables under the PRM name the PRM, with the same verdicts
+    prm_out = facts(tables, PRM_CONFIG)
+    assert prm_out["verifier_name"] == "the learned PRM"
+    assert prm_out["claim_search_above_bon"] == (
+        "at least one search guided by the learned PRM is detectably above weighted best-of-N")
     # the easy problems at budget 4 all wrong: beam search now rises, still not a fall
     results = tables["results"]
     results.loc[(results["budget"] == 4), "correct"] = False
@@ -312,3 +346,37 @@ def test_any_registered_search_method_can_be_named():
         assert variant(config.methods[0]) == (name, {})
     with pytest.raises(ConfigError, match="'methods' must be a non-empty list of"):
         SearchChapterConfig(methods=("nope",))
+
+
+def _baseline_inputs():
+    """One problem (answer 3) with two samples of 10 tokens: "3" that the likelihood prefers
+    and "5" that the PRM prefers; the policy has N = 100, the PRM's base member N = 1,000."""
+    scored = pd.DataFrame({"problem": [0, 0], "answer": ["3", "5"], "n_tokens": [10, 10],
+                           "likelihood": [0.9, 0.1], "prm_last": [0.1, 0.9]})
+    return {"04_verifiers": {"scored": scored}}
+
+
+@pytest.fixture
+def one_problem(monkeypatch):
+    monkeypatch.setattr(ch05_search, "main_problems",
+                        lambda inputs: [SimpleNamespace(answer=3, n_ops=1)])
+    monkeypatch.setattr(ch05_search, "search_problems", lambda inputs, n: (None, [0]))
+    monkeypatch.setattr(ch05_search, "member_sizes",
+                        lambda inputs: {"policy": 100, "base": 1000})
+    monkeypatch.setattr(ch05_search, "policy", lambda inputs: "policy")
+    monkeypatch.setattr(ch05_search, "verifier_base", lambda inputs: "base")
+    return _baseline_inputs()
+
+
+def test_weighted_best_of_n_uses_the_searches_verifier(one_problem):
+    """Weighted best-of-N weighs by the column of the verifier that guides the searches and
+    charges it 2·N per token of that verifier's model (both samples read: 20 tokens)."""
+    config = SearchChapterConfig(budgets=(2,), methods=(BEAM,))
+    for cfg, right, verifier_n in ((config, 1.0, 100),
+                                   (SearchChapterConfig(budgets=(2,), methods=(BEAM,),
+                                                        verifier="PRM"), 0.0, 1000)):
+        table = baselines(cfg, one_problem).set_index("variant")
+        assert table.loc[WEIGHTED, "correct"] == right, cfg.verifier
+        assert table.loc[WEIGHTED, "flops"] == pytest.approx(2 * 100 * 20
+                                                             + 2 * verifier_n * 20)
+        assert table.loc[VOTE, "flops"] == pytest.approx(2 * 100 * 20)  # no verifier

@@ -194,14 +194,14 @@ def paired_table(rows) -> dict[str, pd.DataFrame]:
     return {"paired": frame}
 
 
-PRM, ORACLE = "learned PRM search - best-of-N", "exact-checker search - best-of-N"
+LEARNED, ORACLE = "likelihood search - best-of-N", "exact-checker search - best-of-N"
 BUDGET, HARD = "largest - smallest budget", "hard (6-8 ops)"
 NONE = "no detectable difference"
 
 
 def search_table(prm=("higher", "lower"), oracle_all="higher", oracle_hard="higher",
-                 easy_beam="lower"):
-    rows = [(PRM, f"search {i}", "all", 16, v) for i, v in enumerate(prm)]
+                 easy_beam="lower", learned=LEARNED):
+    rows = [(learned, f"search {i}", "all", 16, v) for i, v in enumerate(prm)]
     rows += [(ORACLE, "beam, oracle", "all", 16, oracle_all),
              (ORACLE, "beam, oracle", HARD, 16, oracle_hard),
              (BUDGET, "beam, width 4", "easy (1-2 ops)", 16, easy_beam)]
@@ -209,7 +209,8 @@ def search_table(prm=("higher", "lower"), oracle_all="higher", oracle_hard="high
 
 
 @pytest.mark.parametrize(("key", "contradiction"), [
-    # no learned-PRM search above best-of-N: below it, or no detectable difference
+    # no search with the learned verifier above best-of-N: below it, or no detectable
+    # difference
     ("claim_search_above_bon", {"prm": ("lower", NONE)}),
     ("claim_search_below_bon", {"prm": ("higher", NONE)}),
     # the exact checker's search only level with best-of-N, or below it
@@ -222,13 +223,36 @@ def search_table(prm=("higher", "lower"), oracle_all="higher", oracle_hard="high
     ("claim_easy_beam_falls", {"easy_beam": NONE}),
 ])
 def test_search_claims_hold_and_flip(key, contradiction):
-    from ttc.claims import SEARCH_CLAIMS
+    from ttc.claims import search_claims
 
-    claim = {c.key: c for c in SEARCH_CLAIMS}[key]
+    claim = {c.key: c for c in search_claims("likelihood", "the policy's likelihood")}[key]
     supported = search_table()
     assert claim.holds(supported) and claim.text(supported) == claim.holds_text
     contradicted = search_table(**contradiction)
     assert not claim.holds(contradicted) and claim.text(contradicted) == claim.fails_text
+
+
+def test_search_claims_name_and_select_their_verifier():
+    """The sentences name the verifier the searches used, and the claims about the learned
+    verifier read only its own rows: the PRM's wins say nothing about the likelihood's."""
+    from ttc.claims import learned_search_comparison, search_claims
+
+    assert learned_search_comparison("PRM") == "PRM search - best-of-N"
+    prm = {c.key: c for c in search_claims("PRM", "the learned PRM")}
+    likelihood = {c.key: c for c in search_claims("likelihood", "the policy's likelihood")}
+    assert prm["claim_search_above_bon"].holds_text == (
+        "at least one search guided by the learned PRM is detectably above weighted best-of-N")
+    assert likelihood["claim_search_above_bon"].fails_text == (
+        "no search guided by the policy's likelihood is detectably above weighted best-of-N")
+    prm_rows = search_table(learned=learned_search_comparison("PRM"))
+    for key in ("claim_search_above_bon", "claim_search_below_bon"):
+        assert prm[key].holds(prm_rows) and not likelihood[key].holds(prm_rows), key
+        assert likelihood[key].holds(search_table()) and not prm[key].holds(search_table())
+    # the exact checker's claims do not depend on the learned verifier
+    for key in ("claim_oracle_above_bon", "claim_oracle_above_bon_hard",
+                "claim_easy_beam_falls"):
+        assert prm[key].holds(prm_rows) and likelihood[key].holds(prm_rows), key
+        assert prm[key].holds_text == likelihood[key].holds_text
 
 
 def revision_table(later="higher", explore="lower", last="lower"):
@@ -259,10 +283,11 @@ def test_revision_claims_hold_and_flip(key, supported, contradiction):
 
 
 def test_paired_claims_on_an_empty_table_do_not_hold():
-    from ttc.claims import REVISION_CLAIMS, SEARCH_CLAIMS
+    from ttc.claims import REVISION_CLAIMS, search_claims
 
     empty = paired_table([])
-    for claim in SEARCH_CLAIMS + REVISION_CLAIMS:
+    for claim in (search_claims("likelihood", "the policy's likelihood")
+                  + search_claims("PRM", "the learned PRM") + REVISION_CLAIMS):
         assert not claim.holds(empty), claim.key
         assert claim.text(empty) == claim.fails_text
 
@@ -278,8 +303,10 @@ def test_paired_claim_selects_rows_by_value_and_extreme():
 
 
 def test_paired_claim_keys_are_unique_across_the_book():
-    from ttc.claims import FLOOR_CLAIMS, REVISION_CLAIMS, SEARCH_CLAIMS
+    from ttc.claims import FLOOR_CLAIMS, REVISION_CLAIMS, search_claims
 
-    every = COMPUTE_OPTIMAL_CLAIMS + FLOOR_CLAIMS + SEARCH_CLAIMS + REVISION_CLAIMS
-    assert len({c.key for c in every}) == len(every)
-    assert all(c.holds_text != c.fails_text for c in every)
+    for verifier in ("likelihood", "PRM"):
+        every = (COMPUTE_OPTIMAL_CLAIMS + FLOOR_CLAIMS + search_claims(verifier, "it")
+                 + REVISION_CLAIMS)
+        assert len({c.key for c in every}) == len(every)
+        assert all(c.holds_text != c.fails_text for c in every)

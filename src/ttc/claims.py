@@ -208,40 +208,53 @@ def paired_claim(key: str, holds_text: str, fails_text: str, *, verdict: str,
     return Claim(key, holds_text, fails_text, holds)
 
 
-#: chapter 5 compares, at its largest budget, every search against weighted best-of-N over
-#: the same problems, and beam search on easy problems at its largest against its smallest
-#: budget (ttc.chapters.ch05_search.paired_comparisons)
-SEARCH_CLAIMS = (
-    paired_claim("claim_search_above_bon",
-                 "at least one search guided by the learned PRM is detectably above weighted "
-                 "best-of-N",
-                 "no search guided by the learned PRM is detectably above weighted best-of-N",
-                 comparison="learned PRM search - best-of-N", verdict=HIGHER),
-    paired_claim("claim_search_below_bon",
-                 "at least one of them is detectably below it",
-                 "none is detectably below it",
-                 comparison="learned PRM search - best-of-N", verdict=LOWER),
-    paired_claim("claim_oracle_above_bon",
-                 "a search guided by the exact checker is detectably above weighted best-of-N "
-                 "over all problems",
-                 "no search guided by the exact checker is detectably above weighted "
-                 "best-of-N over all problems",
-                 comparison="exact-checker search - best-of-N", difficulty="all",
-                 verdict=HIGHER),
-    paired_claim("claim_oracle_above_bon_hard",
-                 "on hard problems alone, a search guided by the exact checker is "
-                 "detectably above weighted best-of-N",
-                 "on hard problems alone, no search guided by the exact checker is "
-                 "detectably above weighted best-of-N",
-                 comparison="exact-checker search - best-of-N", difficulty=HARD,
-                 verdict=HIGHER),
-    paired_claim("claim_easy_beam_falls",
-                 "detectably lower than at the smallest budget, the degradation "
-                 "Snell et al. describe",
-                 "not detectably lower than at the smallest budget, so this run does not "
-                 "show the degradation Snell et al. describe",
-                 comparison="largest - smallest budget", verdict=LOWER),
-)
+def learned_search_comparison(verifier: str) -> str:
+    """The ``comparison`` label of chapter 5's rows that compare a search guided by the learned
+    ``verifier`` (``"likelihood"`` or ``"PRM"``) with weighted best-of-N."""
+    return f"{verifier} search - best-of-N"
+
+
+def search_claims(verifier: str, verifier_name: str) -> tuple[Claim, ...]:
+    """Chapter 5's claims when its searches are guided by the learned ``verifier`` (the
+    chapter's ``verifier`` parameter), called ``verifier_name`` in the sentences.
+
+    Chapter 5 compares, at its largest budget, every search against weighted best-of-N over
+    the same problems, and beam search on easy problems at its largest against its smallest
+    budget (ttc.chapters.ch05_search.paired_comparisons)."""
+    learned = learned_search_comparison(verifier)
+    return (
+        paired_claim("claim_search_above_bon",
+                     f"at least one search guided by {verifier_name} is detectably above "
+                     f"weighted best-of-N",
+                     f"no search guided by {verifier_name} is detectably above weighted "
+                     f"best-of-N",
+                     comparison=learned, verdict=HIGHER),
+        paired_claim("claim_search_below_bon",
+                     "at least one of them is detectably below it",
+                     "none is detectably below it",
+                     comparison=learned, verdict=LOWER),
+        paired_claim("claim_oracle_above_bon",
+                     "a search guided by the exact checker is detectably above weighted "
+                     "best-of-N over all problems",
+                     "no search guided by the exact checker is detectably above weighted "
+                     "best-of-N over all problems",
+                     comparison="exact-checker search - best-of-N", difficulty="all",
+                     verdict=HIGHER),
+        paired_claim("claim_oracle_above_bon_hard",
+                     "on hard problems alone, a search guided by the exact checker is "
+                     "detectably above weighted best-of-N",
+                     "on hard problems alone, no search guided by the exact checker is "
+                     "detectably above weighted best-of-N",
+                     comparison="exact-checker search - best-of-N", difficulty=HARD,
+                     verdict=HIGHER),
+        paired_claim("claim_easy_beam_falls",
+                     "detectably lower than at the smallest budget, the degradation "
+                     "Snell et al. describe",
+                     "not detectably lower than at the smallest budget, so this run does not "
+                     "show the degradation Snell et al. describe",
+                     comparison="largest - smallest budget", verdict=LOWER),
+    )
+
 
 #: chapter 6 compares, over the same problems, later attempts with first attempts, and at its
 #: largest budget one sequential chain with all-parallel attempts and the last attempt with

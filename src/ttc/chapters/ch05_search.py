@@ -1,10 +1,13 @@
-"""Chapter 5: search against the process verifier, by budget and difficulty.
+"""Chapter 5: search against a process verifier, by budget and difficulty.
 
-The policy and the PRM of chapter 4 run beam search (M = 4 and M = √N), lookahead search
-(k = 1) and diverse verifier tree search on a subset of chapter 3's test problems, at
-budgets counted in generations. Best-of-N with weighted selection and majority vote come
-from chapter 3's cached samples of the same problems (sampling N whole chains is exactly what
-they did), scored by the same PRM.
+The policy of chapter 4, guided by a learned verifier (the chapter's ``verifier``: the
+policy's own likelihood, the learned verifier that chapter 4 found ranking the chains of one
+problem, or chapter 4's PRM), runs beam search (M = 4 and M = √N), lookahead search (k = 1)
+and diverse verifier tree search on a subset of chapter 3's test problems, at budgets counted
+in generations; some searches also run with the exact step checker. Best-of-N with weighted
+selection and majority vote come from chapter 3's cached samples of the same problems
+(sampling N whole chains is exactly what they did), weighted by the same verifier's scores as
+chapter 4 computed them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import pandas as pd
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
-from ttc.claims import SEARCH_CLAIMS, paired_verdicts
+from ttc.chapters.ch04_verifiers import quality_value
+from ttc.claims import learned_search_comparison, paired_verdicts, search_claims
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
 from ttc.flops import inference_flops
@@ -47,9 +51,14 @@ VARIANTS = {
 }
 #: the search the prose discusses by name (its mistakes, its trend on easy problems)
 BEAM = "beam, width 4"
-#: selection from independent samples, for comparison: label -> (score column, rule)
-BASELINES = {"best-of-N, weighted": ("prm_last", "weighted"),
-             "majority vote": (None, "majority")}
+#: the learned verifiers that can guide the searches (the chapter's ``verifier``): value ->
+#: (its name in the prose, its column of chapter 4's ``scored`` table, its row of chapter 4's
+#: ``quality`` table)
+LEARNED_VERIFIERS = {"likelihood": ("the policy's likelihood", "likelihood", "likelihood"),
+                     "PRM": ("the learned PRM", "prm_last", "PRM last")}
+#: selection from independent samples, for comparison: label -> rule; weighted best-of-N
+#: weighs the answers by the scores of the verifier that guides the searches
+BASELINES = {"best-of-N, weighted": "weighted", "majority vote": "majority"}
 #: the baseline every search is compared with, problem by problem
 WEIGHTED = "best-of-N, weighted"
 
@@ -70,7 +79,10 @@ class SearchChapterConfig:
     n_problems_per_ops: int = 1
     #: budgets in generations
     budgets: tuple[int, ...] = (4, 16)
-    #: search variants to run with the learned PRM (keys of VARIANTS)
+    #: the learned verifier that guides ``methods`` and weights best-of-N: "likelihood" (the
+    #: policy's probability of the chain so far) or "PRM" (chapter 4's process verifier)
+    verifier: str = "likelihood"
+    #: search variants to run with the learned verifier (keys of VARIANTS)
     methods: tuple[str, ...] = tuple(VARIANTS)
     #: variants also run with the exact step checker as the verifier (the upper bound)
     oracle_methods: tuple[str, ...] = ("beam, width 4",)
@@ -80,6 +92,10 @@ class SearchChapterConfig:
     selection_resamples: int = 50
 
     def __post_init__(self) -> None:
+        if self.verifier not in LEARNED_VERIFIERS:
+            raise ConfigError(f"parameter 'verifier' must be one of "
+                              f"{', '.join(map(repr, LEARNED_VERIFIERS))}; "
+                              f"got {self.verifier!r}")
         require_range("n_problems_per_ops", self.n_problems_per_ops, low=1)
         if not self.budgets or any(b < 2 for b in self.budgets):
             raise ConfigError(f"parameter 'budgets' must be a non-empty list of integers >= 2; "
@@ -100,21 +116,25 @@ class SearchChapterConfig:
 
 def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> pd.DataFrame:
     """Every search variant at every budget on the chapter's problems (cached): one row per
-    (variant, budget, problem) with the answer, grades and exact costs."""
+    (variant, budget, problem) with the answer, grades and exact costs; ``verifier`` is
+    the learned verifier's name (``config.verifier``) or ``"oracle"``."""
     fconfig = inputs["02_family"].config
     policy_path = checkpoint(inputs, policy(inputs))
-    prm_path = verifier_checkpoints(inputs)["prm"]
+    verifier_path = (policy_path if config.verifier == "likelihood"
+                     else verifier_checkpoints(inputs)["prm"])
     problems, _ = search_problems(inputs, config.n_problems_per_ops)
-    key = config_hash((policy_path.name, prm_path.name, [p.prompt for p in problems],
-                       config.budgets, config.methods, config.oracle_methods, config.max_steps,
-                       config.temperature, config.seed, "v1"))
+    key = config_hash((policy_path.name, config.verifier, verifier_path.name,
+                       [p.prompt for p in problems], config.budgets, config.methods,
+                       config.oracle_methods, config.max_steps, config.temperature,
+                       config.seed, "v1"))
     folder = artifact_path("search", key)
     if (cached := load_tables(folder, ["results.parquet"])) is not None:
         return cached["results.parquet"]
     sizes = member_sizes(inputs)
-    shared = (policy_path, prm_path, fconfig.device, max_new_tokens(inputs), problems,
-              sizes[policy(inputs)], sizes[verifier_base(inputs)], config)
-    runs = [("PRM", label, budget) for label in config.methods for budget in config.budgets]
+    shared = (policy_path, verifier_path, fconfig.device, max_new_tokens(inputs), problems,
+              sizes[policy(inputs)], verifier_size(config, inputs), config)
+    runs = [(config.verifier, label, budget) for label in config.methods
+            for budget in config.budgets]
     runs += [("oracle", label, budget) for label in config.oracle_methods
              for budget in config.budgets]
     runs = [run for run in runs if not (variant(run[1])[0] == "lookahead"
@@ -131,35 +151,48 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     return table
 
 
+def verifier_size(config: SearchChapterConfig, inputs) -> int:
+    """N of the learned verifier's model, which its FLOPs (2·N per token read) are charged
+    at: the policy's for its own likelihood, the PRM's base member's for the PRM."""
+    sizes = member_sizes(inputs)
+    return sizes[policy(inputs) if config.verifier == "likelihood" else verifier_base(inputs)]
+
+
 def search_job(job) -> pd.DataFrame:
     """One search run (a job of :func:`ttc.parallel.run_jobs`): ``job`` is (shared, run) with
-    shared = (policy checkpoint, PRM checkpoint, device, max_new_tokens, problems, N of the
-    policy, N of the verifier, chapter config) and run = (judge, variant label, budget)."""
+    shared = (policy checkpoint, learned verifier's checkpoint (the policy's for the
+    likelihood), device, max_new_tokens, problems, N of the policy, N of the learned verifier,
+    chapter config) and run = (judge, variant label, budget), the judge ``"likelihood"``,
+    ``"PRM"`` or ``"oracle"`` (the exact step checker, charged as the learned verifier)."""
     from ttc.family.train import load_member
-    from ttc.verifiers import OracleVerifier, load_verifier
+    from ttc.verifiers import LikelihoodVerifier, OracleVerifier, load_verifier
 
-    (policy_path, prm_path, device, max_tokens, problems, n_policy, n_verifier,
+    (policy_path, verifier_path, device, max_tokens, problems, n_policy, n_verifier,
      config), (judge, label, budget) = job
     model, tokenizer = load_member(policy_path, device=device)
     step_policy = LMStepPolicy(model, tokenizer, max_new_tokens=max_tokens)
-    verifier = (load_verifier(prm_path, device=device) if judge == "PRM"
-                else OracleVerifier(problems))
+    if judge == "likelihood":  # the policy's own checkpoint: the loaded model scores
+        verifier = LikelihoodVerifier(model, tokenizer)
+    elif judge == "PRM":
+        verifier = load_verifier(verifier_path, device=device)
+    else:
+        verifier = OracleVerifier(problems)
     method, params = variant(label)
     search = method_config(method, budget=budget, temperature=config.temperature,
                            seed=config.seed, max_steps=config.max_steps, **params)
     frame = run_search(method, search, problems, step_policy, verifier, n_policy, n_verifier)
-    name = label if judge == "PRM" else f"{label}, oracle verifier"
+    name = f"{label}, oracle verifier" if judge == "oracle" else label
     return frame.assign(variant=name, verifier=judge)
 
 
 def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
-    """Weighted best-of-N (PRM last step) and majority vote at each budget, from chapter 3's
-    samples of the same problems as chapter 4 scored them: one row per (variant, budget,
-    problem)."""
+    """Weighted best-of-N (by the chapter's learned verifier: the chain's likelihood, or the
+    PRM's last step) and majority vote at each budget, from chapter 3's samples of the same
+    problems as chapter 4 scored them: one row per (variant, budget, problem)."""
     scored = inputs["04_verifiers"]["scored"]
     all_problems = main_problems(inputs)
-    sizes = member_sizes(inputs)
-    n_policy, n_verifier = sizes[policy(inputs)], sizes[verifier_base(inputs)]
+    n_policy, n_verifier = member_sizes(inputs)[policy(inputs)], verifier_size(config, inputs)
+    score_column = LEARNED_VERIFIERS[config.verifier][1]
     _, indices = search_problems(inputs, config.n_problems_per_ops)
     n = int(scored.groupby("problem").size().min())
     budgets = [b for b in config.budgets if b <= n]
@@ -169,7 +202,8 @@ def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
         answers = [None if pd.isna(a) else a for a in group["answer"]]
         problem = all_problems[index]
         tokens = float(group["n_tokens"].mean())
-        for label, (column, rule) in BASELINES.items():
+        for label, rule in BASELINES.items():
+            column = score_column if rule == "weighted" else None
             weights = None if column is None else group[column].to_numpy()
             accuracy = selection_curve(answers, str(problem.answer), budgets, weights, rule,
                                        config.selection_resamples, seed=config.seed + index)
@@ -194,7 +228,9 @@ def run(config: SearchChapterConfig, inputs, progress: bool = True
     tokens, FLOPs, chosen chain), ``baselines`` (the same for best-of-N and majority vote,
     expected accuracy from chapter 3's samples), ``summary`` (accuracy with 95% intervals and
     mean FLOPs per variant, difficulty and budget), ``overall`` (the same over all
-    problems) and ``setup`` (one row: the policy and the verifier's base member, chapter 4's).
+    problems) and ``setup`` (one row: the policy and the PRM's base member, chapter 4's, the
+    learned ``verifier`` and chapter 4's within-problem AUCs of the likelihood and the PRM's
+    last step, ``likelihood_within`` and ``prm_within``: why the verifier was chosen).
     """
     results = run_variants(config, inputs, progress)
     base = baselines(config, inputs)
@@ -204,7 +240,14 @@ def run(config: SearchChapterConfig, inputs, progress: bool = True
                             "flops"]]], ignore_index=True)
     summary = _summary(both, ["variant", "difficulty", "budget"])
     overall = _summary(both, ["variant", "budget"])
-    setup = pd.DataFrame([{"policy": policy(inputs), "verifier_base": verifier_base(inputs)}])
+    quality = inputs["04_verifiers"]["quality"]
+    setup = pd.DataFrame([{
+        "policy": policy(inputs), "verifier_base": verifier_base(inputs),
+        "verifier": config.verifier,
+        "likelihood_within": quality_value(quality, LEARNED_VERIFIERS["likelihood"][2],
+                                           "auc_within_problem"),
+        "prm_within": quality_value(quality, LEARNED_VERIFIERS["PRM"][2],
+                                    "auc_within_problem")}])
     return {"results": results, "baselines": base, "summary": summary, "overall": overall,
             "setup": setup}
 
@@ -216,7 +259,7 @@ def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def over_optimisation(results: pd.DataFrame) -> pd.DataFrame:
-    """Chosen chains that are wrong, with their PRM-preferred text: the verifier's mistakes."""
+    """Chosen chains that are wrong, with the text their verifier preferred: its mistakes."""
     wrong = results[~results["correct"].astype(bool) & results["chosen"].notna()]
     return wrong[["variant", "budget", "n_ops", "problem", "chosen"]].reset_index(drop=True)
 
@@ -237,10 +280,12 @@ def oracle_variants(config: SearchChapterConfig) -> list[str]:
 
 
 def budget_lines(summary: pd.DataFrame, config: SearchChapterConfig,
-                 verifier: str = "PRM") -> pd.DataFrame:
-    """Rows of ``summary`` for one figure: the searches guided by ``verifier`` ("PRM" or
-    "oracle") together with the sampling baselines."""
-    searches = list(config.methods) if verifier == "PRM" else oracle_variants(config)
+                 guide: str = "learned") -> pd.DataFrame:
+    """Rows of ``summary`` for one figure: the searches guided by ``guide`` ("learned", the
+    chapter's learned verifier, or "oracle") together with the sampling baselines."""
+    if guide not in ("learned", "oracle"):
+        raise ValueError(f"guide must be 'learned' or 'oracle', got {guide!r}")
+    searches = list(config.methods) if guide == "learned" else oracle_variants(config)
     return summary[summary["variant"].isin(searches + list(BASELINES))]
 
 
@@ -261,12 +306,13 @@ def best_variant(overall: pd.DataFrame, variants, budget: int) -> str | None:
     return max(measured, key=measured.get) if measured else None
 
 
-def lookahead_token_ratio(results: pd.DataFrame, budget: int) -> float:
+def lookahead_token_ratio(results: pd.DataFrame, budget: int, learned: str) -> float:
     """Mean policy tokens of lookahead search (width 4) over those of beam search (width 4)
-    at ``budget``, with the learned PRM (else the exact checker); NaN if either is missing."""
+    at ``budget``, guided by the ``learned`` verifier (else by the exact checker); NaN if
+    either is missing."""
     at_budget = results[results["budget"] == budget]
     tokens = at_budget.groupby(["verifier", "method", "width"])["policy_tokens"].mean()
-    for judge in ("PRM", "oracle"):
+    for judge in (learned, "oracle"):
         look, beam = (judge, "lookahead", "4"), (judge, "beam", "4")
         if look in tokens.index and beam in tokens.index:
             return float(tokens[look] / tokens[beam])
@@ -288,13 +334,14 @@ def per_problem(tables, variant: str, budget: int, difficulty: str = "all") -> p
 def paired_comparisons(tables, config: SearchChapterConfig) -> pd.DataFrame:
     """The chapter's paired comparisons, problem by problem with 95% intervals and verdicts
     Holm-corrected over all of them (:func:`ttc.claims.paired_verdicts`): at the largest
-    budget, every search with the learned PRM against weighted best-of-N over all problems,
-    every search with the exact checker against it over all and over hard problems; and
-    :data:`BEAM` with the learned PRM on easy problems at the largest against the smallest
-    budget (the degradation Snell et al. saw)."""
+    budget, every search with the learned verifier against weighted best-of-N over all
+    problems (labelled by :func:`ttc.claims.learned_search_comparison`), every search with the
+    exact checker against it over all and over hard problems; and :data:`BEAM` with the
+    learned verifier on easy problems at the largest against the smallest budget (the
+    degradation Snell et al. saw)."""
     b_min, b_max = min(config.budgets), max(config.budgets)
-    plan = [("learned PRM search - best-of-N", v, WEIGHTED, "all", b_max, b_max)
-            for v in config.methods]
+    learned = learned_search_comparison(config.verifier)
+    plan = [(learned, v, WEIGHTED, "all", b_max, b_max) for v in config.methods]
     plan += [("exact-checker search - best-of-N", v, WEIGHTED, d, b_max, b_max)
              for v in oracle_variants(config) for d in ("all", HARD)]
     if BEAM in config.methods and b_min < b_max:
@@ -311,15 +358,18 @@ def paired_comparisons(tables, config: SearchChapterConfig) -> pd.DataFrame:
 def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
     """What chapter 5's prose quotes, as display text.
 
-    Setup: ``policy``, ``n_problems``, ``budgets``, ``b_min``, ``b_max``. At ``b_max`` over all
-    problems: ``best_search`` (the learned-PRM search with the highest accuracy) and
+    Setup: ``policy``, ``n_problems``, ``budgets``, ``b_min``, ``b_max``; the learned verifier,
+    ``verifier_name`` (as the prose names it), and chapter 4's within-problem AUCs
+    ``likelihood_within`` and ``prm_within``. At ``b_max`` over all problems:
+    ``best_search`` (the search with the learned verifier with the highest accuracy) and
     ``best_search_acc``, ``weighted_acc``, ``vote_acc``, ``best_oracle`` and
     ``best_oracle_acc``. Hard problems: ``oracle_first`` (the first oracle-guided search),
     ``oracle_hard_lo`` and ``oracle_hard_hi`` (it at ``b_min`` and ``b_max``),
     ``bon_hard_hi``. Costs: ``lookahead_ratio``, ``dropped``, ``n_runs``. Easy problems:
-    ``easy_beam_lo``, ``easy_beam_hi`` for :data:`BEAM` with the learned PRM ("n/a" if it was
-    not run), and ``easy_bon_hi``. Verdicts: the sentences of
-    :data:`ttc.claims.SEARCH_CLAIMS`, decided by :func:`paired_comparisons`.
+    ``easy_beam_lo``, ``easy_beam_hi`` for :data:`BEAM` with the learned verifier ("n/a" if it
+    was not run), and ``easy_bon_hi``. Verdicts: the sentences of
+    :func:`ttc.claims.search_claims` for the config's verifier, decided by
+    :func:`paired_comparisons`.
     """
     results, summary, overall = tables["results"], tables["summary"], tables["overall"]
     setup = tables["setup"]
@@ -329,6 +379,11 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
     best_oracle = best_variant(overall, oracle, b_max)
     first_oracle = oracle[0] if oracle else None
     paired = paired_comparisons(tables, config)
+    verifier_name = LEARNED_VERIFIERS[config.verifier][0]
+
+    def setup_auc(column: str) -> str:
+        return report.fmt(float(setup[column].iloc[0]) if len(setup) and column in setup
+                          else float("nan"))
 
     def acc(variant: str | None, budget: int = b_max, difficulty: str | None = None) -> float:
         if variant is None:
@@ -342,6 +397,9 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
         "budgets": ", ".join(str(b) for b in sorted(config.budgets)),
         "b_min": report.fmt(b_min, ","),
         "b_max": report.fmt(b_max, ","),
+        "verifier_name": verifier_name,
+        "likelihood_within": setup_auc("likelihood_within"),
+        "prm_within": setup_auc("prm_within"),
         "best_search": best_search or report.MISSING,
         "best_search_acc": report.fmt(acc(best_search)),
         "weighted_acc": report.fmt(acc(WEIGHTED)),
@@ -352,10 +410,12 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
         "oracle_hard_lo": report.fmt(acc(first_oracle, b_min, HARD)),
         "oracle_hard_hi": report.fmt(acc(first_oracle, b_max, HARD)),
         "bon_hard_hi": report.fmt(acc(WEIGHTED, b_max, HARD)),
-        "lookahead_ratio": report.fmt(lookahead_token_ratio(results, b_max), ".1f"),
+        "lookahead_ratio": report.fmt(lookahead_token_ratio(results, b_max, config.verifier),
+                                      ".1f"),
         "dropped": report.fmt(int(results["dropped"].sum()), ","),
         "n_runs": report.fmt(len(results), ","),
         "easy_beam_lo": report.fmt(acc(BEAM, b_min, EASY)),
         "easy_beam_hi": report.fmt(acc(BEAM, b_max, EASY)),
         "easy_bon_hi": report.fmt(acc(WEIGHTED, b_max, EASY)),
-    } | {claim.key: claim.text({"paired": paired}) for claim in SEARCH_CLAIMS}
+    } | {claim.key: claim.text({"paired": paired})
+         for claim in search_claims(config.verifier, verifier_name)}

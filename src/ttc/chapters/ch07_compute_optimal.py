@@ -317,7 +317,7 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
     """Compute-optimal choice on chapter 5's problems with every strategy: sample selection,
     PRM-guided search (chapter 5's ``results``) and revision splits (chapter 6's ``splits``).
     ``indices``: chapter 5's problems in chapter 3's main set. Few problems: coarse bins."""
-    search = search[search["verifier"] == "PRM"]
+    search = search[search["verifier"] != "oracle"]  # the learned verifier (chapter 5's)
     rows = [pool[pool["problem"].isin(indices)].assign(
         problem=lambda t: t["problem"].map({p: i for i, p in enumerate(indices)}))]
     rows.append(pd.DataFrame({"strategy": search["variant"], "budget": search["budget"],
