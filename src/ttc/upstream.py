@@ -167,6 +167,14 @@ def member_samples(inputs: Inputs, member: str, progress: bool = False):
 
 # -- chapter 4: the policy and its verifiers --------------------------------------------------
 
+def quality_value(quality, score: str, column: str = "auc") -> float:
+    """One AUC of chapter 4's ``quality`` table (``column`` of the row ``score``); NaN if
+    absent. Chapter 4 quotes it, and chapter 5 reads why it searches with the verifier it
+    uses."""
+    rows = quality[quality["score"] == score]
+    return float(rows[column].iloc[0]) if len(rows) else float("nan")
+
+
 def policy(inputs: Inputs) -> str:
     return _result(inputs, "04_verifiers").config.policy
 

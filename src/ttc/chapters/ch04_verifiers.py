@@ -49,6 +49,7 @@ from ttc.upstream import (
     member_samples,
     member_sizes,
     powers_of_two,
+    quality_value,
 )
 
 if TYPE_CHECKING:  # the verifiers load torch: imported where they are used
@@ -618,12 +619,6 @@ def mc_label_stats(mc_labels: pd.DataFrame) -> dict[str, float]:
     return {"right_mean": float(right.mean()) if len(right) else float("nan"),
             "wrong_mean": float(wrong.mean()) if len(wrong) else float("nan"),
             "right_zero": float((right == 0).mean()) if len(right) else float("nan")}
-
-
-def quality_value(quality: pd.DataFrame, score: str, column: str = "auc") -> float:
-    """One AUC of the ``quality`` table (``column`` of the row ``score``); NaN if absent."""
-    rows = quality[quality["score"] == score]
-    return float(rows[column].iloc[0]) if len(rows) else float("nan")
 
 
 def accuracy_at(summary: pd.DataFrame, selector: str, n: int,

@@ -19,7 +19,6 @@ import pandas as pd
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
-from ttc.chapters.ch04_verifiers import quality_value
 from ttc.claims import learned_search_comparison, paired_verdicts, search_claims
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
@@ -37,6 +36,7 @@ from ttc.upstream import (
     max_new_tokens,
     member_sizes,
     policy,
+    quality_value,
     search_problems,
     verifier_base,
     verifier_checkpoints,
