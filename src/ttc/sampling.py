@@ -253,11 +253,15 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
                 task) -> str:
     """The samples' cache key. The arithmetic task in float32 keeps the key it had before
     tasks and precisions were options; another task adds its name and the reference
-    answers (grading is part of the table), another precision its name."""
+    answers (grading is part of the table), another precision its name. The lean backend's
+    key names its decoder version ("lean-shared": prompts' keys and values shared by their
+    samples, :mod:`ttc.lean_llama`), whose float rounding differs from the earlier one, so a
+    warm cache never mixes samples of the two."""
     from ttc.config import config_hash
     from ttc.devices import dtype_name
 
-    parts: tuple = (model_key, [p.prompt for p in problems], spec, backend)
+    decoder = "lean-shared" if backend == "lean" else backend
+    parts: tuple = (model_key, [p.prompt for p in problems], spec, decoder)
     if task.name != "arithmetic":
         parts = (*parts, task.name, [str(p.answer) for p in problems])
     dtype = next(model.parameters()).dtype
