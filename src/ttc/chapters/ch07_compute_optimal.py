@@ -315,7 +315,7 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
                     per_problem: pd.DataFrame, indices: list[int], search: pd.DataFrame,
                     rev: pd.DataFrame) -> pd.DataFrame:
     """Compute-optimal choice on chapter 5's problems with every strategy: sample selection,
-    PRM-guided search (chapter 5's ``results``) and revision splits (chapter 6's ``splits``).
+    verifier-guided search (chapter 5's ``results``) and revision splits (chapter 6's ``splits``).
     ``indices``: chapter 5's problems in chapter 3's main set. Few problems: coarse bins."""
     search = search[search["verifier"] != "oracle"]  # the learned verifier (chapter 5's)
     rows = [pool[pool["problem"].isin(indices)].assign(
