@@ -333,3 +333,17 @@ def test_first_samples_keeps_the_first_n_of_each_problem():
     samples = pd.DataFrame({"problem": [0, 1, 0, 1, 0], "sample": [0, 0, 1, 1, 2]})
     kept = ex.first_samples(samples, 2)
     assert kept["sample"].tolist() == [0, 0, 1, 1]
+
+
+def test_ceiling_falls_back_to_the_greedy_answer_when_no_sample_is_affordable():
+    problems, bins = np.arange(2), np.array([1, 1])
+    options = [ex.Candidate(ex.GREEDY, 10.0, sampled=False),
+               ex.Candidate("majority vote", 1e9), ex.Candidate(ex.CEILING, 1e9)]
+    curves = {"majority vote": {1: np.ones(2)}, ex.CEILING: {1: np.ones(2)}}
+    cells = ex.exchange_cells(curves, options, 1, problems, bins, np.array([1.0, 0.0]),
+                              {"big": (np.array([1.0, 0.0]), 10.0)},
+                              {"small": 100, "big": 400}, "small", [100.0], n_boot=500)
+    # only the greedy answer is affordable: the learned pool and the ceiling both give it
+    assert cells["chosen"].iloc[0] == ex.GREEDY
+    assert cells["small_accuracy"].iloc[0] == cells["ceiling_accuracy"].iloc[0] == 0.5
+    assert cells["ceiling_difference"].iloc[0] == 0.0

@@ -233,7 +233,9 @@ def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
 def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_small,
                n: int, problems: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None, float]:
     """The affordable learned candidates as rows (strategy, problem, correct), the ceiling's
-    per-problem accuracy, and the fractional k the ceiling's allowance buys."""
+    per-problem accuracy, and the fractional k the ceiling's allowance buys. Where not one
+    verified sample is affordable but the greedy answer is, the ceiling is the greedy
+    answer (so it is never below what the learned pool can do with the same allowance)."""
     rows = []
     ceiling, k_ceiling = None, np.nan
     for option in options:
@@ -253,6 +255,11 @@ def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_sm
                                       "problem": problems, "correct": accuracy}))
     pool = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["strategy", "problem", "correct"])
+    greedy_affordable = any(not o.sampled and o.flops_per_unit <= allowance for o in options)
+    if ceiling is None and greedy_affordable:
+        # not one verified sample is affordable: the only answer left is the greedy one,
+        # which a perfect verifier cannot improve on
+        ceiling = np.asarray(greedy_small, dtype=float)
     return pool, ceiling, k_ceiling
 
 
