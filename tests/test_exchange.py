@@ -347,3 +347,31 @@ def test_ceiling_falls_back_to_the_greedy_answer_when_no_sample_is_affordable():
     assert cells["chosen"].iloc[0] == ex.GREEDY
     assert cells["small_accuracy"].iloc[0] == cells["ceiling_accuracy"].iloc[0] == 0.5
     assert cells["ceiling_difference"].iloc[0] == 0.0
+
+
+def test_ceiling_keeps_the_greedy_answer_or_another_temperature_where_better():
+    """One problem per bin. At k = 1.5 the reference perfect verifier (pass@k) reaches 0.2
+    on both problems, the one at T = 0.5 reaches 0.9 on problem 1, and the greedy answer is
+    right on problem 0: the ceiling takes the greedy answer in bin 1 and T = 0.5 in bin 2,
+    chosen on a validation split that agrees."""
+    problems, bins = np.arange(2), np.array([1, 2])
+    cold = ex.temperature_label(ex.CEILING, 0.5)
+    curves = {ex.CEILING: {k: np.full(2, 0.2) for k in (1, 2)},
+              cold: {k: np.array([0.0, 0.9]) for k in (1, 2)}}
+    options = [ex.Candidate(ex.GREEDY, 100.0, sampled=False),
+               ex.Candidate(ex.CEILING, 200.0), ex.Candidate(cold, 200.0)]
+    greedy = np.array([1.0, 0.0])
+    args = (options, 2, problems, bins, greedy, {"big": (np.zeros(2), 10.0)},
+            {"small": 100, "big": 400}, "small", [1.0])
+    # the allowance is 13 x the larger member's greedy FLOPs (2 * 100 * 10) = 26,000 FLOPs:
+    # k = 130 capped at n = 2; make the samples dearer so that k = 1.5
+    options[1] = ex.Candidate(ex.CEILING, 26_000 / 1.5)
+    options[2] = ex.Candidate(cold, 26_000 / 1.5)
+    cells = ex.exchange_cells(curves, options, *args[1:], n_boot=300,
+                              choose_on=(curves, 2, problems, bins, greedy))
+    by_bin = cells.set_index("bin")
+    assert by_bin.loc[1, "ceiling_chosen"] == ex.GREEDY
+    assert by_bin.loc[1, "ceiling_accuracy"] == 1.0
+    assert by_bin.loc[2, "ceiling_chosen"].startswith(cold)
+    assert by_bin.loc[2, "ceiling_accuracy"] == pytest.approx(0.9)
+    assert cells["k_affordable"].tolist() == [1.5, 1.5]

@@ -13,7 +13,9 @@ intervals:
   estimators work at any integer ``k``, and a fractional allowance ``k* = f + ⌊k*⌋`` is
   spent as ``(1 - f)·acc(⌊k*⌋) + f·acc(⌈k*⌉)`` (no rounding down to a power of two).
 - **The ceiling**: best of ``k*`` samples chosen by a perfect verifier (pass@k*), charged
-  like the learned verifier, drawn separately: the gap to it is what a verifier is worth.
+  like the learned verifier, at any temperature sampled, or the greedy answer where that is
+  better (chosen per bin like the learned candidates); drawn separately: the gap to it is
+  what a verifier is worth.
 - **Held-out difficulty**: bins are estimated from one part of each problem's samples
   (``bin_share`` of them) and every accuracy is scored on the rest, so no scored sample
   decides its own bin.
@@ -182,13 +184,15 @@ def temperature_curves(sets: Mapping[float, pd.DataFrame], ks: Sequence[int],
     """:func:`rule_curves` of each temperature's samples (``sets``: temperature -> samples,
     the same problems in each), labelled by :func:`temperature_label`; a set's score
     columns that are all missing are dropped first, so a rule runs only where its scores
-    exist. The perfect-verifier ceiling comes from the ``reference`` temperature's samples."""
+    exist. The perfect verifier's curve (pass@k) is kept at every temperature: at the
+    ``reference`` temperature under :data:`CEILING`, at the others under its
+    :func:`temperature_label`."""
     out: dict[str, dict[int, np.ndarray]] = {}
     for temperature, samples in sets.items():
         curves = rule_curves(samples.dropna(axis=1, how="all"), ks, rules, n_resamples, seed)
         ceiling = curves.pop(CEILING)
-        if temperature == reference:
-            out[CEILING] = ceiling
+        out[CEILING if temperature == reference else
+            temperature_label(CEILING, temperature)] = ceiling
         out |= {temperature_label(label, temperature): curve
                 for label, curve in curves.items()}
     return out
@@ -200,16 +204,21 @@ def temperature_candidates(n_policy: int, n_verifier: int,
                            ) -> list[Candidate]:
     """:func:`candidates` at every temperature (``tokens_per_sample``: temperature -> mean
     generated tokens per sample), labelled as :func:`temperature_curves` labels them: one
-    greedy answer, every rule at every temperature, and the ceiling at ``reference``."""
+    greedy answer, every rule and the perfect verifier at every temperature (the reference
+    temperature's perfect verifier under the plain :data:`CEILING`)."""
     out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
     for temperature, tokens in tokens_per_sample.items():
         for option in candidates(n_policy, n_verifier, tokens, greedy_tokens, rules):
-            if option.label == CEILING:
-                if temperature == reference:
-                    out.append(option)
+            if option.label == CEILING and temperature == reference:
+                out.append(option)
             elif option.sampled:
                 out.append(replace(option, label=temperature_label(option.label, temperature)))
     return out
+
+
+def is_ceiling(label: str) -> bool:
+    """Whether a candidate is a perfect verifier's (at any temperature)."""
+    return label.startswith(CEILING)
 
 
 def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
@@ -231,36 +240,60 @@ def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
 
 
 def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_small,
-               n: int, problems: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None, float]:
-    """The affordable learned candidates as rows (strategy, problem, correct), the ceiling's
-    per-problem accuracy, and the fractional k the ceiling's allowance buys. Where not one
-    verified sample is affordable but the greedy answer is, the ceiling is the greedy
-    answer (so it is never below what the learned pool can do with the same allowance)."""
-    rows = []
-    ceiling, k_ceiling = None, np.nan
+               n: int, problems: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The affordable candidates as rows (strategy, problem, correct): the learned pool,
+    and the ceiling's pool (the perfect verifier at every temperature, and the greedy
+    answer, which a perfect verifier may keep when verified samples cost more than they
+    bring); and the fractional k the allowance buys of verified samples at the reference
+    temperature (NaN without that ceiling)."""
+    rows, ceiling_rows = [], []
+    k_ceiling = np.nan
     for option in options:
         if not option.sampled:
             if option.flops_per_unit <= allowance:
-                rows.append(pd.DataFrame({"strategy": option.label, "problem": problems,
-                                          "correct": greedy_small}))
+                greedy = pd.DataFrame({"strategy": option.label, "problem": problems,
+                                       "correct": greedy_small})
+                rows.append(greedy)
+                ceiling_rows.append(greedy)
             continue
         if option.label not in curves:  # no scores for this rule in the samples
             continue
         k = allowance / option.flops_per_unit
         accuracy = fractional(curves[option.label], k, n)
         if option.label == CEILING:
-            ceiling, k_ceiling = accuracy, min(k, n)
-        elif accuracy is not None:
-            rows.append(pd.DataFrame({"strategy": f"{option.label} @ k={min(k, n):.1f}",
-                                      "problem": problems, "correct": accuracy}))
-    pool = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["strategy", "problem", "correct"])
-    greedy_affordable = any(not o.sampled and o.flops_per_unit <= allowance for o in options)
-    if ceiling is None and greedy_affordable:
-        # not one verified sample is affordable: the only answer left is the greedy one,
-        # which a perfect verifier cannot improve on
-        ceiling = np.asarray(greedy_small, dtype=float)
-    return pool, ceiling, k_ceiling
+            k_ceiling = min(k, n)
+        if accuracy is None:
+            continue
+        frame = pd.DataFrame({"strategy": f"{option.label} @ k={min(k, n):.1f}",
+                              "problem": problems, "correct": accuracy})
+        (ceiling_rows if is_ceiling(option.label) else rows).append(frame)
+    empty = pd.DataFrame(columns=["strategy", "problem", "correct"])
+    return (pd.concat(rows, ignore_index=True) if rows else empty,
+            pd.concat(ceiling_rows, ignore_index=True) if ceiling_rows else empty, k_ceiling)
+
+
+def _choose(pool: pd.DataFrame, bins: np.ndarray, problems: np.ndarray, allowance: float,
+            options: Sequence[Candidate], choose_on: tuple | None, seed: int,
+            ceiling: bool) -> pd.DataFrame:
+    """Rows (bin, problem, correct, strategy) of the candidate chosen per bin from ``pool``:
+    on the validation split when given (the learned pool or, with ``ceiling``, the
+    ceiling's). Without one, the learned candidate by two-fold cross-validation over the
+    bin's test problems, and the ceiling as the best on the bin's test problems (an upper
+    bound, not a strategy anyone could deploy)."""
+    if pool.empty:
+        return pd.DataFrame(columns=["bin", "problem", "correct", "strategy"])
+    pool = pool.assign(bin=pd.Series(bins, index=problems).reindex(pool["problem"]).to_numpy())
+    if choose_on is None and not ceiling:
+        return cross_validated_choice(pool, ["bin"], seed=seed)[0]
+    if choose_on is None:
+        chosen = choose_by_bin(pool.drop(columns="bin"), problems, bins)
+    else:
+        v_curves, v_n, v_problems, v_bins, v_greedy = choose_on
+        v_pool, v_ceiling, _ = _pool_rows(allowance, options, v_curves, v_greedy, v_n,
+                                          v_problems)
+        chosen = choose_by_bin(v_ceiling if ceiling else v_pool, v_problems, v_bins)
+    return pool[[chosen.get(int(b)) == rule_of(s) for b, s in
+                 zip(pool["bin"], pool["strategy"], strict=True)]]
 
 
 def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.ndarray,
@@ -286,21 +319,12 @@ def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.nd
         m = sizes[large] / n_policy
         for r in r_values:
             allowance = exchange_factor(m, r) * inference_flops(n_policy, large_tokens)
-            pool, ceiling, k_ceiling = _pool_rows(allowance, options, curves, greedy_small,
-                                                  n, problems)
-            pool = pool.assign(bin=pd.Series(bins, index=problems).reindex(
-                pool["problem"]).to_numpy())
-            if choose_on is not None and len(pool):
-                v_curves, v_n, v_problems, v_bins, v_greedy = choose_on
-                v_pool, _, _ = _pool_rows(allowance, options, v_curves, v_greedy, v_n,
-                                          v_problems)
-                chosen_rule = choose_by_bin(v_pool, v_problems, v_bins)
-                scores = pool[[chosen_rule.get(int(b)) == rule_of(s) for b, s in
-                               zip(pool["bin"], pool["strategy"], strict=True)]]
-            elif len(pool):
-                scores = cross_validated_choice(pool, ["bin"], seed=seed)[0]
-            else:
-                scores = pd.DataFrame(columns=["bin", "problem", "correct", "strategy"])
+            pool, ceiling_pool, k_ceiling = _pool_rows(allowance, options, curves,
+                                                       greedy_small, n, problems)
+            scores = _choose(pool, bins, problems, allowance, options, choose_on, seed,
+                             ceiling=False)
+            ceilings = _choose(ceiling_pool, bins, problems, allowance, options, choose_on,
+                               seed, ceiling=True)
             for b in np.unique(bins):
                 members = problems[bins == b]
                 large_b = pd.Series(large_correct, index=problems).loc[members].to_numpy()
@@ -311,8 +335,10 @@ def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.nd
                     small_b = np.zeros(len(members))  # nothing affordable: every answer missed
                 pool_stats = paired_bootstrap(small_b - large_b, n_boot=n_boot,
                                               seed=seed + int(b))
-                ceil_b = (pd.Series(ceiling, index=problems).loc[members].to_numpy()
-                          if ceiling is not None else np.zeros(len(members)))
+                picked_ceiling = ceilings[ceilings["bin"] == b].set_index("problem")
+                ceil_b = (picked_ceiling["correct"].reindex(members).to_numpy(dtype=float)
+                          if len(picked_ceiling) else np.zeros(len(members)))
+                ceil_b = np.nan_to_num(ceil_b)  # a problem no fold scored: nothing right
                 ceil_stats = paired_bootstrap(ceil_b - large_b, n_boot=n_boot,
                                               seed=seed + int(b))
                 chosen = " / ".join(dict.fromkeys(picked["strategy"])) if len(picked) else \
@@ -321,6 +347,8 @@ def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.nd
                     "large": large, "M": m, "R": float(r), "bin": int(b),
                     "problems": len(members), "affordable_flops": allowance,
                     "k_affordable": k_ceiling, "chosen": chosen,
+                    "ceiling_chosen": (" / ".join(dict.fromkeys(picked_ceiling["strategy"]))
+                                       if len(picked_ceiling) else "nothing affordable"),
                     "small_accuracy": float(np.nanmean(small_b)) if len(members) else np.nan,
                     "ceiling_accuracy": float(ceil_b.mean()) if len(members) else np.nan,
                     "large_accuracy": float(large_b.mean()) if len(members) else np.nan,
