@@ -272,26 +272,20 @@ def _pool_rows(allowance: float, options: Sequence[Candidate], curves, greedy_sm
             pd.concat(ceiling_rows, ignore_index=True) if ceiling_rows else empty, k_ceiling)
 
 
-def _choose(pool: pd.DataFrame, bins: np.ndarray, problems: np.ndarray, allowance: float,
-            options: Sequence[Candidate], choose_on: tuple | None, seed: int,
-            ceiling: bool) -> pd.DataFrame:
+def _choose(pool: pd.DataFrame, bins: np.ndarray, problems: np.ndarray,
+            validation: tuple | None, seed: int, ceiling: bool) -> pd.DataFrame:
     """Rows (bin, problem, correct, strategy) of the candidate chosen per bin from ``pool``:
-    on the validation split when given (the learned pool or, with ``ceiling``, the
-    ceiling's). Without one, the learned candidate by two-fold cross-validation over the
-    bin's test problems, and the ceiling as the best on the bin's test problems (an upper
+    on the validation split when given (``validation``: the same pool built on it, its
+    problems and bins). Without one, the learned candidate by two-fold cross-validation over
+    the bin's test problems, and the ceiling as the best on the bin's test problems (an upper
     bound, not a strategy anyone could deploy)."""
     if pool.empty:
         return pd.DataFrame(columns=["bin", "problem", "correct", "strategy"])
     pool = pool.assign(bin=pd.Series(bins, index=problems).reindex(pool["problem"]).to_numpy())
-    if choose_on is None and not ceiling:
+    if validation is None and not ceiling:
         return cross_validated_choice(pool, ["bin"], seed=seed)[0]
-    if choose_on is None:
-        chosen = choose_by_bin(pool.drop(columns="bin"), problems, bins)
-    else:
-        v_curves, v_n, v_problems, v_bins, v_greedy = choose_on
-        v_pool, v_ceiling, _ = _pool_rows(allowance, options, v_curves, v_greedy, v_n,
-                                          v_problems)
-        chosen = choose_by_bin(v_ceiling if ceiling else v_pool, v_problems, v_bins)
+    chosen = (choose_by_bin(pool.drop(columns="bin"), problems, bins) if validation is None
+              else choose_by_bin(*validation))
     return pool[[chosen.get(int(b)) == rule_of(s) for b, s in
                  zip(pool["bin"], pool["strategy"], strict=True)]]
 
@@ -321,10 +315,15 @@ def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.nd
             allowance = exchange_factor(m, r) * inference_flops(n_policy, large_tokens)
             pool, ceiling_pool, k_ceiling = _pool_rows(allowance, options, curves,
                                                        greedy_small, n, problems)
-            scores = _choose(pool, bins, problems, allowance, options, choose_on, seed,
-                             ceiling=False)
-            ceilings = _choose(ceiling_pool, bins, problems, allowance, options, choose_on,
-                               seed, ceiling=True)
+            v_learned = v_ceiling = None
+            if choose_on is not None:  # the same pools on the validation split, built once
+                v_curves, v_n, v_problems, v_bins, v_greedy = choose_on
+                v_pool, v_ceiling_pool, _ = _pool_rows(allowance, options, v_curves, v_greedy,
+                                                       v_n, v_problems)
+                v_learned = (v_pool, v_problems, v_bins)
+                v_ceiling = (v_ceiling_pool, v_problems, v_bins)
+            scores = _choose(pool, bins, problems, v_learned, seed, ceiling=False)
+            ceilings = _choose(ceiling_pool, bins, problems, v_ceiling, seed, ceiling=True)
             for b in np.unique(bins):
                 members = problems[bins == b]
                 large_b = pd.Series(large_correct, index=problems).loc[members].to_numpy()
