@@ -201,13 +201,9 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
     fconfig = inputs["02_family"].config
     path = checkpoint(inputs, config.policy)
     problems, samples = training_samples(config, inputs, progress)
-    spec = _training_spec(config, inputs)
-    key = config_hash((path.name, [p.prompt for p in problems], spec, config.mc_rollouts,
-                       config.seed, "v1"))
-    folder = artifact_path("labels", f"{path.name}-{key}")
+    folder = _labels_folder(config, inputs, problems)
     orm = outcome_examples(problems, samples)
-    names = ["prm.parquet", "mc_labels.parquet"]
-    if (cached := load_tables(folder, names)) is not None:
+    if (cached := load_tables(folder, _LABEL_TABLES)) is not None:
         return orm, _examples_of(cached["prm.parquet"]), cached["mc_labels.parquet"]
     model, tokenizer = load_member(path, device=fconfig.device)
     policy = LMStepPolicy(model, tokenizer, max_new_tokens=fconfig.max_new_tokens)
@@ -215,6 +211,92 @@ def training_data(config: VerifiersChapterConfig, inputs, progress: bool = True)
                                       seed=config.seed + 11)
     save_tables(folder, {"prm.parquet": _examples_frame(prm), "mc_labels.parquet": table})
     return orm, prm, table
+
+
+_LABEL_TABLES = ["prm.parquet", "mc_labels.parquet"]
+
+
+def _labels_folder(config: VerifiersChapterConfig, inputs, problems: list[Problem]) -> Path:
+    """Where :func:`training_data` caches the PRM's Monte-Carlo labels."""
+    path = checkpoint(inputs, config.policy)
+    key = config_hash((path.name, [p.prompt for p in problems], _training_spec(config, inputs),
+                       config.mc_rollouts, config.seed, "v1"))
+    return artifact_path("labels", f"{path.name}-{key}")
+
+
+#: the chapter's fine-tunes, costliest first (the PRM's job also draws its Monte-Carlo
+#: labels; relative one-thread costs in the a9da72c cpu build): the order workers take them
+FINETUNES = {"prm": 3.0, "genrm-cot": 2.0, "orm": 1.0, "genrm": 1.0}
+
+
+def _finetune_inputs(kind: str, config: VerifiersChapterConfig, inputs, examples=None):
+    """``(base, examples, recipe)`` of one of :data:`FINETUNES`; the PRM's examples must be
+    given (they need the Monte-Carlo labels)."""
+    from ttc.finetune import FinetuneConfig
+    from ttc.verifiers import generative_examples, outcome_examples
+
+    base = checkpoint(inputs, config.verifier_base)
+    if kind in ("orm", "prm"):
+        if examples is None:
+            examples = outcome_examples(*training_samples(config, inputs, progress=False))
+        return base, examples, config.train_config
+    problems, samples = training_samples(config, inputs, progress=False)
+    recipe = FinetuneConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                            seed=config.seed)
+    return base, generative_examples(problems, samples, rationales=kind == "genrm-cot"), recipe
+
+
+def _finetuned(kind: str, config: VerifiersChapterConfig, inputs) -> bool:
+    """Whether one of :data:`FINETUNES` is in the cache already (the PRM: and its labels)."""
+    from ttc.finetune import cached_checkpoint
+    from ttc.verifiers import generative_verifier_path, verifier_path
+
+    if kind == "prm":
+        problems, _ = training_samples(config, inputs, progress=False)
+        cached = load_tables(_labels_folder(config, inputs, problems), _LABEL_TABLES)
+        if cached is None:
+            return False
+        base, examples, recipe = _finetune_inputs(kind, config, inputs,
+                                                  _examples_of(cached["prm.parquet"]))
+    else:
+        base, examples, recipe = _finetune_inputs(kind, config, inputs)
+    if kind in ("orm", "prm"):
+        return cached_checkpoint(verifier_path(base, examples, recipe, kind))
+    return cached_checkpoint(generative_verifier_path(base, examples, recipe))
+
+
+def finetune_job(job: tuple) -> None:
+    """Fine-tune one of :data:`FINETUNES` into the cache (a job of
+    :func:`ttc.parallel.run_jobs`; ``job`` is ``(config, inputs, kind)``, ``inputs`` holding
+    chapter 2's result). The PRM's job first draws the Monte-Carlo labels only it needs."""
+    from ttc.verifiers import train_generative_verifier, train_verifier
+
+    config, inputs, kind = job
+    device = inputs["02_family"].config.device
+    examples = training_data(config, inputs)[1] if kind == "prm" else None
+    base, examples, recipe = _finetune_inputs(kind, config, inputs, examples)
+    if kind in ("orm", "prm"):
+        train_verifier(base, examples, recipe, kind, device=device)
+    else:
+        train_generative_verifier(base, examples, recipe, device=device)
+
+
+def finetune_in_workers(config: VerifiersChapterConfig, inputs, progress: bool = True) -> None:
+    """Fine-tune the chapter's verifiers on worker processes, one thread each, costliest
+    first (:mod:`ttc.parallel`; one after the other on a GPU): the four fine-tunes and the
+    Monte-Carlo labels are independent but for the PRM's labels. The training chains are
+    drawn here first, so that no two jobs draw them; ``run`` then finds every checkpoint
+    in the cache."""
+    from ttc.family.train import resolve_device
+    from ttc.parallel import run_jobs
+
+    training_samples(config, inputs, progress)
+    todo = [kind for kind in FINETUNES if not _finetuned(kind, config, inputs)]
+    family = {"02_family": inputs["02_family"]}
+    run_jobs(finetune_job, [(config, family, kind) for kind in todo], desc="fine-tune",
+             progress=progress and bool(todo), labels=todo,
+             costs=[FINETUNES[kind] for kind in todo],
+             parallel=resolve_device(inputs["02_family"].config.device) == "cpu")
 
 
 def validation_problems(config: VerifiersChapterConfig, inputs) -> list[Problem]:
@@ -398,18 +480,12 @@ def train_generative_verifiers(config: VerifiersChapterConfig, inputs, progress:
                                ) -> dict[str, Path]:
     """Train (or find cached) GenRM and GenRM-CoT on the policy's training chains, labelled
     by the exact checker; return their checkpoint folders by kind."""
-    from ttc.finetune import FinetuneConfig
-    from ttc.verifiers import generative_examples, train_generative_verifier
+    from ttc.verifiers import train_generative_verifier
 
-    problems, samples = training_samples(config, inputs, progress)
-    base = checkpoint(inputs, config.verifier_base)
-    recipe = FinetuneConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                            seed=config.seed)
     device = inputs["02_family"].config.device
-    return {kind: train_generative_verifier(
-                base, generative_examples(problems, samples, rationales=cot), recipe,
-                progress, device=device)
-            for kind, cot in (("genrm", False), ("genrm-cot", True))}
+    return {kind: train_generative_verifier(*_finetune_inputs(kind, config, inputs), progress,
+                                            device=device)
+            for kind in ("genrm", "genrm-cot")}
 
 
 def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[str, Path],
@@ -542,6 +618,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         if name not in member_names(inputs):
             raise ConfigError(f"parameter 'policy'/'verifier_base': {name!r} is not in "
                               f"chapter 2's family; allowed: {', '.join(member_names(inputs))}")
+    finetune_in_workers(config, inputs, progress)
     orm_examples, prm_examples, mc_labels = training_data(config, inputs, progress)
     paths = train_verifiers(config, inputs, orm_examples, prm_examples, progress)
     generative = train_generative_verifiers(config, inputs, progress)

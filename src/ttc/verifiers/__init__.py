@@ -17,7 +17,11 @@ from ttc.verifiers.generative import (
     checker_rationales,
     generative_examples,
 )
-from ttc.verifiers.generative_train import load_generative_verifier, train_generative_verifier
+from ttc.verifiers.generative_train import (
+    generative_verifier_path,
+    load_generative_verifier,
+    train_generative_verifier,
+)
 from ttc.verifiers.labels import (
     VerifierExample,
     checker_examples,
@@ -34,7 +38,13 @@ from ttc.verifiers.scoring import (
     Verifier,
     VerifierTokens,
 )
-from ttc.verifiers.train import VerifierTrainConfig, load_verifier, train_verifier, verifier_info
+from ttc.verifiers.train import (
+    VerifierTrainConfig,
+    load_verifier,
+    train_verifier,
+    verifier_info,
+    verifier_path,
+)
 
 __all__ = [
     "VERDICT_TOKENS",
@@ -58,7 +68,9 @@ __all__ = [
     "n_step_ends",
     "outcome_examples",
     "step_prefixes",
+    "generative_verifier_path",
     "train_generative_verifier",
     "train_verifier",
+    "verifier_path",
     "verifier_info",
 ]

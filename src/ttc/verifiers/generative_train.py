@@ -59,6 +59,27 @@ def _n_labels(ids, mask, labels) -> int:
     return int((labels != IGNORE).sum())
 
 
+def _kind_of(examples: Sequence[GenerativeExample]) -> str:
+    """GenRM-CoT when the examples carry rationales, GenRM when none does."""
+    if not examples:
+        raise ValueError("need at least one training example")
+    with_rationales = {e.rationales is not None for e in examples}
+    if len(with_rationales) != 1:
+        raise ValueError("examples must all have rationales (GenRM-CoT) or none (GenRM)")
+    return KINDS[1] if with_rationales.pop() else KINDS[0]
+
+
+def generative_verifier_path(base: str | Path, examples: Sequence[GenerativeExample],
+                             config: FinetuneConfig) -> Path:
+    """The cache folder :func:`train_generative_verifier` writes this verifier to (a hash of
+    the base, the kind, the recipe, the examples and the verdict tokens), trained or not."""
+    kind = _kind_of(examples)
+    base = Path(base)
+    key = config_hash((base.name, kind, config, [asdict(e) for e in examples], VERDICT_TOKENS,
+                       "v1"))
+    return artifact_path("checkpoints", f"{kind}-{base.name}-{key}")
+
+
 def train_generative_verifier(
     base: str | Path, examples: Sequence[GenerativeExample], config: FinetuneConfig,
     progress: bool = True, device: str = "auto",
@@ -69,18 +90,10 @@ def train_generative_verifier(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    if not examples:
-        raise ValueError("need at least one training example")
-    with_rationales = {e.rationales is not None for e in examples}
-    if len(with_rationales) != 1:
-        raise ValueError("examples must all have rationales (GenRM-CoT) or none (GenRM)")
-    kind = KINDS[1] if with_rationales.pop() else KINDS[0]
-    base = Path(base)
-    key = config_hash((base.name, kind, config, [asdict(e) for e in examples], VERDICT_TOKENS,
-                       "v1"))
-    path = artifact_path("checkpoints", f"{kind}-{base.name}-{key}")
+    path = generative_verifier_path(base, examples, config)
     if cached_checkpoint(path):
         return path
+    kind, base = _kind_of(examples), Path(base)
 
     device = resolve_device(device)
     hf_logging.disable_progress_bar()

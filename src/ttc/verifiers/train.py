@@ -69,6 +69,19 @@ def _n_labels(ids, mask, targets) -> int:
     return int((~torch.isnan(targets)).sum())
 
 
+def verifier_path(base: str | Path, examples: Sequence[VerifierExample],
+                  config: VerifierTrainConfig, kind: str) -> Path:
+    """The cache folder :func:`train_verifier` writes this verifier to (a hash of the base,
+    the kind, the recipe and the examples), trained or not."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not examples:
+        raise ValueError("need at least one training example")
+    base = Path(base)
+    key = config_hash((base.name, kind, config, [asdict(e) for e in examples], "v1"))
+    return artifact_path("checkpoints", f"{kind}-{base.name}-{key}")
+
+
 def train_verifier(
     base: str | Path, examples: Sequence[VerifierExample], config: VerifierTrainConfig,
     kind: str, progress: bool = True, device: str = "auto",
@@ -81,15 +94,10 @@ def train_verifier(
     from transformers import AutoModelForTokenClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if not examples:
-        raise ValueError("need at least one training example")
-    base = Path(base)
-    key = config_hash((base.name, kind, config, [asdict(e) for e in examples], "v1"))
-    path = artifact_path("checkpoints", f"{kind}-{base.name}-{key}")
+    path = verifier_path(base, examples, config, kind)
     if cached_checkpoint(path):  # verified against its manifest
         return path
+    base = Path(base)
 
     device = resolve_device(device)
     hf_logging.disable_progress_bar()
