@@ -373,9 +373,12 @@ class RaggedDecoder(_LlamaRunner):
         attn = layer.self_attn
         batch, steps, _ = x.shape
         q, k, v = self._project(attn, x, positions)
-        where = positions[:, None, :, None].expand(batch, self.n_kv, steps, self.head_dim)
-        self.keys[index].scatter_(2, where, k)
-        self.values[index].scatter_(2, where, v)
+        capacity = self.keys[index].shape[2]
+        heads = torch.arange(batch * self.n_kv, device=x.device).view(batch, self.n_kv, 1)
+        where = (heads * capacity + positions[:, None, :]).reshape(-1)  # rows of a flat view
+        self.keys[index].view(-1, self.head_dim).index_copy_(0, where, k.reshape(-1, self.head_dim))
+        self.values[index].view(-1, self.head_dim).index_copy_(0, where,
+                                                               v.reshape(-1, self.head_dim))
         keys, values = self.keys[index][:, :, :end], self.values[index][:, :, :end]
         if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
             keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
