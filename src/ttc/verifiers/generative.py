@@ -210,8 +210,11 @@ class GenerativeVerifier(MemoizedVerifier):
     deterministic pass, so ``n_rationales`` must be 1); above 0, GenRM-CoT: ``n_rationales``
     rationale trajectories per chain are sampled at ``temperature``, each rationale ending at
     the first token that is not a rationale character (normally the verdict) or after
-    ``max_rationale_tokens`` tokens. ``model`` is any causal LM whose tokenizer has the
-    verdict tokens (:func:`ttc.verifiers.generative_train.load_generative_verifier`).
+    ``max_rationale_tokens`` tokens. Trajectory j of a chain draws from its own random
+    stream, seeded by ``(seed, chain, j)``, so a chain's scores do not depend on which chains
+    are scored with it. ``model`` is any causal LM whose tokenizer has the verdict tokens
+    (:func:`ttc.verifiers.generative_train.load_generative_verifier`); a plain Llama runs on
+    :class:`ttc.lean_llama.RaggedDecoder`, anything else on slow full forward passes.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, n_rationales: int = 1,
