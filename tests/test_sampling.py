@@ -245,3 +245,29 @@ def test_shared_prompt_sampling_is_reproducible_and_close_to_per_row(monkeypatch
     monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", len(prompts) + 1)
     per_row = generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
     assert sum(x == y for x, y in zip(a, per_row, strict=True)) >= 0.9 * len(prompts)
+
+
+@pytest.mark.parametrize("n_kv_heads", [2, 1])
+@torch.no_grad()
+def test_ragged_decoder_logits_match_each_row_alone(n_kv_heads):
+    """Rows appending different numbers of tokens per call (none, one, a span), the buffers
+    growing past their first capacity and rows dropped: every row's logits are those of a
+    full forward pass over its own tokens alone."""
+    model = tiny_llama(n_kv_heads)
+    generator = torch.Generator().manual_seed(0)
+    decoder = lean_llama.RaggedDecoder(model, batch=4, capacity=3)
+    rows: list[list[int]] = [[], [], [], []]
+    plan = [[2, 5, 1, 3], [1, 0, 4, 1], [3, 1, 1, 0], [0, 2, 1, 6]]  # call -> tokens per row
+    for counts in [*plan, [1, 2, 1]]:
+        if len(counts) == 3:  # drop row 1 before the last call
+            decoder.keep_rows(torch.tensor([0, 2, 3]))
+            del rows[1]
+        tokens = torch.randint(3, 19, (len(rows), max(counts)), generator=generator)
+        logits = decoder.feed(tokens, torch.tensor(counts))
+        for r, count in enumerate(counts):
+            rows[r] += tokens[r, :count].tolist()
+            if count:  # a row fed nothing gets logits of no meaning
+                alone = model(input_ids=torch.tensor([rows[r]])).logits[0, -1]
+                torch.testing.assert_close(logits[r], alone, atol=1e-5, rtol=1e-4)
+    assert decoder.lengths.tolist() == [len(r) for r in rows]
+    assert decoder.keys[0].shape[2] >= max(map(len, rows)) > 3  # grew past its capacity

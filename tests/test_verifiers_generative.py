@@ -37,7 +37,13 @@ from ttc.verifiers import (
     train_generative_verifier,
     train_verifier,
 )
-from ttc.verifiers.generative import chain_steps, encode_steps, verifier_document
+from ttc.verifiers.generative import (
+    RATIONALE_CHARS,
+    chain_steps,
+    encode_steps,
+    verdict_ids,
+    verifier_document,
+)
 
 # 47+38-25*3= : 47+38=85;85-25=60;60*3=180
 PROBLEM = Problem(47, (("+", 38), ("-", 25), ("*", 3)))
@@ -62,6 +68,25 @@ def verdict_tokenizer():
     tokenizer = build_tokenizer()
     ok, bad = add_verdict_tokens(tokenizer)
     return tokenizer, ok, bad
+
+
+def verdict_llama(tiny_base):
+    """The tiny random Llama with the verdict tokens added, and its tokenizer. The verdict
+    tokens' output weights are drawn afresh (resizing may give both the same row, hence
+    P(<ok>) = 1/2 everywhere), at a scale where a verdict competes with the rationale
+    characters for the most likely next token and P(<ok>) ranges about 0.3 to 0.7."""
+    from transformers import AutoModelForCausalLM
+
+    base, _ = tiny_base
+    tokenizer, ok, bad = verdict_tokenizer()
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.lm_head.weight[[ok, bad]] = torch.randn(2, model.config.hidden_size) * 0.05
+        model.get_input_embeddings().weight[[ok, bad]] = torch.randn(
+            2, model.config.hidden_size) * 0.02
+    return model.eval(), tokenizer
 
 
 def ids(tokenizer, chars: str) -> list[int]:
@@ -240,20 +265,14 @@ def test_genrm_scoring_loop_matches_one_teacher_forced_pass(tiny_base):
     different lengths, one token per row per pass; with no rationale to write here) give the
     verdict probabilities of a full forward pass over each document alone, with <ok> after
     every step, on a random Llama."""
-    from transformers import AutoModelForCausalLM
-
-    base, _ = tiny_base
-    tokenizer, ok, bad = verdict_tokenizer()
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(str(base))
-    model.resize_token_embeddings(len(tokenizer))
-    model.eval()
+    model, tokenizer = verdict_llama(tiny_base)
+    ok, bad = verdict_ids(tokenizer)
     chains = [(PROBLEM.prompt, RIGHT, True), ("12+5-3=", "12+5=17;17-3=15;", False),
               ("1+1=", "1+1=3", True)]
     verifier = GenerativeVerifier(model, tokenizer, batch_size=8)
     scores = verifier.step_scores(*map(list, zip(*chains, strict=True)))
     plans = [encode_steps(tokenizer, *chain) for chain in chains]
-    lockstep = verifier._trajectories(plans, seed=0)  # GenRM-CoT's loop, no rationale here
+    lockstep = verifier._trajectories(plans, [0] * len(plans))  # no rationale here
     for got, loop in zip(scores, lockstep, strict=True):
         np.testing.assert_allclose(got, loop, rtol=1e-4)
     for (prompt, completion, done), got in zip(chains, scores, strict=True):
@@ -265,6 +284,107 @@ def test_genrm_scoring_loop_matches_one_teacher_forced_pass(tiny_base):
         where = [i - 1 for i, t in enumerate(document) if t == ok]  # predicts each verdict
         p_ok = torch.sigmoid(logits[where, ok] - logits[where, bad]).double().numpy()
         np.testing.assert_allclose(got, np.cumprod(p_ok), rtol=1e-4)
+
+
+@torch.no_grad()
+def greedy_cot_one_chain(model, tokenizer, chain, limit: int):
+    """GenRM-CoT with greedy rationales written the slow, plain way: one chain alone, one
+    full forward pass (no cache) per token written. Returns the running products, the tokens
+    read and written (as :class:`VerifierTokens` counts them) and how many rationales were
+    cut at ``limit``."""
+    ok, bad = tokenizer.convert_tokens_to_ids(list(VERDICT_TOKENS))
+    rationale = set(tokenizer.convert_tokens_to_ids(list(RATIONALE_CHARS)))
+    prompt, steps = encode_steps(tokenizer, *chain)
+    document, read, written, cut = list(prompt), len(prompt) if steps else 0, 0, 0
+    running, scores = 1.0, []
+    for i, step in enumerate(steps):
+        document += [ok, *step] if i else step
+        read += len(step)
+        for thought in range(limit + 1):
+            logits = model(input_ids=torch.tensor([document])).logits[0, -1]
+            written += 1
+            token = int(logits.argmax())
+            if token in rationale and thought < limit:
+                document.append(token)
+                continue
+            cut += thought == limit
+            running *= float(torch.sigmoid(logits[ok] - logits[bad]))
+            scores.append(running)
+            break
+    return scores, read, written, cut
+
+
+COT_CHAINS = [(PROBLEM.prompt, RIGHT, True),  # three steps
+              ("12+5-3=", "12+5=17;17-3=15;", False),  # two
+              ("1+1=", "1+1=3", True),  # one
+              ("12+5-3=", "12+5=", False),  # none: nothing to verify
+              ("9*9-1+2=", "9*9=81;81-1=80;80+2=82;82*1=82", True)]  # four
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_genrm_cot_greedy_matches_one_chain_at_a_time(tiny_base, monkeypatch, lean):
+    """Greedy rationales (temperature 0) in batched rounds, on the lean decoder or the
+    full-pass fallback, give each chain the step scores and token counts of writing its
+    rationales alone with full forward passes; chains of 0 to 4 steps, rationales both
+    ended by the model and cut at max_rationale_tokens."""
+    from ttc import lean_llama
+
+    model, tokenizer = verdict_llama(tiny_base)
+    if not lean:
+        monkeypatch.setattr(lean_llama, "supports", lambda model: False)
+    limit = 3
+    verifier = GenerativeVerifier(model, tokenizer, n_rationales=1, max_rationale_tokens=limit,
+                                  temperature=0.0, batch_size=8)
+    scores = verifier.step_scores(*map(list, zip(*COT_CHAINS, strict=True)))
+    expected = [greedy_cot_one_chain(model, tokenizer, chain, limit) for chain in COT_CHAINS]
+    for got, (want, _, _, _) in zip(scores, expected, strict=True):
+        assert len(got) == len(want)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert verifier.tokens == VerifierTokens(read=sum(e[1] for e in expected),
+                                             written=sum(e[2] for e in expected))
+    n_verdicts = sum(len(e[0]) for e in expected)
+    cut = sum(e[3] for e in expected)
+    assert 0 < cut < n_verdicts  # both kinds of rationale end are exercised
+
+
+def test_genrm_cot_sampling_is_seeded_per_chain(tiny_base):
+    """Sampled rationales (temperature 1): the same seed gives the same scores, another seed
+    others, and a chain's scores do not depend on which chains share its batch."""
+    model, tokenizer = verdict_llama(tiny_base)
+
+    def scores(chains, seed=0, batch_size=8):
+        verifier = GenerativeVerifier(model, tokenizer, n_rationales=3, max_rationale_tokens=6,
+                                      seed=seed, batch_size=batch_size)
+        return verifier.step_scores(*map(list, zip(*chains, strict=True)))
+
+    together = scores(COT_CHAINS)
+    for got, want in zip(scores(COT_CHAINS), together, strict=True):
+        np.testing.assert_array_equal(got, want)
+    alone = [scores([chain], batch_size=1)[0] for chain in COT_CHAINS]
+    for got, want in zip(alone, together, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    other = scores(COT_CHAINS, seed=1)
+    assert any(not np.allclose(a, b) for a, b in zip(other, together, strict=True))
+
+
+def test_genrm_cot_samples_rationales_with_the_model_probabilities():
+    """After each step end the verifier writes the rationale "7" or goes straight to its
+    verdict, each with probability 1/2; the verdict read right after the step end is
+    certainly <ok>, after "7" <ok> or <bad> equally. So a one-step chain's score averages 1
+    and 1/2 equally over K trajectories (mean 3/4), and K plus twice the "7"s is exactly
+    the tokens written."""
+    tokenizer, ok, bad = verdict_tokenizer()
+    table = torch.zeros(len(tokenizer), len(tokenizer))
+    eos, seven = tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("7")
+    table[eos, seven] = table[eos, ok] = 50.0
+    table[seven, ok] = table[seven, bad] = 50.0
+    k = 400
+    verifier = GenerativeVerifier(Bigram(table), tokenizer, n_rationales=k,
+                                  max_rationale_tokens=4, seed=5)
+    (score,) = verifier.step_scores(["1+1="], ["1+1=2"], [True])
+    thought = round(2 * k * (1 - score[0]))  # trajectories that wrote "7" (score 1/2)
+    assert verifier.tokens.written == k + thought
+    assert abs(score[0] - 0.75) < 4 * 0.25 / math.sqrt(k)  # four standard errors
 
 
 # -- training on a trivially separable toy ------------------------------------------------------

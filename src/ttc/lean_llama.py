@@ -15,7 +15,11 @@ computes the prompt part of attention as one matmul per prompt, which reads far 
 than a key/value buffer per row; :func:`decoder_for` picks it when a batch repeats its prompts
 enough to pay (:data:`SHARE_MIN_ROWS_PER_PROMPT`) and :class:`LeanLlamaDecoder` otherwise.
 
-Both reuse the model's own modules (RMSNorm, projections, rotary embedding), so there is no
+:class:`RaggedDecoder` serves callers whose rows advance by different numbers of tokens per
+call (a verifier reading a chain step in one row while another writes one rationale token):
+each row's tokens lie contiguous from the buffer's start, so nothing is padded in between.
+
+All reuse the model's own modules (RMSNorm, projections, rotary embedding), so there is no
 second copy of the architecture to drift; ``tests/test_sampling.py`` checks that they produce
 the same logits and the same greedy tokens as ``transformers``.
 """
@@ -97,13 +101,16 @@ class _LlamaRunner:
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
 
-    def _run(self, ids: torch.Tensor, attend) -> torch.Tensor:
-        """Logits of the last position (B, V); ``attend(layer, x, index)`` is the attention."""
+    def _run(self, ids: torch.Tensor, attend, last: torch.Tensor | None = None
+             ) -> torch.Tensor:
+        """Logits (B, V) of the last position, or of position ``last[b]`` of each row b;
+        ``attend(layer, x, index)`` is the attention."""
         x = self.inner.embed_tokens(ids)  # (B, T, C)
         for index, layer in enumerate(self.inner.layers):
             x = x + attend(layer, layer.input_layernorm(x), index)
             x = x + layer.mlp(layer.post_attention_layernorm(x))
-        return self.model.lm_head(self.inner.norm(x[:, -1]))  # (B, V)
+        x = x[:, -1] if last is None else x[torch.arange(x.shape[0], device=x.device), last]
+        return self.model.lm_head(self.inner.norm(x))  # (B, V)
 
 
 def _prefill_mask(valid: torch.Tensor) -> torch.Tensor:
@@ -320,3 +327,90 @@ class SharedPromptDecoder(_LlamaRunner):
         self.prompt_keys = [k.index_select(0, alive) for k in self.prompt_keys]
         self.prompt_values = [v.index_select(0, alive) for v in self.prompt_values]
         self._regroup()
+
+
+class RaggedDecoder(_LlamaRunner):
+    """Rows that each append their own number of tokens per call, into fixed buffers.
+
+    Row b's tokens occupy buffer columns ``0 .. lengths[b] - 1`` in order, so a row's cache
+    never has holes and its positions are its column indices: a call appends ``counts[b]``
+    tokens at column ``lengths[b]`` of each row (its other, padding, tokens are written past
+    the row's end and overwritten by its next real ones) and attends causally within the row.
+    :class:`LeanLlamaDecoder` instead appends the same number of columns to every row and
+    masks the padding, which costs a full span per row whenever one row feeds many tokens.
+    Buffers start at ``capacity`` columns and double when a call needs more.
+    """
+
+    def __init__(self, model: torch.nn.Module, batch: int, capacity: int = 64,
+                 device: torch.device | str | None = None):
+        super().__init__(model)
+        device = device if device is not None else self.inner.embed_tokens.weight.device
+        shape = (batch, self.n_kv, max(1, capacity), self.head_dim)
+        self.keys = [torch.zeros(shape, dtype=self.dtype, device=device)
+                     for _ in self.inner.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype, device=device)
+                       for _ in self.inner.layers]
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def _reserve(self, end: int) -> None:
+        """Make the buffers at least ``end`` columns wide (doubling, to amortise copies)."""
+        capacity = self.keys[0].shape[2]
+        if end <= capacity:
+            return
+        extra = max(end, 2 * capacity) - capacity
+
+        def grow(buffer: torch.Tensor) -> torch.Tensor:
+            batch, heads, _, dim = buffer.shape
+            return torch.cat([buffer, buffer.new_zeros((batch, heads, extra, dim))], dim=2)
+
+        self.keys = [grow(k) for k in self.keys]
+        self.values = [grow(v) for v in self.values]
+
+    def _attend(self, layer, x: torch.Tensor, positions: torch.Tensor, end: int,
+                keep: torch.Tensor, index: int) -> torch.Tensor:
+        """One attention block on ``x`` (B, S, C), writing its keys/values at each row's
+        positions (B, S) and attending to columns ``< end`` as ``keep`` (B, 1, S, end) says."""
+        attn = layer.self_attn
+        batch, steps, _ = x.shape
+        q, k, v = self._project(attn, x, positions)
+        capacity = self.keys[index].shape[2]
+        heads = torch.arange(batch * self.n_kv, device=x.device).view(batch, self.n_kv, 1)
+        where = (heads * capacity + positions[:, None, :]).reshape(-1)  # rows of a flat view
+        self.keys[index].view(-1, self.head_dim).index_copy_(0, where, k.reshape(-1, self.head_dim))
+        self.values[index].view(-1, self.head_dim).index_copy_(0, where,
+                                                               v.reshape(-1, self.head_dim))
+        keys, values = self.keys[index][:, :, :end], self.values[index][:, :, :end]
+        if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
+            keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+            values = values.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+        if steps == 1:
+            # one query per row: a plain masked softmax beats the CPU flash kernel here
+            scores = (q @ keys.transpose(-1, -2)) * self.head_dim**-0.5  # (B, H, 1, T)
+            scores = scores.masked_fill(~keep, float("-inf"))
+            out = torch.softmax(scores, dim=-1) @ values  # (B, H, 1, Dh)
+        else:
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=keep)
+        return attn.o_proj(out.transpose(1, 2).reshape(batch, steps, -1))
+
+    @torch.no_grad()
+    def feed(self, tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Append the first ``counts[b]`` of ``tokens[b]`` (B, S) to each row b; return the
+        next-token logits (B, V) after each row's last appended token (a row appending
+        nothing gets logits of no meaning, and keeps its length)."""
+        steps = tokens.shape[1]
+        positions = self.lengths[:, None] + torch.arange(steps, device=tokens.device)
+        end = int(self.lengths.max()) + steps
+        self._reserve(end)
+        columns = torch.arange(end, device=tokens.device)
+        keep = (columns[None, None, :] <= positions[:, :, None])[:, None]  # (B, 1, S, end)
+        logits = self._run(tokens, lambda layer, x, index:
+                           self._attend(layer, x, positions, end, keep, index),
+                           last=(counts - 1).clamp(min=0))
+        self.lengths = self.lengths + counts
+        return logits
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Drop every batch row not in ``rows`` (sequences done with) from all buffers."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        self.lengths = self.lengths.index_select(0, rows)

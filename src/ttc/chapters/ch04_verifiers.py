@@ -531,7 +531,7 @@ def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Pro
                        distinct["finished"].tolist(), sorted(p.name for p in scalar.values()),
                        sorted(p.name for p in generative.values()), config.likelihood_member,
                        sorted(config.rationale_samples), config.max_rationale_tokens,
-                       config.seed, "v1"))
+                       config.seed, "v2"))
     folder = artifact_path("scores", f"comparison-{key}")
     names = ["scores.parquet", "costs.parquet"]
     if (cached := load_tables(folder, names)) is not None:

@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ttc import lean_llama
 from ttc.config import config_hash
-from ttc.sampling import _cache_keyword, _cache_of
 from ttc.tasks import STEP_SEP, Problem, apply_op, parse_steps
 from ttc.tokenizer import ALPHABET
 from ttc.verifiers.labels import checker_labels, n_step_ends
@@ -162,7 +162,45 @@ def verifier_document(tokenizer, example: GenerativeExample) -> tuple[list[int],
 # ---------------------------------------------------------------------------------------------
 # Scoring.
 
-_FORCE, _THINK, _DONE = 0, 1, 2
+
+class _FullPassFeeder:
+    """What :meth:`GenerativeVerifier._trajectories` runs a model on when
+    :class:`ttc.lean_llama.RaggedDecoder` cannot (any causal LM that is not a plain Llama):
+    the same ``feed``/``keep_rows`` calls, each ``feed`` one full forward pass over every
+    row's tokens so far (right-padded, no cache). Slow, but it needs nothing of the model
+    beyond ``model(input_ids, attention_mask).logits``."""
+
+    def __init__(self, model: torch.nn.Module, batch: int, pad_id: int, device):
+        self.model, self.pad_id = model, pad_id
+        self.ids = torch.full((batch, 0), pad_id, dtype=torch.long, device=device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def feed(self, tokens: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Append the first ``counts[b]`` of ``tokens[b]`` to each row b; next-token logits
+        (B, V) after each row's last token."""
+        batch, steps = tokens.shape
+        end = int((self.lengths + counts).max())
+        if end > self.ids.shape[1]:
+            extra = self.ids.new_full((batch, end - self.ids.shape[1]), self.pad_id)
+            self.ids = torch.cat([self.ids, extra], dim=1)
+        offsets = torch.arange(steps, device=tokens.device)
+        real = offsets[None, :] < counts[:, None]
+        rows = torch.arange(batch, device=tokens.device)[:, None].expand(batch, steps)
+        self.ids[rows[real], (self.lengths[:, None] + offsets)[real]] = tokens[real]
+        self.lengths = self.lengths + counts
+        mask = torch.arange(end, device=tokens.device)[None, :] < self.lengths[:, None]
+        logits = self.model(input_ids=self.ids, attention_mask=mask.long()).logits
+        return logits[torch.arange(batch, device=tokens.device), (self.lengths - 1).clamp(min=0)]
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Drop every batch row not in ``rows``."""
+        self.ids, self.lengths = self.ids.index_select(0, rows), self.lengths.index_select(0, rows)
+
+
+def _fed(rows: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ids right-padded, and how many of each row are real: a ``feed``'s arguments."""
+    ids, mask = right_padded(rows, pad_id)
+    return ids.to(device), mask.sum(dim=1).to(device)
 
 
 class GenerativeVerifier(MemoizedVerifier):
@@ -172,8 +210,11 @@ class GenerativeVerifier(MemoizedVerifier):
     deterministic pass, so ``n_rationales`` must be 1); above 0, GenRM-CoT: ``n_rationales``
     rationale trajectories per chain are sampled at ``temperature``, each rationale ending at
     the first token that is not a rationale character (normally the verdict) or after
-    ``max_rationale_tokens`` tokens. ``model`` is any causal LM whose tokenizer has the
-    verdict tokens (:func:`ttc.verifiers.generative_train.load_generative_verifier`).
+    ``max_rationale_tokens`` tokens. Trajectory j of a chain draws from its own random
+    stream, seeded by ``(seed, chain, j)``, so a chain's scores do not depend on which chains
+    are scored with it. ``model`` is any causal LM whose tokenizer has the verdict tokens
+    (:func:`ttc.verifiers.generative_train.load_generative_verifier`); a plain Llama runs on
+    :class:`ttc.lean_llama.RaggedDecoder`, anything else on slow full forward passes.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, n_rationales: int = 1,
@@ -207,8 +248,12 @@ class GenerativeVerifier(MemoizedVerifier):
         if not todo:
             return out
         plans = [encoded[c] for c in todo for _ in range(k)]
-        runs = (self._trajectories(plans, int(config_hash((self.seed, chunk))[:8], 16))
-                if self.max_rationale_tokens else self._one_pass(plans))
+        if self.max_rationale_tokens:  # one random stream per chain and trajectory
+            seeds = [int(config_hash((self.seed, chunk[c], j))[:8], 16)
+                     for c in todo for j in range(k)]
+            runs = self._trajectories(plans, seeds)
+        else:
+            runs = self._one_pass(plans)
         for j, c in enumerate(todo):
             out[c] = np.mean(runs[j * k : (j + 1) * k], axis=0)  # over the K trajectories
         return out
@@ -237,78 +282,83 @@ class GenerativeVerifier(MemoizedVerifier):
         self.tokens.written += sum(len(s) for _, s in plans)
         return [np.cumprod(p_ok[r, ends]).tolist() for r, ends in enumerate(where)]
 
+    def _uniforms(self, seeds: Sequence[int], width: int) -> torch.Tensor:
+        """``width`` uniform draws in [0, 1) per row (R, width), row r's from its own
+        generator seeded ``seeds[r]``: a row's rationales do not depend on its batch."""
+        out = torch.empty((len(seeds), width), dtype=torch.float64)
+        for r, seed in enumerate(seeds):
+            out[r] = torch.rand(width, generator=torch.Generator().manual_seed(seed),
+                                dtype=torch.float64)
+        return out
+
+    def _next_tokens(self, logits: torch.Tensor, uniforms: torch.Tensor | None) -> torch.Tensor:
+        """Each row's next rationale token (B,): the most likely one at temperature 0, else
+        sampled at ``temperature`` by inverting its cumulative distribution at the row's next
+        uniform draw (B,)."""
+        if uniforms is None:
+            return logits.argmax(dim=-1).cpu()
+        probs = torch.softmax(logits.cpu().double() / self.temperature, dim=-1)
+        cumulative = probs.cumsum(dim=-1)
+        targets = (uniforms * cumulative[:, -1])[:, None]
+        picked = torch.searchsorted(cumulative, targets, right=True).squeeze(1)
+        return picked.clamp(max=logits.shape[-1] - 1)
+
     @torch.no_grad()
-    def _trajectories(self, plans: list[tuple[list[int], list[list[int]]]], seed: int
-                      ) -> list[list[float]]:
-        """Run every row's trajectory in lockstep with a KV cache: each pass feeds a row
-        either a whole step of the chain (after the ``<ok>`` of the previous verdict) or one
-        sampled rationale token; rows feeding fewer tokens are padded (masked) at the end.
-        Returns each row's running product of verdict probabilities per step end."""
+    def _trajectories(self, plans: list[tuple[list[int], list[list[int]]]],
+                      seeds: Sequence[int]) -> list[list[float]]:
+        """Every row's rationale trajectory, in rounds, one per chain step: the rows still
+        in the batch read step i (after the ``<ok>`` of their previous verdict) in one pass,
+        then write their rationales together, one token per pass, until every row has
+        reached its verdict (the first token that is not a rationale character, or the cut
+        at ``max_rationale_tokens``); rows whose chain has no further step then leave the
+        batch. Row r samples from its own stream, seeded ``seeds[r]``, so its trajectory is
+        the same in any batch (up to the last bits of the batched arithmetic). Returns each
+        row's running product of verdict probabilities per step end."""
         model, device = self.model, next(self.model.parameters()).device
-        pad = self.tokenizer.pad_token_id
-        n = len(plans)
-        width = max(len(p) for p, _ in plans)
-        ids = torch.full((n, width), pad, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for r, (prompt, _) in enumerate(plans):  # left padding: prompts end together
-            ids[r, width - len(prompt):] = torch.tensor(prompt)
-            mask[r, width - len(prompt):] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache, next_pos = _cache_of(out), positions[:, -1] + 1  # (B,)
-        logits = out["logits"][:, -1, :].float()
-        self.tokens.read += sum(len(p) for p, _ in plans)
-        generator = torch.Generator().manual_seed(seed)
-        mode = [_FORCE if steps else _DONE for _, steps in plans]
-        step, thought = [0] * n, [0] * n
-        runs: list[list[float]] = [[] for _ in range(n)]
-        cache_kw = _cache_keyword(model)
-        while True:
-            p_ok = torch.sigmoid(logits[:, self.ok_id] - logits[:, self.bad_id]).cpu()
-            if self.max_rationale_tokens and self.temperature > 0:
-                probs = torch.softmax(logits.cpu() / self.temperature, dim=-1)
-                sampled = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-            else:
-                sampled = logits.argmax(dim=-1).cpu()
-            keeps_thinking = torch.isin(sampled, self.rationale_ids).tolist()
-            feeds: list[list[int]] = [[] for _ in range(n)]
-            for r in range(n):
-                steps = plans[r][1]
-                if mode[r] == _FORCE:  # the first step, right after the prompt
-                    feeds[r] = list(steps[0])
-                    self.tokens.read += len(steps[0])
-                    mode[r], thought[r] = _THINK, 0
-                elif mode[r] == _THINK:
-                    self.tokens.written += 1  # a rationale token or the verdict
-                    if keeps_thinking[r] and thought[r] < self.max_rationale_tokens:
-                        feeds[r] = [int(sampled[r])]
-                        thought[r] += 1
-                        continue
-                    # the verdict position: score it, write <ok> and read the next step
-                    runs[r].append((runs[r][-1] if runs[r] else 1.0) * float(p_ok[r]))
-                    step[r] += 1
-                    if step[r] < len(steps):
-                        feeds[r] = [self.ok_id, *steps[step[r]]]
-                        self.tokens.read += len(steps[step[r]])
-                        thought[r] = 0
-                    else:
-                        mode[r] = _DONE  # the last verdict need not be fed back
-            lengths = torch.tensor([len(f) for f in feeds], device=device)
-            span = int(lengths.max())
-            if span == 0:
-                break
-            tokens = torch.full((n, span), pad, dtype=torch.long)
-            fed = torch.zeros((n, span), dtype=torch.long)
-            for r, f in enumerate(feeds):
-                tokens[r, : len(f)] = torch.tensor(f, dtype=torch.long)
-                fed[r, : len(f)] = 1
-            mask = torch.cat([mask, fed.to(device)], dim=-1)
-            offsets = torch.arange(span, device=device)
-            out = model(input_ids=tokens.to(device), attention_mask=mask,
-                        position_ids=next_pos[:, None] + offsets,
-                        use_cache=True, **{cache_kw: cache})
-            cache, next_pos = _cache_of(out), next_pos + lengths
-            last = (lengths - 1).clamp(min=0)  # each row's last fed token predicts next
-            logits = out["logits"][torch.arange(n, device=device), last].float()
+        pad, limit = self.tokenizer.pad_token_id, self.max_rationale_tokens
+        n_steps = torch.tensor([len(steps) for _, steps in plans], dtype=torch.long)
+        runs: list[list[float]] = [[] for _ in plans]
+        rows = torch.nonzero(n_steps > 0).squeeze(1)  # the plan of every batch row
+        if len(rows) == 0:
+            return runs
+        most = int(n_steps.max())
+        uniforms = (self._uniforms([seeds[r] for r in rows.tolist()], most * (limit + 1))
+                    if self.temperature > 0 else None)
+        drawn = torch.zeros(len(rows), dtype=torch.long)  # each row's draws so far
+        prompts = [plans[r][0] for r in rows.tolist()]
+        longest = max(len(p) + sum(map(len, s)) + len(s) for p, s in plans)
+        feeder = (lean_llama.RaggedDecoder(model, len(rows), longest + limit, device)
+                  if lean_llama.supports(model) else _FullPassFeeder(model, len(rows), pad,
+                                                                     device))
+        feeder.feed(*_fed(prompts, pad, device))
+        self.tokens.read += sum(map(len, prompts))
+        for i in range(most):
+            steps = [plans[r][1][i] for r in rows.tolist()]
+            self.tokens.read += sum(map(len, steps))
+            logits = feeder.feed(*_fed([[self.ok_id, *s] if i else s for s in steps], pad,
+                                       device)).float()
+            thinking = torch.ones(len(rows), dtype=torch.bool)
+            verdicts = torch.zeros(len(rows))
+            for thought in range(limit + 1):
+                p_ok = torch.sigmoid(logits[:, self.ok_id] - logits[:, self.bad_id]).cpu()
+                draws = (None if uniforms is None else  # rows not thinking: any draw
+                         uniforms.gather(1, drawn.clamp(max=uniforms.shape[1] - 1)[:, None])[:, 0])
+                sampled = self._next_tokens(logits, draws)
+                drawn += thinking.long()
+                self.tokens.written += int(thinking.sum())  # a rationale token or the verdict
+                more = thinking & torch.isin(sampled, self.rationale_ids) & (thought < limit)
+                verdicts = torch.where(thinking & ~more, p_ok, verdicts)
+                thinking = more
+                if not bool(more.any()):
+                    break
+                logits = feeder.feed(sampled[:, None].to(device), more.long().to(device)).float()
+            for b, r in enumerate(rows.tolist()):
+                runs[r].append((runs[r][-1] if runs[r] else 1.0) * float(verdicts[b]))
+            stay = n_steps[rows] > i + 1
+            if not bool(stay.all()):
+                keep = torch.nonzero(stay).squeeze(1)
+                feeder.keep_rows(keep.to(device))
+                rows, drawn = rows[keep], drawn[keep]
+                if uniforms is not None:
+                    uniforms = uniforms[keep]
         return runs

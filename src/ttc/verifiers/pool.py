@@ -10,7 +10,8 @@ not models.
 Results do not depend on the number of workers: the distinct chains are put in the order in
 which :class:`ttc.verifiers.scoring.MemoizedVerifier` batches them (by length, then text) and
 cut into slices of whole batches, so every verifier scores the same batches as it would in one
-process, and a GenRM-CoT draws the same rationales (its random stream is seeded per batch).
+process, and a GenRM-CoT draws the same rationales (each chain's from its own random
+stream, and with the same batches even the last bits of the batched arithmetic agree).
 """
 
 from __future__ import annotations
