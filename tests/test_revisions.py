@@ -665,3 +665,53 @@ def test_generate_chains_with_a_tiny_reviser(tiny_base):
                                                          max_new, seed=0))
     other = generate_chains(model, tokenizer, problems, [3, 1], max_new, seed=1)
     assert other["completion"].tolist() != table["completion"].tolist()
+
+
+def test_sharded_chains_are_each_shards_chains_whatever_the_workers(tiny_base, monkeypatch):
+    """Chapter 6 writes its chains in shards on worker processes: shard ``s`` is
+    generate_chains on every second problem with seed ``seed * 2 + s``, scored by the ORM and
+    numbered back into the whole list; the same table with one worker and with two."""
+    from tests.test_verifiers import oracle_examples
+    from ttc.chapters.ch06_revisions import CHAIN_SHARDS, sharded_chains
+    from ttc.family.train import load_member
+    from ttc.verifiers import VerifierTrainConfig, load_verifier, train_verifier
+
+    base, _ = tiny_base
+    reviser = train_reviser(base, unsolved_examples(per_problem=1),
+                            RevisionTrainConfig(epochs=1, batch_size=12), progress=False,
+                            device="cpu")
+    orm = train_verifier(base, oracle_examples(2), VerifierTrainConfig(epochs=1, batch_size=8),
+                         "orm", progress=False, device="cpu")
+    problems = [PROBLEMS[1], PROBLEMS[2], PROBLEMS[3]]  # shards of problems 0, 2 and of 1
+    lengths, max_new, seed = [3, 1], 10, 5
+    runs = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("TTC_WORKERS", workers)
+        runs[workers] = sharded_chains(reviser, orm, problems, lengths, max_new, 1.0, seed,
+                                       history=4, progress=False)
+    pd.testing.assert_frame_equal(runs["1"], runs["2"])
+    table = runs["1"]
+
+    assert CHAIN_SHARDS == 2
+    model, tokenizer = load_member(reviser, device="cpu")
+    judge = load_verifier(orm, device="cpu")
+    parts = []
+    for shard, indices in enumerate([[0, 2], [1]]):
+        own = [problems[i] for i in indices]
+        part = generate_chains(model, tokenizer, own, lengths, max_new, 1.0,
+                               seed=seed * 2 + shard, history=4)
+        scores = judge.step_scores([own[p].prompt for p in part["problem"]],
+                                   part["completion"].tolist(), part["finished"].tolist())
+        parts.append(part.assign(orm=[float(s[-1]) if len(s) else 0.0 for s in scores],
+                                 n_ops=[own[p].n_ops for p in part["problem"]],
+                                 problem=[indices[p] for p in part["problem"]]))
+    # every attempt once, in generate_chains' order for the whole list: attempt, problem, chain
+    order = [(a, p, j) for a in range(3) for p in range(3) for j in range(2) if lengths[j] > a]
+    assert list(table[["attempt", "problem", "chain"]].itertuples(index=False)) == order
+    keys = ["problem", "chain", "attempt"]
+    expected = pd.concat(parts).sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(table.sort_values(keys).reset_index(drop=True), expected)
+    assert table["n_ops"].tolist() == [problems[p].n_ops for p in table["problem"]]
+    assert table["orm"].between(0, 1).all()
+    for row in table.itertuples():
+        assert row.correct == grade(problems[row.problem], row.completion, row.finished)

@@ -154,3 +154,44 @@ def test_ray_fan_out_equals_unsharded(llm_args, tmp_path, monkeypatch):
     for name, table in reference.items():
         pd.testing.assert_frame_equal(fanned[name], table)
     assert not list((tmp_path / "ray" / "samples").glob("*.shards"))
+
+
+def test_draw_sets_splits_each_set_between_workers_and_agrees(tiny_base, monkeypatch):
+    """ttc.policy_samples.draw_sets: with two workers a set of several shards is two jobs
+    (worker shards 0/2 and 1/2), a one-shard set one job; the tables equal one process's
+    draw_samples with one worker or two."""
+    from ttc import parallel
+    from ttc.family.train import load_member
+    from ttc.policy_samples import draw_sets
+
+    base, cache = tiny_base
+    problems = generate_problems(TaskConfig(min_ops=1, max_ops=2), "test", 3, seed=0)
+    spec = SampleSpec(n_samples=2, max_new_tokens=8, problems_per_shard=2)
+    sets = {"three shards": (problems[:5], spec), "one shard": (problems[4:6], spec)}
+    model, tokenizer = load_member(base, device="cpu")
+    reference = {name: draw_samples(model, tokenizer, base.name, chunk, spec, progress=False)
+                 for name, (chunk, spec) in sets.items()}
+    real_run_jobs, jobs = parallel.run_jobs, {}
+
+    def recorded(fn, items, **kwargs):
+        jobs[workers] = [(item[2], item[4]) for item in items]
+        return real_run_jobs(fn, items, **kwargs)
+
+    monkeypatch.setattr(parallel, "run_jobs", recorded)
+    for workers in ("1", "2"):
+        monkeypatch.setenv("TTC_WORKERS", workers)
+        monkeypatch.setenv("TTC_CACHE", str(cache / f"workers-{workers}"))
+        drawn = draw_sets(base, "cpu", sets, progress=False)
+        assert drawn.keys() == reference.keys()
+        for name, table in reference.items():
+            pd.testing.assert_frame_equal(drawn[name], table)
+        assert not list((cache / f"workers-{workers}" / "samples").glob("*.shards"))
+    assert jobs["1"] == [(problems[:5], None), (problems[4:6], None)]
+    assert jobs["2"] == [(problems[:5], Shard(0, 2)), (problems[:5], Shard(1, 2)),
+                         (problems[4:6], None)]
+    # cached: nothing left to draw
+    jobs.clear()
+    workers = "2"
+    pd.testing.assert_frame_equal(draw_sets(base, "cpu", sets, progress=False)["one shard"],
+                                  reference["one shard"])
+    assert jobs["2"] == []

@@ -31,33 +31,46 @@ KEPT = ("problem", "n_ops", "sample", "finished", "n_tokens", "answer", "correct
 
 
 def sample_set_job(job) -> None:
-    """Draw one sample set into the cache (a job of :func:`ttc.parallel.run_jobs`):
-    ``job`` is (checkpoint, device, problems, SampleSpec)."""
+    """Draw one sample set, or one worker's share of its shards, into the cache (a job of
+    :func:`ttc.parallel.run_jobs`): ``job`` is (checkpoint, device, problems, SampleSpec,
+    :class:`ttc.sampling.Shard` or None for every shard)."""
     from ttc.family.train import load_member
     from ttc.sampling import draw_samples
 
-    path, device, problems, spec = job
+    path, device, problems, spec, shard = job
     model, tokenizer = load_member(path, device=device)
-    draw_samples(model, tokenizer, Path(path).name, problems, spec, progress=False)
+    draw_samples(model, tokenizer, Path(path).name, problems, spec, progress=False,
+                 shard=shard)
 
 
 def draw_sets(path: Path, device: str, sets: Mapping[object, tuple[Sequence, object]],
               progress: bool = True) -> dict[object, pd.DataFrame]:
     """Every sample set of one policy (``sets``: name -> (problems, SampleSpec)), drawn on
-    worker processes where not cached, largest first; returns name -> samples table."""
+    worker processes where not cached, largest first; returns name -> samples table.
+
+    On a CPU a set is split between as many jobs as there are workers (each draws the
+    :class:`ttc.sampling.Shard` of its number), so one large set keeps every core busy too.
+    Shards are seeded by their number, so the tables do not depend on the worker count;
+    whatever shards no job merged are merged here."""
     from ttc.devices import resolve_device
     from ttc.family.train import load_member
-    from ttc.parallel import run_jobs
-    from ttc.sampling import draw_samples, samples_cached
+    from ttc.parallel import run_jobs, worker_count
+    from ttc.sampling import Shard, draw_samples, samples_cached
 
     model, tokenizer = load_member(path, device=device)
-    todo = [name for name, (problems, spec) in sets.items()
-            if not samples_cached(model, path.name, problems, spec)]
-    run_jobs(sample_set_job, [(str(path), device, *sets[name]) for name in todo],
-             desc="sample sets", progress=progress and bool(todo),
-             labels=[str(name) for name in todo],
-             costs=[len(sets[name][0]) * sets[name][1].n_samples for name in todo],
-             parallel=resolve_device(device) == "cpu")
+    parallel = resolve_device(device) == "cpu"
+    jobs, labels, costs = [], [], []
+    for name, (problems, spec) in sets.items():
+        if samples_cached(model, path.name, problems, spec):
+            continue
+        parts = worker_count(-(-len(problems) // spec.problems_per_shard)) if parallel else 1
+        for index in range(parts):
+            jobs.append((str(path), device, problems, spec,
+                         Shard(index, parts) if parts > 1 else None))
+            labels.append(f"{name} {index + 1}/{parts}" if parts > 1 else str(name))
+            costs.append(len(problems) * spec.n_samples / parts)
+    run_jobs(sample_set_job, jobs, desc="sample sets", progress=progress and bool(jobs),
+             labels=labels, costs=costs, parallel=parallel)
     return {name: draw_samples(model, tokenizer, path.name, problems, spec, progress=False)
             for name, (problems, spec) in sets.items()}
 

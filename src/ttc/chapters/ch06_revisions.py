@@ -4,6 +4,11 @@ The policy is fine-tuned into a revision model on its own samples of training pr
 (wrong attempts close to a right one, then the right one). On chapter 5's test problems it
 writes chains of attempts; every sequential:parallel split of every budget is scored with
 majority vote, a vote over the chains' last attempts, chapter 4's ORM and the oracle.
+
+The policy's samples of the training problems and the chains run on worker processes with one
+torch thread each (:mod:`ttc.parallel`): the samples through
+:func:`ttc.policy_samples.draw_sets`, the chains in :data:`CHAIN_SHARDS` shards of the test
+problems, each with its own seed, so neither depends on the number of workers.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import pandas as pd
 from ttc.cache import artifact_path, load_tables, save_tables
 from ttc.claims import REVISION_CLAIMS, paired_verdicts
 from ttc.config import ConfigError, config_hash, require_range
+from ttc.devices import resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
+from ttc.parallel import run_jobs
 from ttc.report import cell, fmt
-from ttc.tasks import generate_problems
+from ttc.tasks import Problem, generate_problems
 from ttc.upstream import (
     DIFFICULTY_GROUPS,
     checkpoint,
@@ -74,18 +81,18 @@ class RevisionsChapterConfig:
 def train(config: RevisionsChapterConfig, inputs, progress: bool = True):
     """Build the revision data from the policy's samples and fine-tune (cached); return the
     checkpoint folder and the examples."""
-    from ttc.family.train import load_member
+    from ttc.policy_samples import draw_sets
     from ttc.revisions import RevisionTrainConfig, revision_examples, train_reviser
-    from ttc.sampling import SampleSpec, draw_samples
+    from ttc.sampling import SampleSpec
 
     fconfig = inputs["02_family"].config
     policy_path = checkpoint(inputs, policy(inputs))
-    model, tokenizer = load_member(policy_path, device=fconfig.device)
     problems = generate_problems(fconfig.task, "train", config.n_train_problems_per_ops,
                                  seed=config.seed + 3033)
     spec = SampleSpec(n_samples=config.train_samples, max_new_tokens=fconfig.max_new_tokens,
                       seed=config.seed + 13)
-    samples = draw_samples(model, tokenizer, policy_path.name, problems, spec, progress)
+    samples = draw_sets(policy_path, fconfig.device, {"train": (problems, spec)},
+                        progress)["train"]
     examples = revision_examples(problems, samples, per_problem=config.examples_per_problem,
                                  seed=config.seed, max_wrong=config.history,
                                  reference_when_unsolved=config.reference_when_unsolved)
@@ -98,30 +105,96 @@ def train(config: RevisionsChapterConfig, inputs, progress: bool = True):
     return train_reviser(policy_path, examples, recipe, progress, fconfig.device), examples
 
 
+#: the test problems are split into this many shards (problem ``p`` in shard
+#: ``p mod CHAIN_SHARDS``, so every shard has every difficulty), each written by one job of
+#: :func:`ttc.parallel.run_jobs` with its own seed; a fixed number, so the chains are the same
+#: whatever the number of workers (two keep this project's 2-core machines busy)
+CHAIN_SHARDS = 2
+
+
+@dataclass(frozen=True)
+class ChainShard:
+    """One job of :func:`sharded_chains`: the chains of the test problems ``problems``
+    (``indices`` are their numbers in the whole list), written by the reviser checkpoint
+    ``reviser`` with random stream ``seed`` and scored by the ORM checkpoint ``orm``."""
+
+    reviser: str
+    orm: str
+    device: str
+    problems: tuple[Problem, ...]
+    indices: tuple[int, ...]
+    lengths: tuple[int, ...]
+    max_new_tokens: int
+    temperature: float
+    seed: int
+    history: int
+
+
+def chain_shard_job(job: ChainShard) -> pd.DataFrame:
+    """Write and score one shard's chains (a job of :func:`ttc.parallel.run_jobs`): the
+    table of :func:`ttc.revisions.generate_chains` with ``orm`` (the ORM's last step score;
+    0 for an empty attempt) and ``n_ops``, ``problem`` numbering the whole list."""
+    from ttc.family.train import load_member
+    from ttc.revisions import generate_chains
+    from ttc.verifiers import load_verifier
+
+    model, tokenizer = load_member(job.reviser, device=job.device)
+    table = generate_chains(model, tokenizer, job.problems, list(job.lengths),
+                            job.max_new_tokens, job.temperature, job.seed,
+                            history=job.history)
+    orm = load_verifier(job.orm, device=job.device)
+    scores = orm.step_scores([job.problems[p].prompt for p in table["problem"]],
+                             table["completion"].tolist(), table["finished"].tolist())
+    table["orm"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
+    table["n_ops"] = [job.problems[p].n_ops for p in table["problem"]]
+    table["problem"] = [job.indices[p] for p in table["problem"]]
+    return table
+
+
+def sharded_chains(reviser, orm, problems: list[Problem], lengths: list[int],
+                   max_new_tokens: int, temperature: float, seed: int, history: int,
+                   device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+    """Chains of ``lengths`` for every problem, written and ORM-scored in
+    :data:`CHAIN_SHARDS` shards on worker processes (one after the other on a GPU); shard
+    ``s`` draws with seed ``seed * CHAIN_SHARDS + s``. Rows in the order
+    :func:`ttc.revisions.generate_chains` gives for the whole list (by attempt, then
+    problem, then chain)."""
+    count = min(CHAIN_SHARDS, len(problems))
+    if count == 0:
+        raise ValueError("sharded_chains needs at least one problem")
+    jobs = [ChainShard(str(reviser), str(orm), device, tuple(problems[s::CHAIN_SHARDS]),
+                       tuple(range(s, len(problems), CHAIN_SHARDS)), tuple(lengths),
+                       max_new_tokens, temperature, seed * CHAIN_SHARDS + s, history)
+            for s in range(count)]
+    frames = run_jobs(chain_shard_job, jobs, desc="chains", progress=progress,
+                      labels=[f"shard {s + 1}/{count}" for s in range(count)],
+                      costs=[len(job.problems) for job in jobs],
+                      parallel=resolve_device(device) == "cpu")
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values(["attempt", "problem", "chain"], kind="stable",
+                             ignore_index=True)
+
+
 def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = True
            ) -> pd.DataFrame:
-    """The revision model's chains on the test problems (cached), with ORM scores."""
-    from ttc.family.train import load_member
-    from ttc.revisions import chain_lengths, generate_chains
-    from ttc.verifiers import load_verifier
+    """The revision model's chains on the test problems (cached), with ORM scores
+    (:func:`sharded_chains`)."""
+    from ttc.revisions import chain_lengths
 
     fconfig = inputs["02_family"].config
     problems, _ = search_problems(inputs)
     orm_path = verifier_checkpoints(inputs)["orm"]
     lengths = chain_lengths(max(config.budgets))
+    # v2: written in CHAIN_SHARDS shards with a seed each (v1: one stream for every problem)
     key = config_hash((reviser.name, orm_path.name, [p.prompt for p in problems], lengths,
-                       config.temperature, config.seed, config.history, "v1"))
+                       config.temperature, config.seed, config.history,
+                       ("shards", CHAIN_SHARDS), "v2"))
     folder = artifact_path("revisions", key)
     if (cached := load_tables(folder, ["chains.parquet"])) is not None:
         return cached["chains.parquet"]
-    model, tokenizer = load_member(reviser, device=fconfig.device)
-    table = generate_chains(model, tokenizer, problems, lengths, max_new_tokens(inputs),
-                            config.temperature, config.seed, history=config.history)
-    orm = load_verifier(orm_path, device=fconfig.device)
-    scores = orm.step_scores([problems[p].prompt for p in table["problem"]],
-                             table["completion"].tolist(), table["finished"].tolist())
-    table["orm"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
-    table["n_ops"] = [problems[p].n_ops for p in table["problem"]]
+    table = sharded_chains(reviser, orm_path, problems, lengths, max_new_tokens(inputs),
+                           config.temperature, config.seed, config.history,
+                           device=fconfig.device, progress=progress)
     save_tables(folder, {"chains.parquet": table})
     return table
 
