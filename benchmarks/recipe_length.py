@@ -50,8 +50,10 @@ def main() -> None:
     chapter = chapter_config(args.profile, "02_family")
     base = chapter.train_config
     members = list(chapter.members)
-    jobs = [(m, replace(base, steps=s), args.per_ops, chapter.max_new_tokens)
-            for s in (args.steps, args.against) for m in members]
+    # the chapter's own recipe at each step count (its evaluation interval follows the steps),
+    # so that the checkpoints are the ones a build with that step count caches
+    jobs = [(m, replace(chapter, train_steps=s).train_config, args.per_ops,
+             chapter.max_new_tokens) for s in (args.steps, args.against) for m in members]
     results = run_jobs(evaluate, jobs, desc="members", labels=[f"{j[0]}@{j[1].steps}"
                                                                 for j in jobs])
     print(f"greedy accuracy on {args.per_ops} validation problems per number of operations "
