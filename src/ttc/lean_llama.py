@@ -101,6 +101,20 @@ class _LlamaRunner:
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin, v
 
+    def _attention(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                   keep: torch.Tensor) -> torch.Tensor:
+        """Attention of queries (B, H, S, Dh) over cached keys and values (B, H_kv, T, Dh)
+        where ``keep`` (B, 1, S, T) allows; returns (B, H, S, Dh)."""
+        if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
+            keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+            values = values.repeat_interleave(self.n_heads // self.n_kv, dim=1)
+        if q.shape[2] == 1:
+            # one query per row: a plain masked softmax beats the CPU flash kernel here
+            scores = (q @ keys.transpose(-1, -2)) * self.head_dim**-0.5  # (B, H, 1, T)
+            scores = scores.masked_fill(~keep, float("-inf"))
+            return torch.softmax(scores, dim=-1) @ values  # (B, H, 1, Dh)
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=keep)
+
     def _run(self, ids: torch.Tensor, attend, last: torch.Tensor | None = None
              ) -> torch.Tensor:
         """Logits (B, V) of the last position, or of position ``last[b]`` of each row b;
@@ -150,17 +164,8 @@ class LeanLlamaDecoder(_LlamaRunner):
         end = self.length + steps
         self.keys[index][:, :, self.length:end] = k
         self.values[index][:, :, self.length:end] = v
-        keys, values = self.keys[index][:, :, :end], self.values[index][:, :, :end]
-        if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
-            keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-            values = values.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-        if steps == 1:
-            # one query per row: a plain masked softmax beats the CPU flash kernel here
-            scores = (q @ keys.transpose(-1, -2)) * self.head_dim**-0.5  # (B, H, 1, T)
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-            out = torch.softmax(scores, dim=-1) @ values  # (B, H, 1, Dh)
-        else:
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
+        out = self._attention(q, self.keys[index][:, :, :end], self.values[index][:, :, :end],
+                              attn_mask)
         return attn.o_proj(out.transpose(1, 2).reshape(batch, steps, -1))
 
     def _forward(self, ids: torch.Tensor, positions: torch.Tensor,
@@ -379,17 +384,8 @@ class RaggedDecoder(_LlamaRunner):
         self.keys[index].view(-1, self.head_dim).index_copy_(0, where, k.reshape(-1, self.head_dim))
         self.values[index].view(-1, self.head_dim).index_copy_(0, where,
                                                                v.reshape(-1, self.head_dim))
-        keys, values = self.keys[index][:, :, :end], self.values[index][:, :, :end]
-        if self.n_kv != self.n_heads:  # grouped-query attention: share each key head
-            keys = keys.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-            values = values.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-        if steps == 1:
-            # one query per row: a plain masked softmax beats the CPU flash kernel here
-            scores = (q @ keys.transpose(-1, -2)) * self.head_dim**-0.5  # (B, H, 1, T)
-            scores = scores.masked_fill(~keep, float("-inf"))
-            out = torch.softmax(scores, dim=-1) @ values  # (B, H, 1, Dh)
-        else:
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=keep)
+        out = self._attention(q, self.keys[index][:, :, :end], self.values[index][:, :, :end],
+                              keep)
         return attn.o_proj(out.transpose(1, 2).reshape(batch, steps, -1))
 
     @torch.no_grad()
