@@ -44,6 +44,18 @@ def levenshtein(a: str, b: str) -> int:
                levenshtein(a[1:], b[1:]) + (a[0] != b[0]))
 
 
+def levenshtein_table(a: str, b: str) -> int:
+    """The full dynamic-programming table, row by row (for strings too long to recurse)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
 @pytest.mark.parametrize("a,b,expected", [
     ("", "abc", 3),
     ("abc", "", 3),
@@ -72,6 +84,23 @@ def test_edit_distance_matches_brute_force():
         assert d == edit_distance(b, a)
         assert abs(len(a) - len(b)) <= d <= max(len(a), len(b))
         assert (d == 0) == (a == b)
+
+
+def test_edit_distance_matches_brute_force_beyond_one_machine_word():
+    """The bit-parallel distance keeps one bit per character of ``b``: chains of chapter 6's
+    length (about 100 characters) need more than 64 of them."""
+    rng = random.Random(1)
+    alphabet = "0123456789+-=;"
+    for _ in range(60):
+        a = "".join(rng.choices(alphabet, k=rng.randint(60, 140)))
+        # b: a with a few edits (the near misses chapter 6 looks for) or unrelated text
+        b = list(a) if rng.random() < 0.7 else rng.choices(alphabet, k=rng.randint(60, 140))
+        for _ in range(rng.randint(0, 6)):
+            b.insert(rng.randint(0, len(b)), rng.choice(alphabet))
+            del b[rng.randrange(len(b))]
+            b[rng.randrange(len(b))] = rng.choice(alphabet)
+        b = "".join(b)
+        assert edit_distance(a, b) == levenshtein_table(a, b) == edit_distance(b, a), (a, b)
 
 
 # ---------------------------------------------------------------------------------------------

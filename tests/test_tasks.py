@@ -86,6 +86,17 @@ def test_generation_deterministic_and_seed_dependent() -> None:
     assert sample_problem(r1, cfg, 4) == sample_problem(r2, cfg, 4)
 
 
+def test_generate_problems_remembered_but_not_shared() -> None:
+    """The test set is drawn once per process; a caller that changes its list does not
+    change the next caller's."""
+    cfg = TaskConfig(min_ops=1, max_ops=2)
+    first = generate_problems(cfg, "test", 4, seed=11)
+    first.pop()
+    again = generate_problems(cfg, "test", 4, seed=11)
+    assert len(again) == 8 and again[:7] == first
+    assert generate_problems(cfg, "test", 2, seed=11) == [*again[:2], *again[4:6]]
+
+
 def test_generate_fast_and_valid() -> None:
     cfg = TaskConfig()
     probs = generate_problems(cfg, "train", 500, seed=0)  # 4000 problems

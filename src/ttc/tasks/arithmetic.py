@@ -19,6 +19,7 @@ Everything that reads model output (:func:`parse_steps`, :func:`parse_answer`, :
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -245,6 +246,14 @@ def generate_problems(config: TaskConfig, split: str, n_per_ops: int, seed: int)
         raise ValueError(f"split={split!r}: allowed {SPLITS}")
     if n_per_ops < 0:
         raise ValueError(f"n_per_ops={n_per_ops}: need n_per_ops >= 0")
+    return list(_generated(config, split, n_per_ops, seed))
+
+
+@functools.lru_cache(maxsize=32)
+def _generated(config: TaskConfig, split: str, n_per_ops: int, seed: int) -> tuple[Problem, ...]:
+    """:func:`generate_problems`, remembered: a test set of 1,000 problems takes about a
+    second to draw, and every chapter (and each of its worker jobs) asks for it again.
+    Problems are frozen, so the remembered ones are shared safely."""
     out: list[Problem] = []
     for n_ops in range(config.min_ops, config.max_ops + 1):
         rng = random.Random(f"ttc.arithmetic:{seed}:{n_ops}")
@@ -262,7 +271,7 @@ def generate_problems(config: TaskConfig, split: str, n_per_ops: int, seed: int)
             if prompt not in seen and split_of(prompt) == split:
                 seen.add(prompt)
                 out.append(p)
-    return out
+    return tuple(out)
 
 
 def train_stream(config: TaskConfig, seed: int) -> Iterator[Problem]:
