@@ -239,6 +239,8 @@ def test_facts_on_hand_built_tables():
     assert ch03.facts(_tables(), CONFIG) == {
         "n_problems": "4",
         "n_samples": "4",
+        "matched_text": "every member draws as many",
+        "small_n": "4", "mid_n": "4", "large_n": "4",
         "hard_n_problems": "2",
         "hard_n_samples": "8",
         "temperature": "0.7",
@@ -275,6 +277,18 @@ def test_facts_without_right_answers_on_the_hard_subset():
     assert facts["hard_chain_solved_small"] == "0"
 
 
+def test_facts_read_each_members_own_sample_count():
+    """A member that drew fewer samples (FLOPs-matched) is quoted at its own largest k."""
+    tables = _tables()
+    fewer = tables["per_problem"]["model"] == "l"
+    tables["per_problem"] = tables["per_problem"].assign(n=tables["per_problem"]["n"].where(
+        ~fewer, 1))
+    facts = ch03.facts(tables, ch03.SamplingChapterConfig(n_samples=4, flops_matched_to="m"))
+    assert facts["large_n"] == "1" and facts["large_medium_kmax"] == "0.60"  # k = 1
+    assert facts["mid_n"] == "4" and facts["mid_medium_kmax"] == "0.50"
+    assert "larger than m" in facts["matched_text"] and "l 1" in facts["matched_text"]
+
+
 def test_facts_on_empty_tables_read_n_a():
     empty = {name: frame.iloc[0:0] for name, frame in _tables().items()}
     facts = ch03.facts(empty, CONFIG)
@@ -288,3 +302,31 @@ def test_facts_on_empty_tables_read_n_a():
 
 def test_every_glue_role_of_the_notebook_is_a_fact():
     assert _glue_names("03_sampling") == set(ch03.facts(_tables(), CONFIG))
+
+
+# -- FLOPs-matched sample counts ---------------------------------------------------------------
+
+def test_matched_samples_by_hand():
+    """128 samples of a member of N = 100 cost as much as 128·100/N of a larger one; the
+    larger one draws the next power of two up (never more than 128, never fewer than 2)."""
+    from ttc.config import ConfigError
+    from ttc.upstream import matched_samples
+
+    sizes = {"a": 50, "b": 100, "c": 226, "d": 400, "e": 100_000}
+    config = ch03.SamplingChapterConfig(n_samples=128, flops_matched_to="b")
+    # a: smaller, all 128; c: 128·100/226 = 56.6 -> 64; d: 32 exactly; e: 0.128 -> 2
+    assert matched_samples(config, sizes) == {"a": 128, "b": 128, "c": 64, "d": 32, "e": 2}
+    every = ch03.SamplingChapterConfig(n_samples=128)
+    assert set(matched_samples(every, sizes).values()) == {128}
+    with pytest.raises(ConfigError, match="flops_matched_to.*'z'.*allowed: a, b"):
+        matched_samples(ch03.SamplingChapterConfig(flops_matched_to="z"), sizes)
+    with pytest.raises(ConfigError, match="flops_matched_to"):
+        ch03.SamplingChapterConfig(model="some/model", flops_matched_to="b")
+
+
+def test_matched_text_names_the_members_that_draw_fewer():
+    config = ch03.SamplingChapterConfig(n_samples=128, flops_matched_to="f64x3")
+    drawn = pd.Series({"f32x2": 128, "f64x3": 128, "f96x3": 64, "f128x4": 32})
+    text = ch03.matched_text(drawn, config)
+    assert "larger than f64x3" in text and "f96x3 64, f128x4 32" in text
+    assert ch03.matched_text(pd.Series({"f32x2": 128}), config) == "every member draws as many"

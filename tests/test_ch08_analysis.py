@@ -202,7 +202,8 @@ def test_unsolved_curves_policy_deployment_and_winners():
 def _tables():
     members = pd.DataFrame({"model": ["p", "z", "a"], "N": [20, 40, 10],
                             "D": [1, 1, 1], "train_flops": [2e3, 4e3, 1e3]})
-    setup = pd.DataFrame([{"policy": "p", "n_samples": 16}])
+    setup = pd.DataFrame([{"policy": "p", "n_samples": 16, "policy_n": 16,
+                           "drawn": "16 per problem, but z 4, as many as cost the policy's 16"}])
     reach = pd.DataFrame({"small": ["a", "a", "p"], "large": ["p", "z", "z"],
                           "M": [2.0, 4.0, 2.0], "large_greedy_right": [20, 30, 30],
                           "out_of_reach": [4, 15, 6], "share": [0.2, 0.5, 0.2]})
@@ -241,6 +242,7 @@ def test_facts_by_hand():
     claims = {claim.key: claim.holds_text for claim in FLOOR_CLAIMS}
     assert ch8.facts(_tables(), ch8.FloorChapterConfig()) == {
         "n_samples": "16", "smallest": "a", "largest": "z", "policy": "p",
+        "drawn": "16 per problem, but z 4, as many as cost the policy's 16", "policy_n": "16",
         "reach_n": "6", "reach_of": "30", "reach_share": "0.20", "tiny_share": "0.50",
         "hard_small": "0.90", "hard_policy": "0.45",
         # medians of 10 and 10^0.5 = 3.16 saved; of vote slopes 0.5 and 1.5
@@ -278,3 +280,12 @@ def test_facts_when_the_policy_is_the_largest_member():
     assert facts["policy"] == "z"
     assert facts["reach_share"] == facts["dep_k_lo"] == facts["dep_r_hi"] == "n/a"
     assert facts["hard_policy"] == "0.10"
+
+
+def test_drawn_text_quotes_who_drew_fewer():
+    per_problem = pd.DataFrame({"model": ["f32x2", "f32x2", "f64x3", "f128x4"],
+                                "n": [128, 128, 128, 32]})
+    assert ch8.drawn_text(per_problem) == ("128 per problem, but f128x4 32, as many as cost "
+                                           "the policy's 128")
+    assert ch8.drawn_text(per_problem[per_problem["model"] != "f128x4"]) == "128 per problem"
+    assert ch8.drawn_text(per_problem.iloc[:0]) == ch8.fmt(None)

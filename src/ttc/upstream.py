@@ -121,13 +121,38 @@ def main_problems(inputs: Inputs) -> list[Problem]:
     return first_per_ops(test_problems(fconfig), config.n_problems_per_ops)
 
 
-def main_sample_spec(config, max_new_tokens: int, batch_size: int):
+def matched_samples(config, sizes: Mapping[str, int]) -> dict[str, int]:
+    """Samples per main problem chapter 3 draws from each member (``config``: chapter 3's;
+    ``sizes``: member -> non-embedding N).
+
+    Every member draws ``n_samples``, except that with ``flops_matched_to`` a member larger
+    than that one draws the smallest power of two whose inference FLOPs (2·N per token, at
+    equal tokens per sample) reach those of its ``n_samples``: with 128 samples of f64x3,
+    f96x3 draws 64 and f128x4 32. Every member's coverage then spans at least the same
+    inference FLOPs, and the two largest members, the costliest to sample, take a half and a
+    quarter of the time they would with 128."""
+    reference = getattr(config, "flops_matched_to", "")
+    if not reference:
+        return {name: config.n_samples for name in sizes}
+    if reference not in sizes:
+        raise ConfigError(f"parameter 'flops_matched_to' of 03_sampling: {reference!r} is not "
+                          f"a member of chapter 2's family; allowed: {', '.join(sizes)}")
+    out = {}
+    for name, n_params in sizes.items():
+        wanted = config.n_samples * sizes[reference] / n_params
+        out[name] = (config.n_samples if n_params <= sizes[reference] else
+                     max(2, min(config.n_samples, 2 ** int(np.ceil(np.log2(wanted))))))
+    return out
+
+
+def main_sample_spec(config, max_new_tokens: int, batch_size: int, n_samples: int = 0):
     """How chapter 3 samples its main set (``config``: chapter 3's; ``max_new_tokens``:
-    chapter 2's limit for the family; ``batch_size``: :func:`sample_batch_size`); later
-    chapters find the same cached samples with it."""
+    chapter 2's limit for the family; ``batch_size``: :func:`sample_batch_size`;
+    ``n_samples``: the member's count from :func:`matched_samples`, 0 for ``n_samples``);
+    later chapters find the same cached samples with it."""
     from ttc.sampling import SampleSpec
 
-    return SampleSpec(n_samples=config.n_samples, max_new_tokens=max_new_tokens,
+    return SampleSpec(n_samples=n_samples or config.n_samples, max_new_tokens=max_new_tokens,
                       temperature=config.temperature, top_p=config.top_p, seed=config.seed,
                       batch_size=batch_size)
 
@@ -159,9 +184,10 @@ def member_samples(inputs: Inputs, member: str, progress: bool = False):
     hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
     batch_size = sample_batch_size(config, model, tokenizer, [*main_problems(inputs), *hard],
                                    fconfig.max_new_tokens)
+    n_samples = matched_samples(config, member_sizes(inputs))[member]
     samples = draw_samples(model, tokenizer, path.name, main_problems(inputs),
-                           main_sample_spec(config, fconfig.max_new_tokens, batch_size),
-                           progress)
+                           main_sample_spec(config, fconfig.max_new_tokens, batch_size,
+                                            n_samples), progress)
     return path, main_problems(inputs), samples
 
 

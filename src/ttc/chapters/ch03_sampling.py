@@ -33,6 +33,8 @@ from ttc.upstream import (
     difficulty_group,
     first_per_ops,
     main_sample_spec,
+    matched_samples,
+    member_sizes,
     powers_of_two,
     sample_batch_size,
     test_problems,
@@ -50,6 +52,10 @@ class SamplingChapterConfig:
     n_problems_per_ops: int = 3
     #: samples per problem; every smaller k is a subsample of these
     n_samples: int = 16
+    #: a family member: those larger than it draw fewer main samples, the smallest power of
+    #: two that costs at least the inference FLOPs of its ``n_samples``
+    #: (:func:`ttc.upstream.matched_samples`); "" : every member draws ``n_samples``
+    flops_matched_to: str = ""
     #: a subset of the hardest problems sampled many more times
     hard_n_problems: int = 2
     hard_n_samples: int = 32
@@ -88,6 +94,9 @@ class SamplingChapterConfig:
         require_range("max_new_tokens", self.max_new_tokens, low=1)
         require_choice("device", self.device, DEVICES)
         require_choice("dtype", self.dtype, DTYPES)
+        if self.model and self.flops_matched_to:
+            raise ConfigError("parameter 'flops_matched_to' names a family member; with "
+                              "'model' (an external policy) leave it empty")
         if not self.model and (self.larger_models or self.data):
             raise ConfigError("parameters 'larger_models' and 'data' need 'model' (an "
                               "external policy); without it chapter 3 samples the family")
@@ -170,27 +179,31 @@ class _Policy:
     problems: list
     hard: list
     max_new_tokens: int
+    #: main samples per problem (:func:`ttc.upstream.matched_samples`)
+    n_samples: int
 
 
 def _family_policies(config: SamplingChapterConfig, inputs):
     """Chapter 2's members on its test set (loaded one at a time)."""
     fconfig = inputs["02_family"].config
+    counts = matched_samples(config, member_sizes(inputs))
     for name in inputs["02_family"]["members"]["model"]:
-        yield _member_policy((config, fconfig, name, checkpoint(inputs, name)))
+        yield _member_policy((config, fconfig, name, checkpoint(inputs, name), counts[name]))
 
 
 def _member_policy(job: tuple) -> _Policy:
     """One family member as a policy: ``job`` is (chapter config, chapter 2's config, the
-    member's name, its checkpoint)."""
+    member's name, its checkpoint, its main samples per problem)."""
     from ttc.family.train import load_member, training_info
 
-    config, fconfig, name, path = job
+    config, fconfig, name, path, n_samples = job
     test = test_problems(fconfig)
     hardest = max(p.n_ops for p in test)
     hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
     model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
     return _Policy(name, training_info(path)["N"], model, tokenizer, path.name,
-                   first_per_ops(test, config.n_problems_per_ops), hard, fconfig.max_new_tokens)
+                   first_per_ops(test, config.n_problems_per_ops), hard, fconfig.max_new_tokens,
+                   n_samples)
 
 
 def sample_member(job: tuple) -> None:
@@ -220,11 +233,13 @@ def _sample_family_in_workers(config: SamplingChapterConfig, inputs, progress: b
     from ttc.family.train import training_info
 
     fconfig = inputs["02_family"].config
-    jobs = [(config, fconfig, name, checkpoint(inputs, name))
+    counts = matched_samples(config, member_sizes(inputs))
+    jobs = [(config, fconfig, name, checkpoint(inputs, name), counts[name])
             for name in inputs["02_family"]["members"]["model"]]
     todo = [job for job in jobs if not _member_sampled(job)]
     run_jobs(sample_member, todo, desc="sample members", progress=progress and bool(todo),
-             labels=[job[2] for job in todo], costs=[training_info(job[3])["N"] for job in todo],
+             labels=[job[2] for job in todo],
+             costs=[training_info(job[3])["N"] * job[4] for job in todo],
              parallel=resolve_device(fconfig.device) == "cpu")
 
 
@@ -255,7 +270,8 @@ def _external_policies(config: SamplingChapterConfig, task: Task, problems: list
         model, tokenizer = load_policy(model_id, device=config.device, dtype=config.dtype)
         yield _Policy(name, parameter_counts(model)["non_embedding"], model, tokenizer,
                       model_key(model_id), render_prompts(problems, tokenizer, task),
-                      render_prompts(hard, tokenizer, task), config.max_new_tokens)
+                      render_prompts(hard, tokenizer, task), config.max_new_tokens,
+                      config.n_samples)
 
 
 def _policies(config: SamplingChapterConfig, inputs) -> tuple[Task, object]:
@@ -275,7 +291,8 @@ def _sample_sets(config: SamplingChapterConfig, policy: _Policy) -> dict[str, tu
     batch_size = sample_batch_size(config, policy.model, policy.tokenizer,
                                    [*policy.problems, *policy.hard], policy.max_new_tokens)
     sets = {
-        "main": (policy.problems, main_sample_spec(config, policy.max_new_tokens, batch_size)),
+        "main": (policy.problems, main_sample_spec(config, policy.max_new_tokens, batch_size,
+                                                   policy.n_samples)),
         "hard": (policy.hard, SampleSpec(
             n_samples=config.hard_n_samples, max_new_tokens=policy.max_new_tokens,
             temperature=config.temperature, top_p=config.top_p, seed=config.seed + 1,
@@ -346,7 +363,7 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
                                      spec, progress, task=task)
                   for name, (problems, spec) in _sample_sets(config, policy).items()}
         counts, curve = _curves(policy.name, policy.n_params, tables["main"], policy.problems,
-                                config.n_samples, config, task)
+                                policy.n_samples, config, task)
         per_problem.append(counts)
         per_k.append(curve)
         hard_counts, hard_curve = _curves(policy.name, policy.n_params, tables["hard"],
@@ -503,6 +520,20 @@ def gap_examples(per_problem: pd.DataFrame, greedy: pd.DataFrame, n: int = 6) ->
     return out[columns]
 
 
+def matched_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
+    """The sentence on how many main samples each member drew (``drawn``: member -> count,
+    smallest member first), as the prose quotes it after "every member draws n samples"."""
+    if drawn.empty:
+        return fmt(None)
+    fewer = drawn[drawn < config.n_samples]
+    if fewer.empty:
+        return "every member draws as many"
+    listed = ", ".join(f"{model} {count:,}" for model, count in fewer.items())
+    return (f"the members larger than {config.flops_matched_to} draw fewer, the smallest power "
+            f"of two that costs at least as many inference FLOPs ({listed}), so that every "
+            "member spans the same compute")
+
+
 def b_range(power_law: pd.DataFrame) -> str:
     """The range of the fitted power-law exponents b, as the prose quotes it."""
     fitted = power_law.dropna(subset=["b"])
@@ -514,11 +545,13 @@ def b_range(power_law: pd.DataFrame) -> str:
 def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     """What chapter 3's prose quotes, as display text.
 
-    Setup (``n_problems``, ``n_samples``, ``hard_n_problems``, ``hard_n_samples``,
+    Setup (``n_problems``, ``n_samples``, ``matched_text``, ``hard_n_problems``,
+    ``hard_n_samples``,
     ``temperature``, ``hard_ops``, ``n_models``); for the smallest, middle and largest member
-    (``small``, ``mid``, ``large``): ``*_name`` and coverage on medium problems at k = n
-    (``*_medium_kmax``); for the middle one also coverage at k = 1 (``mid_medium_k1``) and
-    majority vote at k = n (``mid_medium_vote``); the matched-FLOPs comparison
+    (``small``, ``mid``, ``large``): ``*_name``, its main samples per problem ``*_n`` and
+    coverage on medium problems at that k (``*_medium_kmax``); for the middle one also
+    coverage at k = 1 (``mid_medium_k1``) and majority vote at its k (``mid_medium_vote``);
+    the matched-FLOPs comparison
     (``large_greedy``, ``reach_text``); the floor (``small_unsolved``, ``large_unsolved``,
     ``only_large``, ``hard_cov_small``, ``hard_cov_large``, ``hard_right_*``: right answers
     on the hard subset, ``hard_chain_*``: the share of them whose every step is right,
@@ -532,9 +565,11 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     none = [None] * 3
     smallest, middle, largest = ((models[0], models[len(models) // 2], models[-1])
                                  if models else none)
+    drawn = per_problem.groupby("model", sort=False)["n"].first()  # main samples per member
     out = {
         "n_problems": fmt(per_problem["problem"].nunique(), ","),
         "n_samples": fmt(config.n_samples, ","),
+        "matched_text": matched_text(drawn, config),
         "hard_n_problems": fmt(config.hard_n_problems, ","),
         "hard_n_samples": fmt(config.hard_n_samples, ","),
         "temperature": fmt(config.temperature, "g"),
@@ -543,11 +578,12 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     }
     for name, model in (("small", smallest), ("mid", middle), ("large", largest)):
         out[f"{name}_name"] = fmt(model)
+        out[f"{name}_n"] = fmt(drawn.get(model), ",")
         out[f"{name}_medium_kmax"] = fmt(value_at(coverage, model, "coverage",
-                                                  difficulty=MEDIUM, k=config.n_samples))
+                                                  difficulty=MEDIUM, k=drawn.get(model)))
     out["mid_medium_k1"] = fmt(value_at(coverage, middle, "coverage", difficulty=MEDIUM, k=1))
     out["mid_medium_vote"] = fmt(value_at(coverage, middle, "majority", difficulty=MEDIUM,
-                                          k=config.n_samples))
+                                          k=drawn.get(middle)))
 
     # many small samples against one large answer
     by_model = greedy_by_model(greedy)

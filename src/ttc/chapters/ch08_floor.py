@@ -179,7 +179,27 @@ def run(config: FloorChapterConfig, inputs, progress: bool = True
             "deployment": deployment(per_k, greedy, members, r_values),
             "members": members,
             "setup": pd.DataFrame([{"policy": policy(inputs),
-                                    "n_samples": int(per_problem["n"].max())}])}
+                                    "n_samples": int(per_problem["n"].max()),
+                                    "drawn": drawn_text(per_problem),
+                                    "policy_n": _drawn(per_problem).get(policy(inputs))}])}
+
+
+def _drawn(per_problem: pd.DataFrame) -> pd.Series:
+    """Main samples per problem of each member (chapter 3's ``n``), smallest member first."""
+    return per_problem.groupby("model", sort=False)["n"].first().astype(int)
+
+
+def drawn_text(per_problem: pd.DataFrame) -> str:
+    """How many samples per problem the members drew, as the prose quotes it: one number
+    when all drew as many, else the most and the members that drew fewer."""
+    drawn = _drawn(per_problem)
+    if drawn.empty:
+        return fmt(None)
+    most = int(drawn.max())
+    fewer = drawn[drawn < most]
+    listed = " and ".join(f"{model} {count:,}" for model, count in fewer.items())
+    return f"{most:,} per problem" + (
+        f", but {listed}, as many as cost the policy's {most:,}" if listed else "")
 
 
 # -- what the prose, the figures and the tables read ------------------------------------------
@@ -220,7 +240,8 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     smallest = models[0] if models else None
     largest = models[-1] if models else None
     the_policy = cell(setup, "policy")
-    out = {"n_samples": fmt(cell(setup, "n_samples")), "smallest": fmt(smallest),
+    out = {"n_samples": fmt(cell(setup, "n_samples")), "drawn": fmt(cell(setup, "drawn")),
+           "policy_n": fmt(cell(setup, "policy_n")), "smallest": fmt(smallest),
            "largest": fmt(largest), "policy": fmt(the_policy)}
 
     pair = _pair(reach, the_policy, largest)
