@@ -297,6 +297,22 @@ def test_temperature_curves_drop_rules_without_scores_and_keep_one_ceiling():
     assert curves[ex.CEILING][4].tolist() == [1.0, 0.0]
 
 
+def test_temperature_curves_of_on_workers_equal_one_call_per_set(monkeypatch):
+    """Chapter 7 computes the test and validation curves as jobs on two worker processes;
+    they are the curves of one call per set, in the same order."""
+    monkeypatch.setenv("TTC_WORKERS", "2")
+    cold = _samples().assign(likelihood=[0.1, 0.2, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5])
+    many = [{1.0: _samples(), 0.5: cold}, {0.5: cold}]
+    parallel = ex.temperature_curves_of(many, [1, 2, 4], reference=1.0, n_resamples=30)
+    one_by_one = [ex.temperature_curves(sets, [1, 2, 4], reference=1.0, n_resamples=30)
+                  for sets in many]
+    assert [list(c) for c in parallel] == [list(c) for c in one_by_one]
+    for got, want in zip(parallel, one_by_one, strict=True):
+        for label in want:
+            for k in want[label]:
+                assert np.array_equal(got[label][k], want[label][k]), (label, k)
+
+
 def test_choose_by_bin_takes_the_best_mean_per_bin_and_breaks_ties_by_order():
     pool = pd.DataFrame({
         "strategy": ["a @ k=2.0"] * 4 + ["b @ k=3.0"] * 4,

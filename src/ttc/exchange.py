@@ -187,14 +187,42 @@ def temperature_curves(sets: Mapping[float, pd.DataFrame], ks: Sequence[int],
     exist. The perfect verifier's curve (pass@k) is kept at every temperature: at the
     ``reference`` temperature under :data:`CEILING`, at the others under its
     :func:`temperature_label`."""
-    out: dict[str, dict[int, np.ndarray]] = {}
-    for temperature, samples in sets.items():
-        curves = rule_curves(samples.dropna(axis=1, how="all"), ks, rules, n_resamples, seed)
-        ceiling = curves.pop(CEILING)
-        out[CEILING if temperature == reference else
-            temperature_label(CEILING, temperature)] = ceiling
-        out |= {temperature_label(label, temperature): curve
-                for label, curve in curves.items()}
+    return temperature_curves_of([sets], ks, reference, rules, n_resamples, seed,
+                                 parallel=False)[0]
+
+
+def _rule_curves_job(job: tuple) -> dict[str, dict[int, np.ndarray]]:
+    """:func:`rule_curves` of one job ``(samples, ks, rules, n_resamples, seed)`` (a job of
+    :func:`ttc.parallel.run_jobs`)."""
+    samples, ks, rules, n_resamples, seed = job
+    return rule_curves(samples.dropna(axis=1, how="all"), ks, rules, n_resamples, seed)
+
+
+def temperature_curves_of(many: Sequence[Mapping[float, pd.DataFrame]], ks: Sequence[int],
+                          reference: float, rules: Mapping = SAMPLE_RULES,
+                          n_resamples: int = 100, seed: int = 0, parallel: bool = True,
+                          progress: bool = False) -> list[dict[str, dict[int, np.ndarray]]]:
+    """:func:`temperature_curves` of several sample sets (chapter 7: the test and the
+    validation problems), every (set, temperature) one job on the worker processes
+    (``parallel``; the resampled selection curves are the chapter's longest arithmetic, all
+    in Python and NumPy). The same curves as one call per set."""
+    from ttc.parallel import run_jobs
+
+    jobs = [(samples, list(ks), dict(rules), n_resamples, seed)
+            for sets in many for samples in sets.values()]
+    results = iter(run_jobs(_rule_curves_job, jobs, desc="selection curves", progress=progress,
+                            parallel=parallel, costs=[len(job[0]) for job in jobs]))
+    out = []
+    for sets in many:
+        curves_of: dict[str, dict[int, np.ndarray]] = {}
+        for temperature in sets:
+            curves = next(results)
+            ceiling = curves.pop(CEILING)
+            curves_of[CEILING if temperature == reference else
+                      temperature_label(CEILING, temperature)] = ceiling
+            curves_of |= {temperature_label(label, temperature): curve
+                          for label, curve in curves.items()}
+        out.append(curves_of)
     return out
 
 

@@ -114,41 +114,72 @@ def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None 
 
 def execute_all(profile: str, only: Iterable[str] | None = None, force: bool = False,
                 source_dir: Path | None = None, out_dir: Path | None = None) -> dict[str, float]:
-    """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook.
+    """Execute every chapter (or ``only`` those) under a profile; return seconds per notebook
+    (computing its result plus executing it).
 
     Sources come from ``source_dir`` (default ``notebooks/``), executed copies go to
     ``out_dir`` (default ``book/notebooks/``); the student edition passes its own folders.
     A notebook whose executed copy is current (same build key) is skipped unless ``force``.
     Each chapter's result is computed in this process first (with progress bars on the
-    terminal), so the notebook only loads it.
+    terminal), so the notebook only loads it. A notebook executes in the background while
+    the next chapter's result is computed (one notebook at a time, in order): its kernel
+    mostly starts, loads and plots, which overlaps with the next chapter's arithmetic instead
+    of adding to it. The first notebook that fails stops the build.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     params = load_profile(profile)
     if Path(str(profile)).suffix in (".yaml", ".yml"):
         profile = str(Path(profile).resolve())  # notebooks run in notebooks/
     keys = [get_chapter(k).key for k in only] if only else list(CHAPTERS)
     timings: dict[str, float] = {}
-    for key in keys:
-        start = time.perf_counter()
-        if params[key] is False:  # off under this profile (llm: family-only chapters)
-            print(f"[ttc] {key}: off under profile {Path(profile).stem}; skipped", flush=True)
-            continue
-        build = build_key(key, params[key], profile, source_dir)
-        if not force and is_current(Path(out_dir or executed_dir()) / f"{key}.ipynb", build):
-            print(f"[ttc] {key}: executed copy is current (profile {Path(profile).stem})",
-                  flush=True)
-            timings[key] = time.perf_counter() - start
-            continue
-        # compute (or load) the chapter's result here, where progress bars reach the terminal;
-        # the notebook then loads it from the results store
-        from ttc.pipeline import chapter_result
+    running: list[tuple[str, Future]] = []
 
-        chapter_result(key, profile, progress=True, quiet=True)
-        print(f"[ttc] executing {key} (profile {Path(profile).stem}) ...", flush=True)
+    def execute(key: str, build: str, computed: float) -> None:
+        start = time.perf_counter()
         execute_notebook(key, params[key], out_dir=out_dir, profile=profile, build=build,
                          source_dir=source_dir)
-        timings[key] = time.perf_counter() - start
-        print(f"[ttc]   {key}: {timings[key]:.1f} s", flush=True)
-    return timings
+        seconds = time.perf_counter() - start
+        timings[key] = computed + seconds
+        print(f"[ttc]   {key}: {timings[key]:.1f} s (result {computed:.1f} s, notebook "
+              f"{seconds:.1f} s)", flush=True)
+
+    def raise_failed() -> None:
+        for _, future in running:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebook") as notebooks:
+        try:
+            for key in keys:
+                raise_failed()
+                start = time.perf_counter()
+                if params[key] is False:  # off under this profile (llm: family-only chapters)
+                    print(f"[ttc] {key}: off under profile {Path(profile).stem}; skipped",
+                          flush=True)
+                    continue
+                build = build_key(key, params[key], profile, source_dir)
+                if not force and is_current(Path(out_dir or executed_dir()) / f"{key}.ipynb",
+                                            build):
+                    print(f"[ttc] {key}: executed copy is current (profile "
+                          f"{Path(profile).stem})", flush=True)
+                    timings[key] = time.perf_counter() - start
+                    continue
+                # compute (or load) the chapter's result here, where progress bars reach the
+                # terminal; the notebook then loads it from the results store
+                from ttc.pipeline import chapter_result
+
+                chapter_result(key, profile, progress=True, quiet=True)
+                computed = time.perf_counter() - start
+                print(f"[ttc] executing {key} (profile {Path(profile).stem}) ...", flush=True)
+                running.append((key, notebooks.submit(execute, key, build, computed)))
+            for _, future in running:
+                future.result()  # wait, and raise the first failure in chapter order
+        except BaseException:
+            for _, future in running:
+                future.cancel()  # a notebook not started yet never starts
+            raise
+    return {key: timings[key] for key in keys if key in timings}
 
 
 def vendor_mathjax(book: Path | None = None) -> Path:

@@ -28,7 +28,7 @@ from ttc.exchange import (
     held_out_halves,
     needed_ks,
     temperature_candidates,
-    temperature_curves,
+    temperature_curves_of,
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.report import cell, fmt
@@ -287,20 +287,18 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
     allowances = [exchange_factor(sizes[m] / n_policy, r) * inference_flops(n_policy, tokens)
                   for m, (_, tokens) in larger.items() for r in (*config.r_values, *sweep_r)]
     ks = needed_ks(allowances, [o.flops_per_unit for o in options if o.sampled], n)
-    curves = temperature_curves(sets, ks, reference, n_resamples=config.selection_resamples,
-                                seed=config.seed)
+    v_sets = {t: first_samples(g, n) for t, g in v_sets.items()}
+    curves, *v_curves = temperature_curves_of(
+        [sets, v_sets] if v_sets else [sets], ks, reference,
+        n_resamples=config.selection_resamples, seed=config.seed)
     choose_on = None
     if v_sets:
-        v_sets = {t: first_samples(g, n) for t, g in v_sets.items()}
         reference_v = v_sets.get(reference, next(iter(v_sets.values())))
         pass1 = reference_v.groupby("problem")["correct"].mean()
         v_problems = np.array(sorted(pass1.index))
         v_bins = _bins(pass1, min(config.n_bins, len(pass1)), config.seed)
         v_greedy = validation[1].set_index("problem")["correct"].reindex(v_problems)
-        choose_on = (temperature_curves(v_sets, ks, reference,
-                                        n_resamples=config.selection_resamples,
-                                        seed=config.seed),
-                     n, v_problems, v_bins.reindex(v_problems).to_numpy(),
+        choose_on = (v_curves[0], n, v_problems, v_bins.reindex(v_problems).to_numpy(),
                      v_greedy.astype(float).to_numpy())
     common = (curves, options, n, problems, bins.reindex(problems).to_numpy(),
               small["correct"].astype(float).to_numpy(), larger, sizes, policy_name)
