@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.toys import parallel_job_fails_on, parallel_job_square, parallel_job_threads
+from tests.toys import (
+    parallel_job_fails_on,
+    parallel_job_pid,
+    parallel_job_square,
+    parallel_job_threads,
+)
 from ttc.config import ConfigError
-from ttc.parallel import ENV_VAR, run_jobs, worker_count
+from ttc.parallel import ENV_VAR, run_jobs, shutdown_workers, worker_count
 
 
 def test_worker_count_follows_the_environment_and_the_jobs(monkeypatch):
@@ -112,3 +117,18 @@ def _alive(pid: int) -> bool:
     # a zombie (exited, not yet reaped by its new parent) counts as gone
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_workers_are_kept_between_calls_and_survive_a_failed_job(monkeypatch):
+    """A second call reuses the worker processes (no new imports), also after a job failed;
+    another worker count starts new ones; shutdown_workers stops them."""
+    monkeypatch.setenv(ENV_VAR, "2")
+    shutdown_workers()
+    first = set(run_jobs(parallel_job_pid, range(4), progress=False))
+    assert len(first) == 2
+    with pytest.raises(ValueError, match="job 2 failed"):
+        run_jobs(parallel_job_fails_on, range(4), progress=False)
+    assert set(run_jobs(parallel_job_pid, range(4), progress=False)) == first
+    monkeypatch.setenv(ENV_VAR, "3")
+    assert not set(run_jobs(parallel_job_pid, range(6), progress=False)) & first
+    shutdown_workers()

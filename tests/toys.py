@@ -84,6 +84,16 @@ def parallel_job_fails_on(item: int) -> int:
     return item
 
 
+def parallel_job_pid(_item) -> int:
+    """The id of the process that runs the job (after a short pause, so that both workers
+    take a job)."""
+    import os
+    import time
+
+    time.sleep(0.2)
+    return os.getpid()
+
+
 def parallel_job_sleep(pid_file: str) -> None:
     """Record this process's id, then sleep far longer than any test waits."""
     import os

@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -29,6 +30,11 @@ ENV_VAR = "TTC_WORKERS"
 
 #: the progress-bar row of this process: 0 in the main process, 1.. in a worker
 _bar_row = 0
+
+#: the worker processes, kept between calls of :func:`run_jobs` (``(workers, pool)``): a
+#: fresh worker spends about 6 s of CPU importing torch and transformers, and a cold book
+#: calls ``run_jobs`` a dozen times
+_pool: tuple[int, Any] | None = None
 
 
 def worker_count(jobs: int) -> int:
@@ -89,6 +95,30 @@ def _one_thread(fn: Callable[[Any], Any], item: Any) -> Any:
         torch.set_num_threads(before)
 
 
+def _worker_pool(workers: int):
+    """The pool of ``workers`` worker processes, started on first use and kept (a pool of
+    another size is shut down first)."""
+    global _pool
+    if _pool is not None and _pool[0] != workers:
+        shutdown_workers()
+    if _pool is None:
+        context = mp.get_context("spawn")  # forking a process that has torch threads is unsafe
+        rows = context.Value("i", _bar_row)
+        _pool = (workers, ProcessPoolExecutor(workers, mp_context=context,
+                                              initializer=_start_worker, initargs=(rows,)))
+    return _pool[1]
+
+
+def shutdown_workers(cancel: bool = False) -> None:
+    """Stop the kept worker processes (they also stop when this process exits). A worker
+    imports the package once: after editing it, call this (or restart the kernel) so that
+    the next jobs run the new code."""
+    global _pool
+    if _pool is not None:
+        _pool[1].shutdown(wait=not cancel, cancel_futures=cancel)
+        _pool = None
+
+
 def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
              progress: bool = True, labels: Sequence[str] | None = None,
              parallel: bool = True, costs: Sequence[float] | None = None) -> list[Any]:
@@ -98,8 +128,10 @@ def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
     Jobs start in the order given, or by descending ``costs`` (an estimate of each job's
     time) when given: starting the longest first balances the cores. Every job runs with one
     torch thread. A job's exception is raised here, after the jobs already running have
-    finished. ``labels`` name the jobs in the progress bar. ``parallel=False`` runs them
-    here, one after the other (for a GPU, which the jobs share).
+    finished. The worker processes stay for the next call (:func:`shutdown_workers`), so a
+    job must not depend on what an earlier job left in its process. ``labels`` name the
+    jobs in the progress bar. ``parallel=False`` runs them here, one after the other (for a
+    GPU, which the jobs share).
     """
     items = list(items)
     workers = worker_count(len(items)) if parallel else 1
@@ -113,15 +145,13 @@ def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
                 results.append(_one_thread(fn, item) if parallel else fn(item))
                 bar.update()
             return results
-        context = mp.get_context("spawn")  # forking a process that has torch threads is unsafe
-        rows = context.Value("i", _bar_row)
         results: list[Any] = [None] * len(items)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                 initargs=(rows,)) as pool:
-            order = range(len(items)) if costs is None else sorted(
-                range(len(items)), key=lambda index: -costs[index])
-            pending = {pool.submit(fn, items[index]): index for index in order}
-            error: BaseException | None = None
+        pool = _worker_pool(workers)
+        order = range(len(items)) if costs is None else sorted(
+            range(len(items)), key=lambda index: -costs[index])
+        pending = {pool.submit(fn, items[index]): index for index in order}
+        error: BaseException | None = None
+        try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -137,8 +167,13 @@ def run_jobs(fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "jobs",
                     results[index] = future.result()
                     bar.set_postfix_str(labels[index])
                     bar.update()
-            if error is not None:
-                raise error
+        except BaseException:  # interrupted: the running jobs cannot be stopped cleanly
+            shutdown_workers(cancel=True)
+            raise
+        if isinstance(error, BrokenProcessPool):
+            shutdown_workers(cancel=True)  # a worker died: the next call starts fresh ones
+        if error is not None:
+            raise error
         return results
     finally:
         bar.close()
