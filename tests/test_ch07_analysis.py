@@ -19,14 +19,16 @@ from ttc.chapters.ch07_compute_optimal import (
     bin_agreement_rates,
     bin_summary,
     compute_optimal,
+    curve_pool,
     efficiency,
     facts,
     largest_uncharged,
     optimal_curves,
     prompt_lengths,
-    sample_strategy_table,
+    saving_intervals,
     savings,
     subset_analysis,
+    validated_choice,
     winners_table,
 )
 from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
@@ -62,29 +64,30 @@ def scores(bin_budget_correct: dict) -> pd.DataFrame:
 
 # -- the sample-selection pool ----------------------------------------------------------------
 
-def test_sample_strategy_table_costs_policy_and_verifier_tokens():
-    selectors = ["majority vote", "PRM last, weighted", "ORM, weighted",
-                 "PRM last, best-of-N", "oracle"]  # the last is no sample strategy: dropped
-    best_of_n = pd.DataFrame([{"selector": s, "N": n, "problem": p, "n_ops": p + 1,
-                               "accuracy": float((n + p) % 2)}
-                              for s in selectors for n in (1, 4) for p in (0, 1)])
-    scored = pd.DataFrame({"problem": [0, 0, 1], "n_tokens": [10, 20, 30]})  # means 15, 30
-    pool = sample_strategy_table(best_of_n, scored, n_policy=100, n_verifier=50)
+def test_curve_pool_costs_policy_and_verifier_tokens():
+    """The pool comes from the exchange's per-problem curves at the reference temperature;
+    a rule reading a verifier pays 2·(N_policy + N_verifier) per token, the likelihood
+    2·(N_policy + N_policy), majority vote 2·N_policy."""
+    from ttc.exchange import temperature_label
 
-    assert len(pool) == 4 * 2 * 2
-    assert set(pool["strategy"]) == {"majority vote", "weighted best-of-N (PRM)",
-                                     "weighted best-of-N (ORM)", "best-of-N (PRM)"}
+    problems = np.array([3, 7])
+    samples = pd.DataFrame({"problem": [3, 3, 7], "n_tokens": [10, 20, 30],
+                            "n_ops": [1, 1, 2]})  # mean tokens 15 and 30
+    curves = {temperature_label(label, 1.0): {1: np.array([1.0, 0.0]),
+                                              4: np.array([0.5, 1.0])}
+              for label in ("majority vote", "weighted best-of-N (PRM)",
+                            "best-of-N (likelihood)")}
+    curves[temperature_label("majority vote", 0.5)] = {1: np.array([0.0, 0.0])}  # other T
+    pool = curve_pool(curves, problems, samples, 1.0, n_policy=100, n_verifier=50,
+                      budgets=[1, 4, 8])  # no curve at 8: left out
+    assert len(pool) == 3 * 2 * 2
     row = pool.set_index(["strategy", "budget", "problem"])
-    # majority vote: the policy's tokens only, 2 * N_policy FLOPs per token
-    assert row.loc[("majority vote", 4, 0), "flops"] == pytest.approx(2 * 100 * 4 * 15)
-    assert row.loc[("majority vote", 1, 1), "flops"] == pytest.approx(2 * 100 * 1 * 30)
-    # verifier strategies: the verifier reads every token too
-    assert row.loc[("weighted best-of-N (PRM)", 4, 1), "flops"] == pytest.approx(
+    assert row.loc[("majority vote", 4, 3), "flops"] == pytest.approx(2 * 100 * 4 * 15)
+    assert row.loc[("weighted best-of-N (PRM)", 4, 7), "flops"] == pytest.approx(
         2 * 150 * 4 * 30)
-    assert row.loc[("best-of-N (PRM)", 1, 0), "flops"] == pytest.approx(2 * 150 * 15)
-    assert row.loc[("weighted best-of-N (ORM)", 4, 0), "correct"] == 0.0  # (4 + 0) % 2
-    assert row.loc[("weighted best-of-N (ORM)", 1, 0), "correct"] == 1.0
-    assert row.loc[("majority vote", 4, 1), "n_ops"] == 2
+    assert row.loc[("best-of-N (likelihood)", 1, 3), "flops"] == pytest.approx(2 * 200 * 15)
+    assert row.loc[("majority vote", 4, 7), "correct"] == 1.0
+    assert row.loc[("majority vote", 1, 7), "n_ops"] == 2
 
 
 # -- the compute-optimal choice ---------------------------------------------------------------
@@ -134,6 +137,51 @@ def test_compute_optimal_is_cross_validated():
     assert result["correct"].mean() == 0.0  # in-sample, either would score 0.5
     assert set(result[result["problem"].map(folds) == 0]["strategy"]) == {"B"}
     assert set(result[result["problem"].map(folds) == 1]["strategy"]) == {"A"}
+
+
+def test_compute_optimal_on_validation_chooses_there_and_scores_here():
+    """With validation problems the choice per (bin, budget) is made on them alone: a
+    strategy that is best on the test problems but not on the validation ones is not
+    chosen. A test budget the validation pool lacks uses its largest budget below."""
+    test = pool_of({("A", 1): lambda p: True, ("B", 1): lambda p: False,
+                    ("A", 4): lambda p: True, ("B", 4): lambda p: False}, range(4))
+    valid = pool_of({("A", 1): lambda p: False, ("B", 1): lambda p: True},
+                    range(10, 16))
+    bins, v_bins = pd.Series(1, index=range(4)), pd.Series(1, index=range(10, 16))
+    result = compute_optimal(test, bins, seed=0, validation=(valid, v_bins))
+    assert set(result["strategy"]) == {"B"} and result["correct"].sum() == 0.0
+    assert sorted(result["budget"].unique()) == [1, 4]
+    _, choices = validated_choice(test.assign(bin=1), valid, v_bins)
+    assert choices.to_dict("list") == {
+        "bin": [1, 1], "budget": [1, 4], "strategy": ["B", "B"],
+        "validation_score": [1.0, 1.0], "validation_budget": [1, 1],
+        "validation_problems": [6, 6]}
+    # a tie on the validation problems goes to the strategy listed first
+    tie = pool_of({("A", 1): lambda p: True, ("B", 1): lambda p: True}, range(10, 12))
+    assert set(compute_optimal(test, bins, 0, (tie, v_bins.iloc[:2]))["strategy"]) == {"A"}
+    # a bin without validation problems is not scored
+    assert compute_optimal(test, bins, 0, (valid, pd.Series(2, index=range(10, 16)))).empty
+
+
+def test_saving_intervals_contain_the_point_saving_and_shrink_to_it_without_noise():
+    """Every problem of a bin alike: resampling cannot move the saving, so both intervals
+    are the point value; with mixed problems they contain it."""
+    budgets = [1, 2, 4, 8]
+    # the optimal choice reaches at budget b what best-of-N reaches at 2b
+    opt = pool_of({("opt", b): (lambda p, b=b: min(1.0, 0.1 * b) > 0.05) for b in budgets},
+                  range(6))
+    opt["correct"] = [min(1.0, 0.2 * b) for b in opt["budget"]]
+    base = opt.assign(strategy="base", correct=[min(1.0, 0.1 * b) for b in opt["budget"]])
+    opt, base = opt.assign(bin=1), base.assign(bin=1)
+    point = efficiency(opt, base).assign(bins="oracle")
+    values = savings(point)
+    bounds = saving_intervals(opt, base, n_boot=50, seed=0)
+    assert bounds["median"] == pytest.approx((values.median(), values.median()))
+    assert bounds["max"] == pytest.approx((values.max(), values.max()))
+    noisy_opt = opt.assign(correct=(opt["problem"] % 2 == 0) * opt["correct"])
+    noisy_point = savings(efficiency(noisy_opt, base).assign(bins="oracle"))
+    low, high = saving_intervals(noisy_opt, base, n_boot=400, seed=1)["median"]
+    assert low <= noisy_point.median() <= high and low < high
 
 
 # -- efficiency over best-of-N ----------------------------------------------------------------
@@ -323,7 +371,7 @@ def test_optimal_curves_melt_one_kind_of_bins():
     assert set(long["strategy"]) == set(CURVE_LABELS.values())
     assert CURVE_LABELS["best_of_n"] == BASELINE
     row = long.set_index(["bin", "budget", "strategy"])["accuracy"]
-    assert row[("bin 1", 2, "compute-optimal (cross-validated)")] == 0.75
+    assert row[("bin 1", 2, "compute-optimal choice")] == 0.75
     assert row[("bin 1", 2, BASELINE)] == 0.5
     assert row[("bin 2", 1, BASELINE)] == 0.0
     assert list(optimal_curves(optimal, "predicted")["accuracy"]) == [0.9, 0.9]
@@ -396,8 +444,18 @@ def facts_tables() -> dict[str, pd.DataFrame]:
         "break_even_high": [3.0, nan, 8.0, 2.0], "interval_above_zero_there": [False] * 4})
     return {"bins": bins_table(), "efficiency": eff, "exchange": exchange_table(),
             "break_even": break_even, "accounting": accounting_table(),
+            "optimal": pd.DataFrame({
+                "bins": ["oracle"] * 4 + ["predicted"], "budget": [1, 2, 4, 4, 4],
+                "chosen": ["majority vote", "best-of-N (likelihood)",
+                           "weighted best-of-N (likelihood)", "majority vote",
+                           "best-of-N (likelihood)"]}),
+            "saving_intervals": pd.DataFrame([
+                {"bins": "oracle", "median_low": 1.2, "median_high": 3.04, "max_low": 2.0,
+                 "max_high": 6.0},
+                {"bins": "predicted", "median_low": np.nan, "median_high": np.nan,
+                 "max_low": np.nan, "max_high": np.nan}]),
             "setup": pd.DataFrame([{"policy": "f32x2", "n_policy": 1, "verifier_base": "f32x2",
-                                    "n_verifier": 1}])}
+                                    "n_verifier": 1, "optimal_chosen_on": "validation"}])}
 
 
 def test_facts_quote_the_tables():
@@ -411,6 +469,11 @@ def test_facts_quote_the_tables():
     # oracle savings above the smallest budget: 4.0 and 1.0 (NaN dropped); predicted: 5.0
     assert out["saving_max"] == "4.0" and out["saving_median"] == "2.5"
     assert out["saving_pred_median"] == "5.0"
+    assert out["saving_median_ci"] == "[1.2, 3.0]" and out["saving_max_ci"] == "[2.0, 6.0]"
+    assert out["saving_pred_median_ci"] == "[n/a]"
+    # oracle bins above budget 1: two of three cells chose a likelihood rule
+    assert out["chosen_likelihood"] == "2" and out["chosen_cells"] == "3"
+    assert out["optimal_chosen_on"].startswith("on the validation problems")
     assert out["largest"] == "big" and out["largest_M"] == "5.0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
     assert out["n_wins"] == "2" and out["n_ties"] == "1" and out["n_cells"] == "8"
@@ -458,6 +521,7 @@ def test_facts_of_empty_tables_read_na():
                 "easy_large", "easy_diff", "easy_low", "easy_high", "easy_ceiling", "easy_k",
                 "gap_mean"):
         assert out[key] == "n/a", key
+    assert out["saving_median_ci"] == "[n/a]" and out["saving_max_ci"] == "[n/a]"
     assert out["largest"] == "none"
     assert out["n_wins"] == "0" and out["n_ties"] == "0" and out["n_cells"] == "0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"

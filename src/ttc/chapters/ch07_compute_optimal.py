@@ -1,12 +1,13 @@
 """Chapter 7: difficulty bins, the compute-optimal strategy per bin, and the exchange.
 
 For the policy of chapters 4-6: its test problems are binned by difficulty (oracle: its own
-pass@1 from chapter 3's samples; predicted: the mean PRM score of the same samples). In each
-bin and budget the best selection strategy is chosen by two-fold cross-validation, and
-compared with best-of-N. Then the FLOPs-matched exchange (Snell et al. 2024, §7): at total
-FLOPs equal to a larger member's (pretraining on the same tokens plus greedy inference), for
-R = D_inference / D_pretrain, does the policy with its compute-optimal strategy beat the larger
-member's greedy answer, bin by bin?
+pass@1 from a share of chapter 3's samples; predicted: the mean PRM score of the same
+samples). In each bin and budget the best selection strategy is chosen on validation problems
+and scored on the test samples that did not estimate the bins, and compared with best-of-N.
+Then the FLOPs-matched exchange (Snell et al. 2024, §7): at total FLOPs equal to a larger
+member's (pretraining on the same tokens plus greedy inference), for R = D_inference /
+D_pretrain, does the policy with its compute-optimal strategy beat the larger member's greedy
+answer, bin by bin?
 """
 
 from __future__ import annotations
@@ -33,19 +34,9 @@ from ttc.exchange import (
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
-from ttc.upstream import policy, search_problems, verifier_base
+from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
 
-#: strategies that select among independent samples: label -> chapter 4 selector
-SAMPLE_STRATEGIES = {"majority vote": "majority vote",
-                     "weighted best-of-N (PRM)": "PRM last, weighted",
-                     "weighted best-of-N (ORM)": "ORM, weighted",
-                     "best-of-N (PRM)": "PRM last, best-of-N",
-                     "weighted best-of-N (likelihood)": "likelihood, weighted",
-                     "best-of-N (likelihood)": "likelihood, best-of-N"}
 BASELINE = "weighted best-of-N (PRM)"  # the best-of-N the compute-optimal choice is measured by
-VERIFIER_SELECTORS = {"PRM last, weighted", "ORM, weighted", "PRM last, best-of-N"}
-#: selectors scored by the policy's own likelihood: it reads each chain once more
-LIKELIHOOD_SELECTORS = {"likelihood, weighted", "likelihood, best-of-N"}
 
 
 @dataclass(frozen=True)
@@ -86,36 +77,119 @@ def _bins(values: pd.Series, n_bins: int, seed: int) -> pd.Series:
     return pd.Series(difficulty_bins(values.to_numpy(), n_bins, seed=seed), index=values.index)
 
 
-def sample_strategy_table(best_of_n: pd.DataFrame, scored: pd.DataFrame, n_policy: int,
-                          n_verifier: int) -> pd.DataFrame:
-    """One row per (strategy, N, problem) for the sample-selection strategies, with the
-    inference FLOPs each costs on that problem (policy tokens, plus the scoring model's: the
-    verifier's, or the policy's again for the likelihood). A strategy chapter 4 did not
-    compute is left out."""
-    tokens = scored.groupby("problem")["n_tokens"].mean()
-    rows = []
-    for label, selector in SAMPLE_STRATEGIES.items():
-        part = best_of_n[best_of_n["selector"] == selector]
-        if part.empty:
+def compute_optimal(pool: pd.DataFrame, bins: pd.Series, seed: int,
+                    validation: tuple[pd.DataFrame, pd.Series] | None = None) -> pd.DataFrame:
+    """The best strategy per (bin, budget), scored on the problems of ``pool``: one row per
+    (bin, budget, problem). ``validation``: ``(pool, bins)`` of validation problems, on which
+    the strategy of each (bin, budget) is chosen (:func:`validated_choice`); without it, by
+    two-fold cross-validation over ``pool``'s own problems."""
+    data = pool.assign(bin=pool["problem"].map(bins))
+    if validation is not None:
+        return validated_choice(data, *validation)[0]
+    scores, _ = cross_validated_choice(data, ["bin", "budget"], seed=seed)
+    return scores
+
+
+def validated_choice(data: pd.DataFrame, v_pool: pd.DataFrame, v_bins: pd.Series
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (bin, budget) of ``data`` (a pool with a ``bin`` column): the strategy with the
+    highest mean on the validation problems of the same bin (``v_pool`` and its ``v_bins``)
+    at the same budget, or at the largest validation budget below it; ties go to the
+    strategy listed first. Returns ``scores`` (the rows of ``data`` with the chosen
+    strategies) and ``choices`` (one row per bin and budget: ``strategy``,
+    ``validation_score``, ``validation_budget``, ``validation_problems``). A bin without
+    validation problems keeps nothing (it cannot be chosen for)."""
+    v_data = v_pool.assign(bin=v_pool["problem"].map(v_bins))
+    order = list(dict.fromkeys(data["strategy"]))
+    scores, choices = [], []
+    for (b, budget), group in data.groupby(["bin", "budget"], sort=True):
+        mine = v_data[(v_data["bin"] == b) & (v_data["budget"] <= budget)]
+        if mine.empty:
             continue
-        scorer = (n_verifier if selector in VERIFIER_SELECTORS
-                  else n_policy if selector in LIKELIHOOD_SELECTORS else 0)
-        per_token = 2.0 * (n_policy + scorer)
-        rows.append(pd.DataFrame({
-            "strategy": label, "budget": part["N"].to_numpy(),
-            "problem": part["problem"].to_numpy(), "n_ops": part["n_ops"].to_numpy(),
-            "correct": part["accuracy"].to_numpy(),
-            "flops": per_token * part["N"].to_numpy()
-            * tokens.reindex(part["problem"]).to_numpy(),
-        }))
+        v_budget = mine["budget"].max()
+        mine = mine[mine["budget"] == v_budget]
+        means = mine.groupby("strategy")["correct"].mean().reindex(order)
+        chosen = means.idxmax()
+        scores.append(group[group["strategy"] == chosen])
+        choices.append({"bin": b, "budget": budget, "strategy": chosen,
+                        "validation_score": float(means.max()),
+                        "validation_budget": int(v_budget),
+                        "validation_problems": int(mine["problem"].nunique())})
+    return (pd.concat(scores, ignore_index=True) if scores else data.iloc[:0],
+            pd.DataFrame(choices, columns=["bin", "budget", "strategy", "validation_score",
+                                           "validation_budget", "validation_problems"]))
+
+
+def curve_pool(curves: dict, problems: np.ndarray, samples: pd.DataFrame, reference: float,
+               n_policy: int, n_verifier: int, budgets) -> pd.DataFrame:
+    """The sample-selection strategies as a pool (one row per strategy, budget and problem:
+    ``correct`` and ``flops``) from the exchange's per-problem curves at the
+    ``reference`` temperature (:func:`ttc.exchange.temperature_curves_of`; ``problems``:
+    their order), on ``samples`` (the problems' samples: tokens and ``n_ops``). FLOPs:
+    the policy's tokens, plus the verifier's or (likelihood) the policy's reading them."""
+    from ttc.exchange import SAMPLE_RULES, temperature_label
+
+    per_problem = samples.groupby("problem").agg(tokens=("n_tokens", "mean"),
+                                                 n_ops=("n_ops", "first")).reindex(problems)
+    scorer = {None: 0, "verifier": n_verifier, "policy": n_policy}
+    rows = []
+    for label, (_, _, by) in SAMPLE_RULES.items():
+        curve = curves.get(temperature_label(label, reference))
+        if curve is None:
+            continue
+        for budget in budgets:
+            if budget not in curve:
+                continue
+            rows.append(pd.DataFrame({
+                "strategy": label, "budget": int(budget), "problem": problems,
+                "n_ops": per_problem["n_ops"].to_numpy(), "correct": curve[budget],
+                "flops": 2.0 * (n_policy + scorer[by]) * budget
+                * per_problem["tokens"].to_numpy()}))
     return pd.concat(rows, ignore_index=True)
 
 
-def compute_optimal(pool: pd.DataFrame, bins: pd.Series, seed: int) -> pd.DataFrame:
-    """Cross-validated best strategy per (bin, budget): one row per (bin, budget, problem)."""
-    data = pool.assign(bin=pool["problem"].map(bins))
-    scores, _ = cross_validated_choice(data, ["bin", "budget"], seed=seed)
-    return scores
+def saving_intervals(optimal: pd.DataFrame, baseline: pd.DataFrame, n_boot: int = 1000,
+                     seed: int = 0) -> dict[str, tuple[float, float]]:
+    """95% bootstrap intervals of the median and of the largest saving of :func:`savings`
+    (the cells of :func:`efficiency` above the smallest budget), resampling the problems of
+    each bin: ``{"median": (low, high), "max": (low, high)}``; NaN where no resample has a
+    saving. The largest saving over many cells is an optimistic statistic; its interval
+    says how far one draw of problems moves it, not that it is unbiased."""
+    rng = np.random.default_rng(seed)
+    cells = []
+    for b, group in optimal.groupby("bin"):
+        opt = group.pivot_table(index="problem", columns="budget", values="correct")
+        base = baseline[baseline["bin"] == b].pivot_table(index="problem", columns="budget",
+                                                          values="correct")
+        common = opt.index.intersection(base.index)
+        if len(common):
+            cells.append((opt.loc[common].to_numpy(), opt.columns.to_numpy(),
+                          base.loc[common].to_numpy(), base.columns.to_numpy()))
+    medians, maxima = [], []
+    for _ in range(n_boot):
+        pairs = []  # (budget, saving) of the cells efficiency() keeps, as savings() reads them
+        for opt, opt_budgets, base, base_budgets in cells:
+            pick = rng.integers(0, len(opt), len(opt))
+            opt_mean, base_mean = opt[pick].mean(axis=0), base[pick].mean(axis=0)
+            for budget, target in zip(base_budgets, base_mean, strict=True):
+                if target <= base_mean[0] + 1e-9:
+                    continue
+                need = budget_to_match(opt_budgets, opt_mean, target)
+                if need == need:
+                    pairs.append((budget, budget / need))
+        smallest = min((budget for budget, _ in pairs), default=None)
+        found = [saving for budget, saving in pairs if budget > smallest]
+        if found:
+            medians.append(np.median(found))
+            maxima.append(max(found))
+
+    def interval(values: list[float]) -> tuple[float, float]:
+        if not values:
+            return (float("nan"), float("nan"))
+        low, high = np.percentile(values, [2.5, 97.5])
+        return (float(low), float(high))
+
+    return {"median": interval(medians), "max": interval(maxima)}
 
 
 def efficiency(optimal: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
@@ -174,19 +248,6 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     per_problem["predicted_bin"] = _bins(per_problem["prm"], config.n_bins, config.seed)
     agreement = pd.crosstab(per_problem["oracle_bin"], per_problem["predicted_bin"])
 
-    pool = sample_strategy_table(ver["best_of_n"], scored, n_policy, n_verifier)
-    optimal_rows, efficiency_rows = [], []
-    for kind in ("oracle", "predicted"):
-        bins = per_problem[f"{kind}_bin"]
-        opt = compute_optimal(pool, bins, config.seed)
-        base = pool[pool["strategy"] == BASELINE]
-        base = base.assign(bin=base["problem"].map(bins))
-        summary = opt.groupby(["bin", "budget"])["correct"].mean().rename("optimal")
-        summary = pd.concat([summary, base.groupby(["bin", "budget"])["correct"].mean()
-                             .rename("best_of_n")], axis=1).reset_index()
-        optimal_rows.append(summary.assign(bins=kind))
-        efficiency_rows.append(efficiency(opt, base).assign(bins=kind))
-
     greedy = inputs["03_sampling"]["greedy"]
     sizes = {model: info["N"] for model, info in members.items()}
     sweep_r = np.logspace(-2, 2, config.r_sweep_points)
@@ -194,10 +255,43 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                   if "scored_validation" in ver.tables else None)
     other_temperatures = (set(ver["scored_temperatures"]["temperature"].astype(float))
                           if "scored_temperatures" in ver.tables else set())
+    reference = float(inputs["03_sampling"].config.temperature)
+    curves: dict = {}
     table, sweep = fair_exchange(score_half, per_problem["oracle_bin"], greedy, sizes,
                                  the_policy, verifier_base(inputs), config, sweep_r,
                                  ver.tables.get("scored_temperatures"), validation,
-                                 float(inputs["03_sampling"].config.temperature))
+                                 reference, curves_out=curves)
+
+    # the compute-optimal strategy per bin: scored on the samples that did not estimate the
+    # bins, chosen on the validation problems (else cross-validated on the test problems)
+    pool = curve_pool(curves["test"], curves["problems"], score_half, reference, n_policy,
+                      n_verifier, curves["budgets"])
+    v_pool = (curve_pool(curves["validation"], curves["v_problems"], curves["v_samples"],
+                         reference, n_policy, n_verifier, curves["budgets"])
+              if "validation" in curves else None)
+    if v_pool is not None:
+        v_per_problem = curves["v_samples"].groupby("problem")["prm_last"].mean()
+        v_bins = {"oracle": curves["v_bins"],
+                  "predicted": _bins(v_per_problem, min(config.n_bins, len(v_per_problem)),
+                                     config.seed)}
+    optimal_rows, efficiency_rows, intervals = [], [], []
+    for kind in ("oracle", "predicted"):
+        bins = per_problem[f"{kind}_bin"]
+        opt = compute_optimal(pool, bins, config.seed,
+                              None if v_pool is None else (v_pool, v_bins[kind]))
+        base = pool[pool["strategy"] == BASELINE]
+        base = base.assign(bin=base["problem"].map(bins))
+        summary = opt.groupby(["bin", "budget"])["correct"].mean().rename("optimal")
+        chosen = opt.groupby(["bin", "budget"])["strategy"].agg(
+            lambda s: " / ".join(dict.fromkeys(s))).rename("chosen")
+        summary = pd.concat([summary, base.groupby(["bin", "budget"])["correct"].mean()
+                             .rename("best_of_n"), chosen], axis=1).reset_index()
+        optimal_rows.append(summary.assign(bins=kind))
+        efficiency_rows.append(efficiency(opt, base).assign(bins=kind))
+        bounds = saving_intervals(opt, base, min(config.n_boot, 1000), config.seed)
+        intervals.append({"bins": kind, "median_low": bounds["median"][0],
+                          "median_high": bounds["median"][1], "max_low": bounds["max"][0],
+                          "max_high": bounds["max"][1]})
 
     _, indices = search_problems(inputs)
     subset = subset_analysis(config, pool, per_problem, indices,
@@ -210,6 +304,7 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
     return {"bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
+            "saving_intervals": pd.DataFrame(intervals),
             "subset": subset, "exchange": table, "sweep": sweep, "accounting": charges,
             "break_even": pd.concat(
                 [break_even(sweep).assign(pool="learned"),
@@ -219,6 +314,8 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                                       "train_flops": v["train_flops"]}
                                      for k, v in members.items()]),
             "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
+                                    "optimal_chosen_on": ("validation" if v_pool is not None
+                                                          else "cross-validation"),
                                     "verifier_base": verifier_base(inputs),
                                     "n_verifier": n_verifier,
                                     "n_bin_samples": int(bin_half.groupby("problem").size().min()),
@@ -250,7 +347,8 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
                   config: ComputeOptimalChapterConfig, sweep_r,
                   other_temperatures: pd.DataFrame | None = None,
                   validation: tuple[pd.DataFrame, pd.DataFrame] | None = None,
-                  reference: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  reference: float = 1.0, curves_out: dict | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The FLOPs-matched exchange on the scored part of the policy's samples
     (:mod:`ttc.exchange`): every candidate at its exact affordable budget and at every
     temperature sampled, the policy's own greedy answer, the perfect-verifier ceiling,
@@ -262,7 +360,11 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
     samples of the same problems at other temperatures (column ``temperature``);
     ``validation``: ``(samples at every temperature, greedy answers)`` of validation
     problems, on which each cell's candidate is chosen (else: two-fold cross-validation on
-    the test problems); ``reference``: chapter 3's temperature, that of ``score_half``."""
+    the test problems); ``reference``: chapter 3's temperature, that of ``score_half``.
+    ``curves_out``: filled with the per-problem selection curves, computed also at every
+    power of two up to the samples per problem (``test``, ``problems``, and where there
+    are validation problems ``validation``, ``v_problems``, ``v_samples``, ``v_bins``,
+    ``budgets``), for the compute-optimal section to reuse."""
     problems = np.array(sorted(score_half["problem"].unique()))
     sets = {reference: score_half}
     if other_temperatures is not None and len(other_temperatures):
@@ -287,6 +389,9 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
     allowances = [exchange_factor(sizes[m] / n_policy, r) * inference_flops(n_policy, tokens)
                   for m, (_, tokens) in larger.items() for r in (*config.r_values, *sweep_r)]
     ks = needed_ks(allowances, [o.flops_per_unit for o in options if o.sampled], n)
+    budgets = powers_of_two(n)
+    if curves_out is not None:
+        ks = sorted(set(ks) | set(budgets))
     v_sets = {t: first_samples(g, n) for t, g in v_sets.items()}
     curves, *v_curves = temperature_curves_of(
         [sets, v_sets] if v_sets else [sets], ks, reference,
@@ -300,6 +405,11 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
         v_greedy = validation[1].set_index("problem")["correct"].reindex(v_problems)
         choose_on = (v_curves[0], n, v_problems, v_bins.reindex(v_problems).to_numpy(),
                      v_greedy.astype(float).to_numpy())
+    if curves_out is not None:
+        curves_out |= {"test": curves, "problems": problems, "budgets": budgets}
+        if choose_on is not None:
+            curves_out |= {"validation": choose_on[0], "v_problems": v_problems,
+                           "v_samples": reference_v, "v_bins": v_bins.reindex(v_problems)}
     common = (curves, options, n, problems, bins.reindex(problems).to_numpy(),
               small["correct"].astype(float).to_numpy(), larger, sizes, policy_name)
     table = add_verdicts(exchange_cells(*common, config.r_values, seed=config.seed,
@@ -477,7 +587,7 @@ def largest_uncharged(table: pd.DataFrame, per_problem: bool = False) -> pd.Seri
 
 
 #: labels of the two curves of the compute-optimal figure
-CURVE_LABELS = {"optimal": "compute-optimal (cross-validated)", "best_of_n": BASELINE}
+CURVE_LABELS = {"optimal": "compute-optimal choice", "best_of_n": BASELINE}
 
 
 def _word_list(text: str | None) -> str:
@@ -575,6 +685,38 @@ def savings(efficiency: pd.DataFrame, kind: str = "oracle") -> pd.Series:
     return rows["saving"].astype(float).reset_index(drop=True)
 
 
+#: how the prose says where the compute-optimal strategy of each bin was chosen
+CHOSEN_ON_TEXT = {
+    "validation": "on the validation problems of the same bin (chapter 4 sampled them at the "
+                  "same temperature and scored them with the same verifiers), then applied "
+                  "to the test problems",
+    "cross-validation": "by two-fold cross-validation over the test problems of the bin (this "
+                        "profile has no validation problems): the best rule on one half is "
+                        "scored on the other, and the other way round",
+}
+
+
+def _chosen_count(tables, word: str) -> int | None:
+    """Cells (oracle bins, budget above 1) whose compute-optimal choice names ``word`` (""
+    counts every cell); None without the ``chosen`` column."""
+    optimal = tables["optimal"] if "optimal" in tables else pd.DataFrame()
+    if "chosen" not in optimal:
+        return None
+    rows = optimal[(optimal["bins"] == "oracle") & (optimal["budget"] > 1)]
+    return int(rows["chosen"].astype(str).str.contains(word, regex=False).sum())
+
+
+def _interval_text(tables, kind: str, statistic: str) -> str:
+    """``[low, high]`` of a saving statistic (``median`` or ``max``) from the
+    ``saving_intervals`` table, as the prose quotes it."""
+    rows = tables["saving_intervals"] if "saving_intervals" in tables else pd.DataFrame()
+    rows = rows[rows["bins"] == kind] if len(rows) else rows
+    low, high = cell(rows, f"{statistic}_low"), cell(rows, f"{statistic}_high")
+    if low is None or high is None or low != low or high != high:
+        return "[n/a]"
+    return f"[{fmt(low, '.1f')}, {fmt(high, '.1f')}]"
+
+
 def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
 
@@ -621,6 +763,12 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "saving_max": fmt(oracle.max() if len(oracle) else None, ".1f"),
         "saving_median": fmt(oracle.median() if len(oracle) else None, ".1f"),
         "saving_pred_median": fmt(predicted.median() if len(predicted) else None, ".1f"),
+        "saving_max_ci": _interval_text(tables, "oracle", "max"),
+        "saving_median_ci": _interval_text(tables, "oracle", "median"),
+        "saving_pred_median_ci": _interval_text(tables, "predicted", "median"),
+        "optimal_chosen_on": CHOSEN_ON_TEXT.get(cell(setup, "optimal_chosen_on"), fmt(None)),
+        "chosen_likelihood": fmt(_chosen_count(tables, "likelihood")),
+        "chosen_cells": fmt(_chosen_count(tables, "")),
         "largest": str(largest["large"].iloc[0]) if len(largest) else "none",
         "largest_M": fmt(cell(largest, "M"), ".1f"),
         "r_lo": fmt(float(r_lo), "g"),
