@@ -14,13 +14,11 @@ the outcome score (the last step score of each finished chain). Not a test.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from verifier_size import comparison_subset, outcome_auc  # benchmarks/, beside this script
 
-from ttc import upstream
 from ttc.chapters.ch04_verifiers import train_generative_verifiers
-from ttc.metrics import within_group_auc
 from ttc.pipeline import chapter_inputs
 from ttc.profiles import chapter_config
 from ttc.verifiers import load_generative_verifier
@@ -32,39 +30,26 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--boot", type=int, default=0,
+                        help="bootstrap resamples for the AUC's interval (0: none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     config = chapter_config(args.profile, "04_verifiers")
     inputs = chapter_inputs("04_verifiers", args.profile, config)
     path = train_generative_verifiers(config, inputs, progress=False)["genrm-cot"]
-    _, problems, samples = upstream.member_samples(inputs, config.policy)
-    subset = samples[samples["sample"] < config.comparison_samples]
-    distinct = subset.drop_duplicates(["problem", "completion", "finished"])
-    keys = list(zip([problems[i].prompt for i in distinct["problem"]], distinct["completion"],
-                    distinct["finished"], strict=True))
+    subset, distinct, keys = comparison_subset(config, inputs)
     print(f"{path.name}: {len(keys)} distinct chains, {len(subset)} samples")
     for k in args.k:
         for seed in args.seeds:
             verifier = load_generative_verifier(
                 path, n_rationales=k, max_rationale_tokens=config.max_rationale_tokens,
                 seed=seed, device="cpu")
-            start = time.process_time()
-            scores = verifier.step_scores(*map(list, zip(*keys, strict=True)))
-            seconds = time.process_time() - start
-            outcome = dict(zip(((p, c, f) for p, c, f in zip(distinct["problem"],
-                                                             distinct["completion"],
-                                                             distinct["finished"],
-                                                             strict=True)),
-                               (s[-1] if len(s) else 0.0 for s in scores), strict=True))
-            finished = subset[subset["finished"]]
-            auc = within_group_auc(finished["problem"], finished["correct"],
-                                   [outcome[key] for key in zip(finished["problem"],
-                                                                finished["completion"],
-                                                                finished["finished"],
-                                                                strict=True)])
+            seconds, auc, low, high = outcome_auc(verifier, subset, distinct, keys,
+                                                  args.boot, seed)
             print(f"K = {k}, seed {seed}: {seconds:.1f} CPU s, read {verifier.tokens.read}, "
-                  f"written {verifier.tokens.written}, within-problem AUC {auc:.3f}")
+                  f"written {verifier.tokens.written}, within-problem AUC {auc:.3f} "
+                  f"[{low:.3f}, {high:.3f}]", flush=True)
 
 
 if __name__ == "__main__":

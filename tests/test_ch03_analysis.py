@@ -144,7 +144,8 @@ def _tables() -> dict[str, pd.DataFrame]:
     hard = pd.DataFrame({"model": ["s", "s", "m", "l", "l"], "N": [10, 10, 20, 40, 40],
                          "k": [1, 8, 8, 1, 8], "coverage": [0.1, 0.5, 0.75, 0.4, 1.0]})
     hard_pp = pd.DataFrame({"model": ["s", "s", "m", "m", "l", "l"], "problem": [0, 1] * 3,
-                            "n_ops": 8, "c": [3, 0, 5, 5, 6, 4], "c_chain": [1, 0, 5, 5, 6, 3]})
+                            "n_ops": 8, "c": [3, 0, 5, 5, 6, 4], "c_chain": [1, 0, 5, 5, 6, 3],
+                            "n": 8})
     power_law = pd.DataFrame({"model": MODELS, "N": [10, 20, 40], "a": [-1.0, None, -2.0],
                               "b": [0.3, None, 0.55]})
     return {"per_problem": _per_problem(), "coverage": pd.DataFrame(coverage_rows),
@@ -242,7 +243,6 @@ def test_facts_on_hand_built_tables():
         "matched_text": "every member draws as many",
         "small_n": "4", "mid_n": "4", "large_n": "4",
         "hard_n_problems": "2",
-        "hard_n_samples": "8",
         "temperature": "0.7",
         "hard_ops": "8",
         "n_models": "3",
@@ -255,6 +255,7 @@ def test_facts_on_hand_built_tables():
         "small_unsolved": "0.75",
         "large_unsolved": "0.25",
         "only_large": "2",  # problems 1 and 2
+        "hard_samples_text": "sampled 8 times each",
         "hard_cov_small": "0.50",  # at k = hard_n_samples
         "hard_cov_large": "1.00",
         "hard_right_small": "3", "hard_chain_small": "33%",  # 1 of 3
@@ -289,6 +290,19 @@ def test_facts_read_each_members_own_sample_count():
     assert "larger than m" in facts["matched_text"] and "l 1" in facts["matched_text"]
 
 
+def test_facts_read_each_members_own_hard_count():
+    tables = _tables()
+    hard_pp = tables["hard_per_problem"]
+    tables["hard_per_problem"] = hard_pp.assign(n=hard_pp["n"].where(hard_pp["model"] != "l",
+                                                                      1))
+    facts = ch03.facts(tables, ch03.SamplingChapterConfig(
+        n_samples=4, hard_n_samples=8, flops_matched_to="m"))
+    assert facts["hard_cov_large"] == "0.40"  # k = 1
+    assert facts["hard_samples_text"] == ("sampled 8 times each by the members up to m and "
+                                          "fewer times by the larger ones (l 1), as the main "
+                                          "problems")
+
+
 def test_facts_on_empty_tables_read_n_a():
     empty = {name: frame.iloc[0:0] for name, frame in _tables().items()}
     facts = ch03.facts(empty, CONFIG)
@@ -316,6 +330,9 @@ def test_matched_samples_by_hand():
     config = ch03.SamplingChapterConfig(n_samples=128, flops_matched_to="b")
     # a: smaller, all 128; c: 128·100/226 = 56.6 -> 64; d: 32 exactly; e: 0.128 -> 2
     assert matched_samples(config, sizes) == {"a": 128, "b": 128, "c": 64, "d": 32, "e": 2}
+    # another count (the hard subset's) is matched the same way
+    assert matched_samples(config, sizes, 256) == {"a": 256, "b": 256, "c": 128, "d": 64,
+                                                   "e": 2}
     every = ch03.SamplingChapterConfig(n_samples=128)
     assert set(matched_samples(every, sizes).values()) == {128}
     with pytest.raises(ConfigError, match="flops_matched_to.*'z'.*allowed: a, b"):

@@ -121,7 +121,7 @@ def main_problems(inputs: Inputs) -> list[Problem]:
     return first_per_ops(test_problems(fconfig), config.n_problems_per_ops)
 
 
-def matched_samples(config, sizes: Mapping[str, int]) -> dict[str, int]:
+def matched_samples(config, sizes: Mapping[str, int], n_samples: int = 0) -> dict[str, int]:
     """Samples per main problem chapter 3 draws from each member (``config``: chapter 3's;
     ``sizes``: member -> non-embedding N).
 
@@ -130,18 +130,20 @@ def matched_samples(config, sizes: Mapping[str, int]) -> dict[str, int]:
     equal tokens per sample) reach those of its ``n_samples``: with 128 samples of f64x3,
     f96x3 draws 64 and f128x4 32. Every member's coverage then spans at least the same
     inference FLOPs, and the two largest members, the costliest to sample, take a half and a
-    quarter of the time they would with 128."""
+    quarter of the time they would with 128. ``n_samples``: another count to match in the
+    same way (the hard subset's ``hard_n_samples``); 0 for ``n_samples``."""
+    count = n_samples or config.n_samples
     reference = getattr(config, "flops_matched_to", "")
     if not reference:
-        return {name: config.n_samples for name in sizes}
+        return {name: count for name in sizes}
     if reference not in sizes:
         raise ConfigError(f"parameter 'flops_matched_to' of 03_sampling: {reference!r} is not "
                           f"a member of chapter 2's family; allowed: {', '.join(sizes)}")
     out = {}
     for name, n_params in sizes.items():
-        wanted = config.n_samples * sizes[reference] / n_params
-        out[name] = (config.n_samples if n_params <= sizes[reference] else
-                     max(2, min(config.n_samples, 2 ** int(np.ceil(np.log2(wanted))))))
+        wanted = count * sizes[reference] / n_params
+        out[name] = (count if n_params <= sizes[reference] else
+                     max(2, min(count, 2 ** int(np.ceil(np.log2(wanted))))))
     return out
 
 

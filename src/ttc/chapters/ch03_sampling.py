@@ -179,31 +179,34 @@ class _Policy:
     problems: list
     hard: list
     max_new_tokens: int
-    #: main samples per problem (:func:`ttc.upstream.matched_samples`)
+    #: main and hard-subset samples per problem (:func:`ttc.upstream.matched_samples`)
     n_samples: int
+    hard_n_samples: int
 
 
 def _family_policies(config: SamplingChapterConfig, inputs):
     """Chapter 2's members on its test set (loaded one at a time)."""
     fconfig = inputs["02_family"].config
     counts = matched_samples(config, member_sizes(inputs))
+    hard = matched_samples(config, member_sizes(inputs), config.hard_n_samples)
     for name in inputs["02_family"]["members"]["model"]:
-        yield _member_policy((config, fconfig, name, checkpoint(inputs, name), counts[name]))
+        yield _member_policy((config, fconfig, name, checkpoint(inputs, name), counts[name],
+                              hard[name]))
 
 
 def _member_policy(job: tuple) -> _Policy:
     """One family member as a policy: ``job`` is (chapter config, chapter 2's config, the
-    member's name, its checkpoint, its main samples per problem)."""
+    member's name, its checkpoint, its main and hard-subset samples per problem)."""
     from ttc.family.train import load_member, training_info
 
-    config, fconfig, name, path, n_samples = job
+    config, fconfig, name, path, n_samples, hard_n_samples = job
     test = test_problems(fconfig)
     hardest = max(p.n_ops for p in test)
     hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
     model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
     return _Policy(name, training_info(path)["N"], model, tokenizer, path.name,
                    first_per_ops(test, config.n_problems_per_ops), hard, fconfig.max_new_tokens,
-                   n_samples)
+                   n_samples, hard_n_samples)
 
 
 def sample_member(job: tuple) -> None:
@@ -234,7 +237,8 @@ def _sample_family_in_workers(config: SamplingChapterConfig, inputs, progress: b
 
     fconfig = inputs["02_family"].config
     counts = matched_samples(config, member_sizes(inputs))
-    jobs = [(config, fconfig, name, checkpoint(inputs, name), counts[name])
+    hard = matched_samples(config, member_sizes(inputs), config.hard_n_samples)
+    jobs = [(config, fconfig, name, checkpoint(inputs, name), counts[name], hard[name])
             for name in inputs["02_family"]["members"]["model"]]
     todo = [job for job in jobs if not _member_sampled(job)]
     run_jobs(sample_member, todo, desc="sample members", progress=progress and bool(todo),
@@ -271,7 +275,7 @@ def _external_policies(config: SamplingChapterConfig, task: Task, problems: list
         yield _Policy(name, parameter_counts(model)["non_embedding"], model, tokenizer,
                       model_key(model_id), render_prompts(problems, tokenizer, task),
                       render_prompts(hard, tokenizer, task), config.max_new_tokens,
-                      config.n_samples)
+                      config.n_samples, config.hard_n_samples)
 
 
 def _policies(config: SamplingChapterConfig, inputs) -> tuple[Task, object]:
@@ -294,7 +298,7 @@ def _sample_sets(config: SamplingChapterConfig, policy: _Policy) -> dict[str, tu
         "main": (policy.problems, main_sample_spec(config, policy.max_new_tokens, batch_size,
                                                    policy.n_samples)),
         "hard": (policy.hard, SampleSpec(
-            n_samples=config.hard_n_samples, max_new_tokens=policy.max_new_tokens,
+            n_samples=policy.hard_n_samples, max_new_tokens=policy.max_new_tokens,
             temperature=config.temperature, top_p=config.top_p, seed=config.seed + 1,
             batch_size=batch_size, problems_per_shard=2)),
     }
@@ -367,7 +371,7 @@ def run(config: SamplingChapterConfig, inputs, progress: bool = True
         per_problem.append(counts)
         per_k.append(curve)
         hard_counts, hard_curve = _curves(policy.name, policy.n_params, tables["hard"],
-                                          policy.hard, config.hard_n_samples, config, task)
+                                          policy.hard, policy.hard_n_samples, config, task)
         hard_problem.append(hard_counts)
         hard_k.append(hard_curve)
         if config.model:
@@ -534,6 +538,20 @@ def matched_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
             "member spans the same compute")
 
 
+def hard_samples_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
+    """How often each member sampled the hard subset (``drawn``: member -> count), as the
+    prose quotes it after "problems"."""
+    if drawn.empty:
+        return fmt(None)
+    fewer = drawn[drawn < config.hard_n_samples]
+    text = f"sampled {config.hard_n_samples:,} times each"
+    if fewer.empty:
+        return text
+    listed = ", ".join(f"{model} {count:,}" for model, count in fewer.items())
+    return f"{text} by the members up to {config.flops_matched_to} and fewer times by the " \
+           f"larger ones ({listed}), as the main problems"
+
+
 def b_range(power_law: pd.DataFrame) -> str:
     """The range of the fitted power-law exponents b, as the prose quotes it."""
     fitted = power_law.dropna(subset=["b"])
@@ -546,8 +564,8 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     """What chapter 3's prose quotes, as display text.
 
     Setup (``n_problems``, ``n_samples``, ``matched_text``, ``hard_n_problems``,
-    ``hard_n_samples``,
-    ``temperature``, ``hard_ops``, ``n_models``); for the smallest, middle and largest member
+    ``temperature``, ``hard_ops``, ``n_models``, ``hard_samples_text``);
+    for the smallest, middle and largest member
     (``small``, ``mid``, ``large``): ``*_name``, its main samples per problem ``*_n`` and
     coverage on medium problems at that k (``*_medium_kmax``); for the middle one also
     coverage at k = 1 (``mid_medium_k1``) and majority vote at its k (``mid_medium_vote``);
@@ -571,7 +589,6 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
         "n_samples": fmt(config.n_samples, ","),
         "matched_text": matched_text(drawn, config),
         "hard_n_problems": fmt(config.hard_n_problems, ","),
-        "hard_n_samples": fmt(config.hard_n_samples, ","),
         "temperature": fmt(config.temperature, "g"),
         "hard_ops": fmt(int(hard_pp["n_ops"].max()) if len(hard_pp) else None, ","),
         "n_models": fmt(len(models), ","),
@@ -598,8 +615,10 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     wide = per_problem.pivot_table(index="problem", columns="model", values="c")
     out["only_large"] = fmt(int(((wide[smallest] == 0) & (wide[largest] > 0)).sum())
                             if models else None, ",")
-    out["hard_cov_small"] = fmt(value_at(hard, smallest, "coverage", k=config.hard_n_samples))
-    out["hard_cov_large"] = fmt(value_at(hard, largest, "coverage", k=config.hard_n_samples))
+    hard_drawn = hard_pp.groupby("model", sort=False)["n"].first()
+    out["hard_samples_text"] = hard_samples_text(hard_drawn, config)
+    out["hard_cov_small"] = fmt(value_at(hard, smallest, "coverage", k=hard_drawn.get(smallest)))
+    out["hard_cov_large"] = fmt(value_at(hard, largest, "coverage", k=hard_drawn.get(largest)))
     right = hard_pp.groupby("model", sort=False)[["c", "c_chain"]].sum(min_count=1)
     for name, model in (("small", smallest), ("large", largest)):
         c = right["c"].get(model)
