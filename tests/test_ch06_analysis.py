@@ -3,6 +3,8 @@ the figures' derived tables and the facts the prose quotes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -20,18 +22,18 @@ def _chain_table():
     rows = [
         # problem 0 (answer 5, 1 op): right, then revised into a wrong 7; chain 1 says 7
         dict(problem=0, chain=0, attempt=0, answer="5", correct=True, n_tokens=10,
-             context_tokens=3, orm=0.2),
+             context_tokens=3, score=0.2),
         dict(problem=0, chain=0, attempt=1, answer="7", correct=False, n_tokens=20,
-             context_tokens=30, orm=0.9),
+             context_tokens=30, score=0.9),
         dict(problem=0, chain=1, attempt=0, answer="7", correct=False, n_tokens=5,
-             context_tokens=4, orm=0.3),
+             context_tokens=4, score=0.3),
         # problem 1 (answer 8, 7 ops): wrong, then right; chain 1 has no answer at all
         dict(problem=1, chain=0, attempt=0, answer="3", correct=False, n_tokens=1,
-             context_tokens=0, orm=0.5),
+             context_tokens=0, score=0.5),
         dict(problem=1, chain=0, attempt=1, answer="8", correct=True, n_tokens=1,
-             context_tokens=0, orm=0.5),
+             context_tokens=0, score=0.5),
         dict(problem=1, chain=1, attempt=0, answer=None, correct=False, n_tokens=1,
-             context_tokens=0, orm=0.5),
+             context_tokens=0, score=0.5),
     ]
     return pd.DataFrame(rows)
 
@@ -194,14 +196,16 @@ def _tables():
     return {"training": training, "chains": chains, "summary": pd.DataFrame(summary_rows),
             "splits": splits, "best_split": best_split, "revised": revised,
             "comparison": pd.DataFrame(columns=["budget", "difficulty", "method", "accuracy"]),
-            "setup": pd.DataFrame([{"policy": "m-1M", "n_policy": 1, "verifier_base": "m-1M",
-                                    "n_verifier": 1}])}
+            "setup": pd.DataFrame([{"policy": "m-1M", "n_policy": 1,
+                                    "verifier": "the policy's likelihood",
+                                    "verifier_model": "m-1M", "n_verifier": 1}])}
 
 
 def test_facts_by_hand():
     config = ch6.RevisionsChapterConfig(budgets=(4, 16), history=3)
     assert ch6.facts(_tables(), config) == {
-        "policy": "m-1M", "n_examples": "12", "wrong_mean": "2.3", "history": "3",
+        "policy": "m-1M", "verifier_name": "the policy's likelihood",
+        "n_examples": "12", "wrong_mean": "2.3", "history": "3",
         "n_problems": "2", "b_max": "16", "budgets": "4, 16",
         # first attempts: 2 of 3 right; attempts two to eight: 2 of 4
         "first_acc": "0.67", "later_acc": "0.50",
@@ -214,6 +218,8 @@ def test_facts_by_hand():
         # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2
         "last_seq": "0.40", "vote_seq": "0.50",
     } | {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
+    assert ch6.facts(_tables(), replace(config, verifier="ORM"))["verifier_name"] == (
+        "chapter 4's ORM")
     # later minus first attempts is -1/3 on problem 0 and -1/2 on problem 1: both below, but
     # two problems are no evidence (sign-flip p = 0.5), so every claim reads its fails text
 
@@ -267,8 +273,20 @@ def test_facts_state_the_revision_claims():
 def test_facts_of_empty_tables_read_missing():
     empty = {name: frame.iloc[:0] for name, frame in _tables().items()}
     facts = ch6.facts(empty, ch6.RevisionsChapterConfig(budgets=(4, 16)))
-    fixed = {"history": "4", "b_max": "16", "budgets": "4, 16", "n_problems": "0"}
+    fixed = {"history": "4", "b_max": "16", "budgets": "4, 16", "n_problems": "0",
+             "verifier_name": "the policy's likelihood"}  # from the config, not the tables
     claims = {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
     assert {k: v for k, v in facts.items() if k in fixed} == fixed
     assert {k: v for k, v in facts.items() if k in claims} == claims
     assert {v for k, v in facts.items() if k not in fixed | claims} == {"n/a"}
+
+
+def test_verifier_parameter_is_validated_and_names_the_scorer():
+    """A bad ``verifier`` names the parameter and the allowed values; each allowed one maps
+    to its scorer kind (the likelihood reads the policy, the ORM is chapter 4's)."""
+    from ttc.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'verifier'.*'likelihood', 'ORM'"):
+        ch6.RevisionsChapterConfig(verifier="PRM")
+    assert ch6.REVISION_VERIFIERS["likelihood"][1] == "likelihood"
+    assert ch6.REVISION_VERIFIERS["ORM"][1] == "scalar"

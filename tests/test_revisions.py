@@ -731,7 +731,7 @@ def test_sharded_chains_are_each_shards_chains_whatever_the_workers(tiny_base, m
                                seed=seed * 2 + shard, history=4)
         scores = judge.step_scores([own[p].prompt for p in part["problem"]],
                                    part["completion"].tolist(), part["finished"].tolist())
-        parts.append(part.assign(orm=[float(s[-1]) if len(s) else 0.0 for s in scores],
+        parts.append(part.assign(score=[float(s[-1]) if len(s) else 0.0 for s in scores],
                                  n_ops=[own[p].n_ops for p in part["problem"]],
                                  problem=[indices[p] for p in part["problem"]]))
     # every attempt once, in generate_chains' order for the whole list: attempt, problem, chain
@@ -741,6 +741,20 @@ def test_sharded_chains_are_each_shards_chains_whatever_the_workers(tiny_base, m
     expected = pd.concat(parts).sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(table.sort_values(keys).reset_index(drop=True), expected)
     assert table["n_ops"].tolist() == [problems[p].n_ops for p in table["problem"]]
-    assert table["orm"].between(0, 1).all()
+    assert table["score"].between(0, 1).all()
     for row in table.itertuples():
         assert row.correct == grade(problems[row.problem], row.completion, row.finished)
+    # the policy's likelihood as the scorer: the same chains, scored by the likelihood
+    monkeypatch.setenv("TTC_WORKERS", "1")
+    by_likelihood = sharded_chains(reviser, base, problems, lengths, max_new, 1.0, seed,
+                                   history=4, progress=False, scorer_kind="likelihood")
+    pd.testing.assert_frame_equal(by_likelihood.drop(columns="score"),
+                                  table.drop(columns="score"))
+    from ttc.verifiers import LikelihoodVerifier
+
+    policy_model, policy_tokenizer = load_member(base, device="cpu")
+    likelihood = LikelihoodVerifier(policy_model, policy_tokenizer).step_scores(
+        [problems[p].prompt for p in table["problem"]], table["completion"].tolist(),
+        table["finished"].tolist())
+    expected = [float(s[-1]) if len(s) else 0.0 for s in likelihood]
+    assert by_likelihood["score"].to_numpy() == pytest.approx(expected, rel=1e-5, abs=1e-9)

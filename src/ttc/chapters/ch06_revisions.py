@@ -3,7 +3,9 @@
 The policy is fine-tuned into a revision model on its own samples of training problems
 (wrong attempts close to a right one, then the right one). On chapter 5's test problems it
 writes chains of attempts; every sequential:parallel split of every budget is scored with
-majority vote, a vote over the chains' last attempts, chapter 4's ORM and the oracle.
+majority vote, a vote over the chains' last attempts, a learned verifier (the chapter's
+``verifier``: by default the policy's likelihood, the learned verifier that chapter 4 found
+ranking one problem's answers; or chapter 4's ORM) and the oracle.
 
 The policy's samples of the training problems and the chains run on worker processes with one
 torch thread each (:mod:`ttc.parallel`): the samples through
@@ -40,11 +42,17 @@ from ttc.upstream import (
     verifier_checkpoints,
 )
 
+#: the learned verifiers that can weigh the attempts: value -> (display name, scorer kind of
+#: :class:`ttc.verifiers.pool.ScorerSpec`). The likelihood is the policy's probability of an
+#: attempt given the problem (not the history the reviser saw); FLOPs 2·N_policy per token.
+REVISION_VERIFIERS = {"likelihood": ("the policy's likelihood", "likelihood"),
+                      "ORM": ("chapter 4's ORM", "scalar")}
+
 
 @dataclass(frozen=True)
 class RevisionsChapterConfig:
     """Parameters of chapter 6. Defaults are smoke-sized. The test problems are chapter 5's,
-    the policy and the ORM chapter 4's."""
+    the policy and the verifiers chapter 4's."""
 
     #: training problems per number of operations, and policy samples of each
     n_train_problems_per_ops: int = 4
@@ -62,9 +70,16 @@ class RevisionsChapterConfig:
     #: budgets in generations (powers of two); every split L = 1, 2, 4, ... budget is scored
     budgets: tuple[int, ...] = (4, 16)
     temperature: float = 1.0
+    #: the learned verifier of the "verifier" rule (weighted best-of-N over every attempt):
+    #: a key of :data:`REVISION_VERIFIERS`
+    verifier: str = "likelihood"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.verifier not in REVISION_VERIFIERS:
+            raise ConfigError(f"parameter 'verifier' must be one of "
+                              f"{', '.join(map(repr, REVISION_VERIFIERS))}; "
+                              f"got {self.verifier!r}")
         require_range("n_train_problems_per_ops", self.n_train_problems_per_ops, low=1)
         require_range("train_samples", self.train_samples, low=2)
         require_range("examples_per_problem", self.examples_per_problem, low=1)
@@ -116,10 +131,12 @@ CHAIN_SHARDS = 2
 class ChainShard:
     """One job of :func:`sharded_chains`: the chains of the test problems ``problems``
     (``indices`` are their numbers in the whole list), written by the reviser checkpoint
-    ``reviser`` with random stream ``seed`` and scored by the ORM checkpoint ``orm``."""
+    ``reviser`` with random stream ``seed`` and scored by the verifier of kind
+    ``scorer_kind`` (:class:`ttc.verifiers.pool.ScorerSpec`) at checkpoint ``scorer``."""
 
     reviser: str
-    orm: str
+    scorer: str
+    scorer_kind: str
     device: str
     problems: tuple[Problem, ...]
     indices: tuple[int, ...]
@@ -132,29 +149,32 @@ class ChainShard:
 
 def chain_shard_job(job: ChainShard) -> pd.DataFrame:
     """Write and score one shard's chains (a job of :func:`ttc.parallel.run_jobs`): the
-    table of :func:`ttc.revisions.generate_chains` with ``orm`` (the ORM's last step score;
-    0 for an empty attempt) and ``n_ops``, ``problem`` numbering the whole list."""
+    table of :func:`ttc.revisions.generate_chains` with ``score`` (the verifier's last step
+    score of the attempt after the problem's prompt; 0 for an empty attempt) and ``n_ops``,
+    ``problem`` numbering the whole list."""
     from ttc.family.train import load_member
     from ttc.revisions import generate_chains
-    from ttc.verifiers import load_verifier
+    from ttc.verifiers.pool import ScorerSpec, build_scorer
 
     model, tokenizer = load_member(job.reviser, device=job.device)
     table = generate_chains(model, tokenizer, job.problems, list(job.lengths),
                             job.max_new_tokens, job.temperature, job.seed,
                             history=job.history)
-    orm = load_verifier(job.orm, device=job.device)
-    scores = orm.step_scores([job.problems[p].prompt for p in table["problem"]],
+    judge = build_scorer(ScorerSpec(job.scorer_kind, job.scorer), job.device, job.problems)
+    scores = judge.step_scores([job.problems[p].prompt for p in table["problem"]],
                              table["completion"].tolist(), table["finished"].tolist())
-    table["orm"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
+    table["score"] = [float(s[-1]) if len(s) else 0.0 for s in scores]
     table["n_ops"] = [job.problems[p].n_ops for p in table["problem"]]
     table["problem"] = [job.indices[p] for p in table["problem"]]
     return table
 
 
-def sharded_chains(reviser, orm, problems: list[Problem], lengths: list[int],
+def sharded_chains(reviser, scorer, problems: list[Problem], lengths: list[int],
                    max_new_tokens: int, temperature: float, seed: int, history: int,
-                   device: str = "cpu", progress: bool = True) -> pd.DataFrame:
-    """Chains of ``lengths`` for every problem, written and ORM-scored in
+                   device: str = "cpu", progress: bool = True,
+                   scorer_kind: str = "scalar") -> pd.DataFrame:
+    """Chains of ``lengths`` for every problem, written and scored (by the verifier of
+    kind ``scorer_kind`` at checkpoint ``scorer``) in
     :data:`CHAIN_SHARDS` shards on worker processes (one after the other on a GPU); shard
     ``s`` draws with seed ``seed * CHAIN_SHARDS + s``. Rows in the order
     :func:`ttc.revisions.generate_chains` gives for the whole list (by attempt, then
@@ -162,7 +182,8 @@ def sharded_chains(reviser, orm, problems: list[Problem], lengths: list[int],
     count = min(CHAIN_SHARDS, len(problems))
     if count == 0:
         raise ValueError("sharded_chains needs at least one problem")
-    jobs = [ChainShard(str(reviser), str(orm), device, tuple(problems[s::CHAIN_SHARDS]),
+    jobs = [ChainShard(str(reviser), str(scorer), scorer_kind, device,
+                       tuple(problems[s::CHAIN_SHARDS]),
                        tuple(range(s, len(problems), CHAIN_SHARDS)), tuple(lengths),
                        max_new_tokens, temperature, seed * CHAIN_SHARDS + s, history)
             for s in range(count)]
@@ -175,26 +196,42 @@ def sharded_chains(reviser, orm, problems: list[Problem], lengths: list[int],
                              ignore_index=True)
 
 
+def scorer_checkpoint(config: RevisionsChapterConfig, inputs):
+    """The checkpoint and scorer kind of the chapter's ``verifier``: the policy for the
+    likelihood, chapter 4's ORM otherwise."""
+    kind = REVISION_VERIFIERS[config.verifier][1]
+    if kind == "likelihood":
+        return checkpoint(inputs, policy(inputs)), kind
+    return verifier_checkpoints(inputs)["orm"], kind
+
+
+def scorer_size(config: RevisionsChapterConfig, inputs) -> int:
+    """N of the model that scores the attempts (2·N FLOPs per token it reads)."""
+    sizes = member_sizes(inputs)
+    kind = REVISION_VERIFIERS[config.verifier][1]
+    return sizes[policy(inputs) if kind == "likelihood" else verifier_base(inputs)]
+
+
 def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = True
            ) -> pd.DataFrame:
-    """The revision model's chains on the test problems (cached), with ORM scores
-    (:func:`sharded_chains`)."""
+    """The revision model's chains on the test problems (cached), with the scores of the
+    chapter's ``verifier`` (:func:`sharded_chains`)."""
     from ttc.revisions import chain_lengths
 
     fconfig = inputs["02_family"].config
     problems, _ = search_problems(inputs)
-    orm_path = verifier_checkpoints(inputs)["orm"]
+    scorer, kind = scorer_checkpoint(config, inputs)
     lengths = chain_lengths(max(config.budgets))
     # v2: written in CHAIN_SHARDS shards with a seed each (v1: one stream for every problem)
-    key = config_hash((reviser.name, orm_path.name, [p.prompt for p in problems], lengths,
-                       config.temperature, config.seed, config.history,
-                       ("shards", CHAIN_SHARDS), "v2"))
+    key = config_hash((reviser.name, scorer.name, kind, [p.prompt for p in problems],
+                       lengths, config.temperature, config.seed, config.history,
+                       ("shards", CHAIN_SHARDS), "v3"))
     folder = artifact_path("revisions", key)
     if (cached := load_tables(folder, ["chains.parquet"])) is not None:
         return cached["chains.parquet"]
-    table = sharded_chains(reviser, orm_path, problems, lengths, max_new_tokens(inputs),
+    table = sharded_chains(reviser, scorer, problems, lengths, max_new_tokens(inputs),
                            config.temperature, config.seed, config.history,
-                           device=fconfig.device, progress=progress)
+                           device=fconfig.device, progress=progress, scorer_kind=kind)
     save_tables(folder, {"chains.parquet": table})
     return table
 
@@ -212,7 +249,7 @@ def score_splits(config: RevisionsChapterConfig, table: pd.DataFrame, problems: 
                 tokens = int(attempts["n_tokens"].sum())
                 for rule in SELECTIONS:
                     right = select_split(attempts, str(problems[p].answer), rule,
-                                         attempts["orm"].to_numpy())
+                                         attempts["score"].to_numpy())
                     verifier_tokens = tokens if rule == "verifier" else 0
                     rows.append({
                         "budget": budget, "length": length, "chains": budget // length,
@@ -238,8 +275,8 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
     intervals per budget, chain length, rule and difficulty), ``best_split`` (the best chain
     length per budget and difficulty, by majority vote), ``revised`` (right attempts
     revised into wrong ones, per difficulty), ``comparison`` (revisions against chapter
-    5's best-of-N, majority vote and searches at the same budgets) and ``setup`` (the policy
-    and the verifier's base member, with their sizes).
+    5's best-of-N, majority vote and searches at the same budgets) and ``setup`` (the policy,
+    the chapter's verifier and the member that runs it, with their sizes).
     """
     from ttc.revisions import revised_away
 
@@ -247,8 +284,9 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
     table = chains(config, inputs, reviser, progress)
     problems, _ = search_problems(inputs)
     sizes = member_sizes(inputs)
-    the_policy, the_base = policy(inputs), verifier_base(inputs)
-    n_policy, n_verifier = sizes[the_policy], sizes[the_base]
+    the_policy = policy(inputs)
+    n_policy, n_verifier = sizes[the_policy], scorer_size(config, inputs)
+    kind = REVISION_VERIFIERS[config.verifier][1]
     splits = score_splits(config, table, problems, n_policy, n_verifier)
     summary = mean_by(splits, ["budget", "length", "chains", "rule", "difficulty"], "correct",
                       name="accuracy")
@@ -274,7 +312,10 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
             "best_split": best_split, "revised": pd.DataFrame(revised),
             "comparison": comparison(config, splits, inputs["05_search"]["summary"]),
             "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
-                                    "verifier_base": the_base, "n_verifier": n_verifier}])}
+                                    "verifier": REVISION_VERIFIERS[config.verifier][0],
+                                    "verifier_model": (the_policy if kind == "likelihood"
+                                                       else verifier_base(inputs)),
+                                    "n_verifier": n_verifier}])}
 
 
 def comparison(config: RevisionsChapterConfig, splits: pd.DataFrame,
@@ -385,6 +426,7 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     b_max = max(config.budgets)
     out = {
         "policy": fmt(cell(tables["setup"], "policy")),
+        "verifier_name": REVISION_VERIFIERS[config.verifier][0],
         "n_examples": fmt(cell(training, "n_examples")),
         "wrong_mean": fmt(cell(training, "wrong_attempts_mean"), ".1f"),
         "history": fmt(config.history),
