@@ -20,6 +20,7 @@ from ttc.chapters.ch04_verifiers import (
     facts,
     mc_label_stats,
     quality_value,
+    split_sentence,
     training_problems,
     training_tokens,
 )
@@ -156,7 +157,25 @@ def _tables():
         "best_of_n": pd.DataFrame({"N": [1, 2, 4, 8]}),
         "best_of_n_summary": summary,
         "comparison": comparison_table(*_comparison_inputs(), n_boot=200),
+        **_split_tables(),
     }
+
+
+def _split_tables():
+    """The generate/verify split on medium problems at two budgets (the largest: majority
+    vote's N = 8), and its frontier: two points spending 20% and 60% on rationales."""
+    verdicts = pd.DataFrame({
+        "difficulty": [MEDIUM, MEDIUM, EASY], "budget_N": [4, 8, 16],
+        "chosen": ["N=2, K=1", "N=4, K=1 / N=2, K=2", "N=8, K=1"],
+        "split": [0.4, 0.45, 0.9], "vote": [0.42, 0.5, 0.9], "ceiling": [0.7, 0.8, 1.0],
+        "difference": [-0.02, -0.05, 0.0], "low": [-0.06, -0.09, 0.0],
+        "high": [0.02, -0.01, 0.0], "p": [0.3, 0.001, 1.0], "problems": [40, 40, 30],
+        "verdict": ["no detectable difference", "below", "no detectable difference"]})
+    points = pd.DataFrame({
+        "difficulty": [MEDIUM, MEDIUM, MEDIUM, EASY], "method": ["GenRM-CoT, weighted"] * 4,
+        "N": [1, 2, 4, 1], "K": [1, 1, 2, 1], "accuracy": [0.3, 0.4, 0.45, 0.9],
+        "frontier": [True, True, False, True], "verify_share": [0.2, 0.6, 0.7, 0.9]})
+    return {"split_verdicts": verdicts, "split_points": points}
 
 
 def _comparison_inputs():
@@ -274,13 +293,17 @@ def test_facts_on_empty_tables_read_na():
         "comparison": pd.DataFrame({"score": ["GenRM"], "auc_within": [float("nan")],
                                     "auc_within_low": [float("nan")],
                                     "auc_within_high": [float("nan")]}),
+        **{name: table.iloc[:0] for name, table in _split_tables().items()},
     }
     out = facts(tables, CONFIG)
+    assert out["split_sentence"].startswith("No budget could be compared")
     assert out["n_prefixes"] == "0"
     for key in ("verifier_N", "n_train_problems", "n_max", "n_small", "mc_right_mean",
                 "mc_right_zero", "mc_auc", "orm_within", "prm_step_auc", "vote_max",
                 "prm_best_small", "weighted_vs_vote", "best_trend", "cmp_problems",
-                "cmp_genrm_within", "cmp_genrm_ci", "cmp_cot_large_vs", "cmp_orm_tokens"):
+                "cmp_genrm_within", "cmp_genrm_ci", "cmp_cot_large_vs", "cmp_orm_tokens",
+                "split_budget_n", "split_chosen", "split_diff", "split_ci", "split_verdict",
+                "split_frontier_share"):
         assert out[key] == "n/a", key
 
 
@@ -292,3 +315,38 @@ def test_training_tokens_count_prompt_chain_and_eos_of_finished_chains():
                 VerifierExample("12+3=", "1", False, ())]     # <bos> + 6 chars
     assert training_tokens(build_tokenizer(), examples) == 9 + 7
     assert training_tokens(build_tokenizer(), []) == 0
+
+
+def test_split_facts_quote_the_largest_medium_budget():
+    """The prose quotes medium problems at the largest budget compared, and the median
+    rationale share of the medium frontier (0.2 and 0.6: 40%)."""
+    out = facts(_tables(), CONFIG)
+    assert out["split_budget_n"] == "8" and out["split_chosen"] == "N=4, K=1 / N=2, K=2"
+    assert (out["split_acc"], out["split_vote"], out["split_ceiling"]) == ("0.45", "0.50",
+                                                                            "0.80")
+    assert out["split_diff"] == "-0.05" and out["split_ci"] == "-0.09 to -0.01"
+    assert out["split_verdict"] == "below" and out["split_frontier_share"] == "40%"
+    assert out["split_n"] == str(CONFIG.split_samples)
+    assert out["split_sentence"] == split_sentence(_split_tables()["split_verdicts"])
+
+
+def test_split_sentence_has_an_outcome_for_every_case():
+    """Above anywhere: verifying pays; else below somewhere: it never pays and costs; else
+    no detectable difference; no rows: nothing to compare."""
+    verdicts = _split_tables()["split_verdicts"]
+    assert split_sentence(verdicts).startswith("Verifying never pays here, and in 1 of the 3")
+    above = verdicts.assign(verdict=["above", "below", "no detectable difference"])
+    assert split_sentence(above).startswith("Verifying pays in 1 of the 3 comparisons")
+    none = verdicts.assign(verdict="no detectable difference")
+    assert split_sentence(none).startswith("In none of the 3 comparisons")
+    assert split_sentence(verdicts.iloc[:0]).startswith("No budget could be compared")
+
+
+def test_config_checks_the_split_parameters():
+    for bad in ({"split_rationales": ()}, {"split_rationales": (2, 2)},
+                {"split_rationales": (0,)}, {"split_samples": 1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            VerifiersChapterConfig(**bad)
+    config = VerifiersChapterConfig(rationale_samples=(1, 4), split_rationales=(1, 2, 8),
+                                    comparison_samples=2, split_samples=8)
+    assert config.max_rationales == 8 and config.verified_samples == 8

@@ -25,6 +25,8 @@ def test_scorer_spec_rejects_unknown_kinds_and_missing_paths():
         ScorerSpec("likelihood")
     assert ScorerSpec("checker").cost() == 1.0
     assert ScorerSpec("generative", "x", n_rationales=4, max_rationale_tokens=8).cost() == 9.0
+    with pytest.raises(ValueError, match="per_trajectory"):
+        ScorerSpec("likelihood", "x", per_trajectory=True)
 
 
 def test_batch_order_is_the_memoised_order_without_repeats():

@@ -367,6 +367,26 @@ def test_genrm_cot_sampling_is_seeded_per_chain(tiny_base):
     assert any(not np.allclose(a, b) for a, b in zip(other, together, strict=True))
 
 
+def test_genrm_cot_trajectories_serve_every_smaller_k(tiny_base):
+    """With ``per_trajectory`` each chain's scores are (K, steps), one row per rationale
+    trajectory, and the mean of the first k rows is exactly what the same verifier with
+    ``n_rationales = k`` gives (to float32 rounding: the batches differ): one pass at the
+    largest K serves every smaller K."""
+    model, tokenizer = verdict_llama(tiny_base)
+    chains = list(map(list, zip(*COT_CHAINS, strict=True)))
+
+    def verifier(k, per_trajectory=False):
+        return GenerativeVerifier(model, tokenizer, n_rationales=k, max_rationale_tokens=6,
+                                  seed=3, per_trajectory=per_trajectory)
+
+    full = verifier(4, per_trajectory=True).step_scores(*chains)
+    assert all(s.ndim == 2 and s.shape[0] == 4 for s in full)
+    for k in (1, 2, 4):
+        for got, want in zip(full, verifier(k).step_scores(*chains), strict=True):
+            np.testing.assert_allclose(got[:k].mean(axis=0), want, rtol=0, atol=1e-6)
+    assert any(not np.allclose(s[0], s[1]) for s in full if s.shape[1])  # they do differ
+
+
 def test_genrm_cot_samples_rationales_with_the_model_probabilities():
     """After each step end the verifier writes the rationale "7" or goes straight to its
     verdict, each with probability 1/2; the verdict read right after the step end is

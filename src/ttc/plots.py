@@ -401,3 +401,49 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
     axes[0][0].set_ylabel("test-time FLOPs per problem to reach the target")
     axes[0][-1].legend(title="target (x: never)", loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
+
+
+def plot_generate_verify_split(points: pd.DataFrame) -> plt.Figure:
+    """Accuracy against FLOPs per problem for every split of a budget between generating
+    N candidates and verifying each with K rationales, one panel per difficulty group.
+
+    GenRM-CoT points are joined over N for each K; majority vote, likelihood-weighted
+    best-of-N and the perfect verifier are lines over N; frontier points are ringed; every
+    point has its 95% interval over problems. ``points`` is
+    :func:`ttc.generate_verify.split_points`.
+    """
+    from ttc.generate_verify import CEILING, LIKELIHOOD, SPLIT, VOTE
+
+    groups = list(dict.fromkeys(points.sort_values("difficulty")["difficulty"]))
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.6 * max(1, len(groups)), 4.0),
+                             sharey=True, squeeze=False)
+    ks = sorted(points.loc[points["method"] == SPLIT, "K"].unique())
+    colours = dict(zip(ks, sns.color_palette(PALETTE, max(1, len(ks))), strict=False))
+    others = {VOTE: ("0.25", "-", "s"), LIKELIHOOD: ("tab:orange", "-", "^"),
+              CEILING: ("0.55", "--", "")}
+
+    def line(ax, rows, label, colour, style="-", marker="o"):
+        rows = rows.sort_values("flops")
+        ax.errorbar(rows["flops"], rows["accuracy"],
+                    yerr=[rows["accuracy"] - rows["accuracy_low"],
+                          rows["accuracy_high"] - rows["accuracy"]],
+                    color=colour, ls=style, marker=marker or None, markersize=4, capsize=2,
+                    lw=1.2, label=label)
+
+    for ax, group in zip(axes[0], groups, strict=False):
+        data = points[points["difficulty"] == group]
+        for method, (colour, style, marker) in others.items():
+            rows = data[data["method"] == method]
+            if len(rows):
+                line(ax, rows, method, colour, style, marker)
+        for k in ks:
+            rows = data[(data["method"] == SPLIT) & (data["K"] == k)]
+            line(ax, rows, f"GenRM-CoT, K = {k}", colours[k])
+        edge = data[data["frontier"]]
+        ax.scatter(edge["flops"], edge["accuracy"], s=90, facecolors="none",
+                   edgecolors="crimson", lw=1.3, zorder=5, label="frontier (N, K)")
+        ax.set(xscale="log", title=group, ylim=(-0.02, 1.02),
+               xlabel="inference FLOPs per problem")
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    return fig

@@ -27,6 +27,8 @@ from ttc import report
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.family.specs import check_members
+from ttc.flops import inference_flops
+from ttc.generate_verify import SplitCosts, split_accuracy, split_points, split_verdicts, with_flops
 from ttc.metrics import (
     holm,
     mean_by,
@@ -97,6 +99,11 @@ class VerifiersChapterConfig:
     max_rationale_tokens: int = 16
     #: chapter 3's samples per test problem that every verifier scores for the comparison
     comparison_samples: int = 4
+    #: the split between generating and verifying: GenRM-CoT verifies the first
+    #: ``split_samples`` samples of every test problem (N up to it) with each number of
+    #: rationales in ``split_rationales`` (K); one pass at the largest K serves every K
+    split_samples: int = 4
+    split_rationales: tuple[int, ...] = (1, 2)
     #: bootstrap resamples of problems for the comparison's intervals
     n_boot: int = 1000
     #: temperatures besides chapter 3's at which the policy also samples the test problems,
@@ -128,6 +135,12 @@ class VerifiersChapterConfig:
                               f"distinct integers >= 1; got {list(self.rationale_samples)!r}")
         require_range("max_rationale_tokens", self.max_rationale_tokens, low=1, high=64)
         require_range("comparison_samples", self.comparison_samples, low=2)
+        require_range("split_samples", self.split_samples, low=2)
+        if (not self.split_rationales or len(set(self.split_rationales))
+                != len(self.split_rationales)
+                or any(not isinstance(k, int) or k < 1 for k in self.split_rationales)):
+            raise ConfigError("parameter 'split_rationales' must be a non-empty list of "
+                              f"distinct integers >= 1; got {list(self.split_rationales)!r}")
         require_range("n_boot", self.n_boot, low=100)
         if len(set(self.temperatures)) != len(self.temperatures) or any(
                 not 0 < t <= 2 for t in self.temperatures):
@@ -135,6 +148,16 @@ class VerifiersChapterConfig:
                               f"(0, 2]; got {list(self.temperatures)!r}")
         require_range("extra_samples", self.extra_samples, low=2)
         require_range("n_validation_per_ops", self.n_validation_per_ops, low=1)
+
+    @property
+    def max_rationales(self) -> int:
+        """The K of the one GenRM-CoT pass that serves the comparison and the split."""
+        return max(*self.rationale_samples, *self.split_rationales)
+
+    @property
+    def verified_samples(self) -> int:
+        """Samples per test problem that GenRM-CoT verifies (comparison and split)."""
+        return max(self.comparison_samples, self.split_samples)
 
     @property
     def train_config(self) -> VerifierTrainConfig:
@@ -490,35 +513,93 @@ def train_generative_verifiers(config: VerifiersChapterConfig, inputs, progress:
 
 def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[str, Path],
                          generative: dict[str, Path]) -> dict:
-    """Every verifier of the comparison by display name: how a worker builds it
-    (:class:`ttc.verifiers.pool.ScorerSpec`) and its non-embedding N (None for the checker,
-    which runs no model)."""
+    """Every verifier of the comparison that is scored here, by display name: how a worker
+    builds it (:class:`ttc.verifiers.pool.ScorerSpec`) and its non-embedding N (None for the
+    checker, which runs no model). GenRM-CoT is not among them: its rows come from
+    :func:`rationale_scores`, one pass that serves every K."""
     from ttc.verifiers.pool import ScorerSpec
 
     sizes = member_sizes(inputs)
     judge = config.likelihood_member or config.policy
     base_n = sizes[config.verifier_base]
-    verifiers = {
+    return {
         COMPARED["orm"]: (ScorerSpec("scalar", str(scalar["orm"])), base_n),
         COMPARED["prm"]: (ScorerSpec("scalar", str(scalar["prm"])), base_n),
         COMPARED["likelihood"]: (ScorerSpec("likelihood", str(checkpoint(inputs, judge))),
                                  sizes[judge]),
         COMPARED["genrm"]: (ScorerSpec("generative", str(generative["genrm"])), base_n),
+        COMPARED["checker"]: (ScorerSpec("checker"), None),
     }
-    for k in sorted(config.rationale_samples):
-        verifiers[COMPARED["cot"].format(k=k)] = (ScorerSpec(
-            "generative", str(generative["genrm-cot"]), n_rationales=k,
-            max_rationale_tokens=config.max_rationale_tokens, seed=config.seed), base_n)
-    verifiers[COMPARED["checker"]] = (ScorerSpec("checker"), None)
-    return verifiers
+
+
+#: trajectory score columns of :func:`rationale_scores`
+def trajectory_columns(k: int) -> list[str]:
+    return [f"t{j}" for j in range(k)]
+
+
+def rationale_scores(config: VerifiersChapterConfig, inputs, problems: list[Problem],
+                     samples: pd.DataFrame, generative: dict[str, Path],
+                     progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """GenRM-CoT's verdicts on the first ``verified_samples`` samples of every test problem,
+    each rationale trajectory kept apart, from one pass at K = ``max_rationales``
+    (cached): ``(trajectories, cost)``.
+
+    ``trajectories``: one row per sample (``problem``, ``sample``, and ``t0`` ...
+    ``t{K-1}``: trajectory j's probability that every step is right; 0 for a chain with no
+    step). Trajectory j of a chain draws from its own random stream, so the mean of the
+    first k columns is exactly the score of GenRM-CoT with K = k. ``cost``: one row with the
+    verifier's ``tokens`` per trajectory (read and written, the prompt included),
+    ``prompt_tokens`` (the prompt's share of them), ``seconds`` per trajectory, ``chains``
+    (distinct chains verified) and ``K``.
+    """
+    from transformers import AutoTokenizer
+
+    from ttc.verifiers.generative import encode_steps
+    from ttc.verifiers.pool import ScorerSpec, score_chains
+
+    subset = samples[samples["sample"] < config.verified_samples]
+    distinct = subset.drop_duplicates(["problem", "completion", "finished"])
+    k, path = config.max_rationales, generative["genrm-cot"]
+    key = config_hash(([p.prompt for p in problems], distinct["completion"].tolist(),
+                       distinct["finished"].tolist(), path.name, k,
+                       config.max_rationale_tokens, config.seed, "v1"))
+    folder = artifact_path("scores", f"rationales-{key}")
+    names = ["trajectories.parquet", "cost.parquet"]
+    if (cached := load_tables(folder, names)) is not None:
+        return cached["trajectories.parquet"], cached["cost.parquet"]
+    prompts = [problems[i].prompt for i in distinct["problem"]]
+    completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
+    spec = ScorerSpec("generative", str(path), n_rationales=k,
+                      max_rationale_tokens=config.max_rationale_tokens, seed=config.seed,
+                      per_trajectory=True)
+    scores, tokens, seconds = score_chains(
+        {"cot": spec}, prompts, completions, finished, problems,
+        device=inputs["02_family"].config.device, desc="verify", progress=progress)["cot"]
+    last = np.stack([s[:, -1] if s.shape[1] else np.zeros(k) for s in scores])  # (chains, K)
+    columns = dict(zip(trajectory_columns(k), last.T, strict=True))
+    distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
+    table = subset.merge(distinct, on=["problem", "completion", "finished"], how="left")
+    table = table[["problem", "sample", *columns]].reset_index(drop=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    encoded = [encode_steps(tokenizer, *chain) for chain in zip(prompts, completions, finished,
+                                                                strict=True)]
+    judged = [len(ids) for ids, steps in encoded if steps]  # chains with a step to judge
+    trajectories = max(1, len(judged) * k)
+    cost = pd.DataFrame([{"tokens": tokens / trajectories,
+                          "prompt_tokens": float(np.mean(judged)) if judged else 0.0,
+                          "seconds": seconds / trajectories, "chains": len(judged), "K": k}])
+    save_tables(folder, {"trajectories.parquet": table, "cost.parquet": cost})
+    return table, cost
 
 
 def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Problem],
                       samples: pd.DataFrame, scalar: dict[str, Path],
-                      generative: dict[str, Path], progress: bool = True
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      generative: dict[str, Path], rationales: tuple[pd.DataFrame, pd.DataFrame],
+                      progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every verifier's outcome score on the first ``comparison_samples`` samples of each
-    test problem, and what scoring cost: ``(scores, costs)``, cached on disk.
+    test problem, and what scoring cost: ``(scores, costs)``, cached on disk. GenRM-CoT's
+    rows, one per K of ``rationale_samples``, are the means of the first K trajectories of
+    ``rationales`` (:func:`rationale_scores`), its costs K times the cost of one.
 
     ``scores`` has one row per finished sample (``problem``, ``correct`` and one column per
     verifier, its last step score); ``costs`` one row per verifier: ``N``, the verifier
@@ -530,16 +611,43 @@ def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Pro
     key = config_hash(([p.prompt for p in problems], distinct["completion"].tolist(),
                        distinct["finished"].tolist(), sorted(p.name for p in scalar.values()),
                        sorted(p.name for p in generative.values()), config.likelihood_member,
-                       sorted(config.rationale_samples), config.max_rationale_tokens,
-                       config.seed, "v2"))
+                       "v3"))
     folder = artifact_path("scores", f"comparison-{key}")
     names = ["scores.parquet", "costs.parquet"]
-    if (cached := load_tables(folder, names)) is not None:
-        return cached["scores.parquet"], cached["costs.parquet"]
-    prompts = [problems[i].prompt for i in distinct["problem"]]
-    completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
+    if (cached := load_tables(folder, names)) is None:
+        cached = _compare(config, inputs, problems, subset, distinct, scalar, generative,
+                          progress)
+        save_tables(folder, cached)
+    scored, costs = cached["scores.parquet"], cached["costs.parquet"]
+    trajectories, cost = rationales
+    base_n = member_sizes(inputs)[config.verifier_base]
+    cot, cot_costs = {}, []
+    merged = scored[["problem", "sample"]].merge(trajectories, on=["problem", "sample"],
+                                                 how="left")
+    for k in sorted(config.rationale_samples):
+        name = COMPARED["cot"].format(k=k)
+        cot[name] = merged[trajectory_columns(k)].mean(axis=1).to_numpy()
+        tokens = k * float(cell(cost, "tokens"))
+        cot_costs.append({"verifier": name, "N": base_n, "tokens": tokens,
+                          "flops_per_chain": 2.0 * base_n * tokens,
+                          "seconds": k * float(cell(cost, "seconds"))})
+    checker = COMPARED["checker"]
+    scored = scored.drop(columns=[checker, "sample"]).assign(**cot).assign(
+        **{checker: scored[checker].to_numpy()})
+    costs = pd.concat([costs[costs["verifier"] != checker], pd.DataFrame(cot_costs),
+                       costs[costs["verifier"] == checker]], ignore_index=True)
+    return scored, costs
+
+
+def _compare(config: VerifiersChapterConfig, inputs, problems: list[Problem],
+             subset: pd.DataFrame, distinct: pd.DataFrame, scalar: dict[str, Path],
+             generative: dict[str, Path], progress: bool) -> dict[str, pd.DataFrame]:
+    """The comparison's verifiers other than GenRM-CoT on ``distinct`` chains of
+    ``subset``: the tables that :func:`compare_verifiers` caches."""
     from ttc.verifiers.pool import score_chains
 
+    prompts = [problems[i].prompt for i in distinct["problem"]]
+    completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
     verifiers = comparison_verifiers(config, inputs, scalar, generative)
     results = score_chains({name: spec for name, (spec, _) in verifiers.items()}, prompts,
                            completions, finished, problems,
@@ -555,11 +663,9 @@ def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Pro
                       "seconds": seconds})
     distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
     scored = subset.merge(distinct, on=["problem", "completion", "finished"], how="left")
-    scored = scored[scored["finished"]][["problem", "correct", *columns]]
-    scored = scored.reset_index(drop=True)
-    costs = pd.DataFrame(costs)
-    save_tables(folder, {"scores.parquet": scored, "costs.parquet": costs})
-    return scored, costs
+    scored = scored[scored["finished"]][["problem", "sample", "correct", *columns]]
+    return {"scores.parquet": scored.reset_index(drop=True),
+            "costs.parquet": pd.DataFrame(costs)}
 
 
 def comparison_table(scores: pd.DataFrame, costs: pd.DataFrame, n_boot: int, seed: int = 0
@@ -591,6 +697,60 @@ def comparison_table(scores: pd.DataFrame, costs: pd.DataFrame, n_boot: int, see
         if not np.isnan(m) else "" for m, r in zip(table["vs_likelihood"], rejected,
                                                     strict=True)]
     return table.merge(costs.rename(columns={"verifier": "score"}), on="score", how="left")
+
+
+def split_costs(config: VerifiersChapterConfig, inputs, problems: list[Problem],
+                scored: pd.DataFrame, trajectories: pd.DataFrame, cost: pd.DataFrame
+                ) -> dict[str, SplitCosts]:
+    """The FLOPs of a candidate, a rationale trajectory, a re-reading by the policy and a
+    check by a verifier of the GenRM's size, per difficulty group (:class:`SplitCosts`).
+
+    Generation and re-reading are 2·N per generated token, at the group's mean tokens per
+    sample. A trajectory is 2·N_verifier per token the GenRM-CoT reads or writes, prompt
+    excluded (the book never charges prompts), measured over all verified chains and scaled
+    to the group by its verified chains' mean length against all verified chains'."""
+    sizes = member_sizes(inputs)
+    n_policy, n_verifier = sizes[config.policy], sizes[config.verifier_base]
+    group = scored["problem"].map(lambda p: difficulty_group(problems[p].n_ops))
+    tokens = scored.groupby(group)["n_tokens"].mean()
+    verified = trajectories[["problem", "sample"]].merge(
+        scored[["problem", "sample", "n_tokens"]], on=["problem", "sample"])
+    verified_group = verified["problem"].map(lambda p: difficulty_group(problems[p].n_ops))
+    lengths = verified.groupby(verified_group)["n_tokens"].mean() / verified["n_tokens"].mean()
+    per_trajectory = float(cell(cost, "tokens")) - float(cell(cost, "prompt_tokens"))
+    return {name: SplitCosts(generate=inference_flops(n_policy, tokens[name]),
+                             verify=inference_flops(n_verifier,
+                                                    per_trajectory * lengths.get(name, 1.0)),
+                             reread=inference_flops(n_policy, tokens[name]),
+                             check=inference_flops(n_verifier, tokens[name]))
+            for name in tokens.index}
+
+
+def generate_verify_split(config: VerifiersChapterConfig, inputs, problems: list[Problem],
+                          scored: pd.DataFrame, rationales: tuple[pd.DataFrame, pd.DataFrame],
+                          progress: bool = True) -> dict[str, pd.DataFrame]:
+    """How to split a FLOPs budget between generating N candidates and verifying each with K
+    rationales (:mod:`ttc.generate_verify`): ``split_points`` (every method, N and K per
+    difficulty group, with intervals, FLOPs and the frontier) and ``split_verdicts`` (the
+    best split chosen on the other half of the problems against majority vote at the same
+    FLOPs, with paired intervals and Holm's correction)."""
+    trajectories, cost = rationales
+    ks = sorted(config.split_rationales)
+    n_all = int(scored.groupby("problem").size().min())
+    ns = powers_of_two(n_all)
+    truths = {i: str(p.answer) for i, p in enumerate(problems)}
+    verified = trajectories[trajectories["sample"] < config.split_samples].merge(
+        scored[["problem", "sample", "answer"]], on=["problem", "sample"])
+    per_problem = split_accuracy(verified, scored, truths, ns, ks,
+                                 config.selection_resamples, config.seed)
+    groups = {i: difficulty_group(p.n_ops) for i, p in enumerate(problems)}
+    costs = split_costs(config, inputs, problems, scored, trajectories, cost)
+    per_problem = with_flops(per_problem, groups, costs)
+    return {"split_points": split_points(per_problem),
+            "split_verdicts": split_verdicts(per_problem, n_boot=config.n_boot,
+                                             seed=config.seed),
+            "split_costs": pd.DataFrame([{"difficulty": name, **asdict(c)}
+                                         for name, c in costs.items()])}
 
 
 def run(config: VerifiersChapterConfig, inputs, progress: bool = True
@@ -625,8 +785,9 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     policy_path, problems, samples = member_samples(inputs, config.policy, progress)
     scored, steps = score_samples(problems, samples, paths | {"likelihood": policy_path},
                                   progress, device=inputs["02_family"].config.device)
+    rationales = rationale_scores(config, inputs, problems, samples, generative, progress)
     compared, costs = compare_verifiers(config, inputs, problems, samples, paths, generative,
-                                        progress)
+                                        rationales, progress)
     extra = extra_sample_tables(config, inputs, paths, policy_path, progress)
     infos = []
     curves = []
@@ -670,6 +831,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "best_of_n": curves_bon,
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
         "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
+        **generate_verify_split(config, inputs, problems, scored, rationales, progress),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
                                                   relative_to_cache(policy_path)}]),
         "scored": scored,
@@ -746,6 +908,61 @@ def comparison_facts(comparison: pd.DataFrame, config: VerifiersChapterConfig
     return out
 
 
+def split_sentence(verdicts: pd.DataFrame) -> str:
+    """What the split's verdicts say, as one sentence with an outcome for each case: no
+    budget compared, some budget where verifying beats voting, none where it does but some
+    where it does worse, and no detectable difference anywhere."""
+    if verdicts.empty:
+        return ("No budget could be compared here: no split of the budgets fits the "
+                "candidates that were verified.")
+    cells, above = len(verdicts), int((verdicts["verdict"] == "above").sum())
+    below = int((verdicts["verdict"] == "below").sum())
+    if above:
+        return (f"Verifying pays in {above} of the {cells} comparisons: there the best split "
+                "beats majority vote at the same FLOPs by an interval that excludes zero, "
+                "after Holm's correction.")
+    if below:
+        return (f"Verifying never pays here, and in {below} of the {cells} comparisons it "
+                "does detectably worse than spending the same FLOPs on more votes (Holm's "
+                "correction): with this verifier, a FLOP is better spent generating.")
+    return (f"In none of the {cells} comparisons does the best split differ detectably from "
+            "majority vote at the same FLOPs (Holm's correction): verifying neither pays nor "
+            "costs what these problems can show.")
+
+
+def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
+    """The split's quoted numbers: ``split_n`` (candidates verified per problem),
+    ``split_ks`` (the K values), ``split_sentence`` (:func:`split_sentence`), and on medium
+    problems at the largest budget compared: ``split_budget_n`` (majority vote's N there),
+    ``split_chosen``, ``split_acc``, ``split_vote``, ``split_ceiling``, ``split_diff``,
+    ``split_ci`` and ``split_verdict``; and ``split_frontier_share``, the median share of
+    FLOPs spent on rationales by the medium group's frontier points."""
+    verdicts, points = tables["split_verdicts"], tables["split_points"]
+    ks = sorted(config.split_rationales)
+    out = {"split_n": report.fmt(config.split_samples, ","),
+           "split_ks": (", ".join(map(str, ks[:-1])) + " and " + str(ks[-1]) if len(ks) > 1
+                        else str(ks[0])),
+           "split_sentence": split_sentence(verdicts)}
+    medium = verdicts[verdicts["difficulty"] == MEDIUM]
+    last = medium.loc[medium["budget_N"].idxmax()] if len(medium) else None
+
+    def value(column: str, spec: str = ".2f") -> str:
+        return report.MISSING if last is None else report.fmt(last[column], spec)
+
+    out |= {"split_budget_n": value("budget_N", ","),
+            "split_chosen": report.MISSING if last is None else str(last["chosen"]),
+            "split_acc": value("split"), "split_vote": value("vote"),
+            "split_ceiling": value("ceiling"), "split_diff": value("difference", "+.2f"),
+            "split_ci": (report.MISSING if last is None else
+                         f"{report.fmt(last['low'], '+.2f')} to "
+                         f"{report.fmt(last['high'], '+.2f')}"),
+            "split_verdict": report.MISSING if last is None else str(last["verdict"])}
+    edge = points[points["frontier"] & (points["difficulty"] == MEDIUM)]
+    out["split_frontier_share"] = report.fmt(
+        float(edge["verify_share"].median()) if len(edge) else float("nan"), ".0%")
+    return out
+
+
 def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     """What chapter 4's prose quotes, as display text.
 
@@ -786,6 +1003,7 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     }
 
     out |= comparison_facts(tables["comparison"], config)
+    out |= split_facts(tables, config)
 
     def at(selector: str, n: int | None) -> float:
         return float("nan") if n is None else accuracy_at(summary, selector, n)

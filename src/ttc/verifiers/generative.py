@@ -215,11 +215,17 @@ class GenerativeVerifier(MemoizedVerifier):
     are scored with it. ``model`` is any causal LM whose tokenizer has the verdict tokens
     (:func:`ttc.verifiers.generative_train.load_generative_verifier`); a plain Llama runs on
     :class:`ttc.lean_llama.RaggedDecoder`, anything else on slow full forward passes.
+
+    With ``per_trajectory`` a chain's scores are not averaged: each is a (K, steps) array,
+    row j trajectory j's running product. Because trajectory j's stream does not depend on
+    K, the mean of its first k rows equals the scores of the same verifier with
+    ``n_rationales = k``: one pass at the largest K serves every smaller K.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, n_rationales: int = 1,
                  max_rationale_tokens: int = 0, temperature: float = 1.0, seed: int = 0,
-                 batch_size: int = 256, max_cached: int = 1_000_000, kind: str | None = None):
+                 batch_size: int = 256, max_cached: int = 1_000_000, kind: str | None = None,
+                 per_trajectory: bool = False):
         if n_rationales < 1:
             raise ValueError(f"n_rationales must be >= 1, got {n_rationales}")
         if max_rationale_tokens < 0:
@@ -234,6 +240,7 @@ class GenerativeVerifier(MemoizedVerifier):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.n_rationales, self.max_rationale_tokens = n_rationales, max_rationale_tokens
         self.temperature, self.seed = temperature, seed
+        self.per_trajectory = per_trajectory
         self.kind = kind or ("genrm-cot" if max_rationale_tokens else "genrm")
         self.ok_id, self.bad_id = verdict_ids(tokenizer)
         vocab = tokenizer.get_vocab()
@@ -244,7 +251,8 @@ class GenerativeVerifier(MemoizedVerifier):
         k = self.n_rationales
         encoded = [encode_steps(self.tokenizer, *key) for key in chunk]
         todo = [c for c, (_, steps) in enumerate(encoded) if steps]  # others: nothing to judge
-        out = [np.zeros(0) for _ in chunk]
+        empty = np.zeros((k, 0)) if self.per_trajectory else np.zeros(0)
+        out = [empty for _ in chunk]
         if not todo:
             return out
         plans = [encoded[c] for c in todo for _ in range(k)]
@@ -255,7 +263,8 @@ class GenerativeVerifier(MemoizedVerifier):
         else:
             runs = self._one_pass(plans)
         for j, c in enumerate(todo):
-            out[c] = np.mean(runs[j * k : (j + 1) * k], axis=0)  # over the K trajectories
+            mine = np.asarray(runs[j * k : (j + 1) * k], dtype=float)  # (K, steps)
+            out[c] = mine if self.per_trajectory else mine.mean(axis=0)
         return out
 
     @torch.no_grad()

@@ -115,13 +115,14 @@ def train_generative_verifier(
 
 def load_generative_verifier(path: str | Path, n_rationales: int = 1,
                              max_rationale_tokens: int = 24, temperature: float = 1.0,
-                             seed: int = 0, device: str = "auto", batch_size: int = 256
-                             ) -> GenerativeVerifier:
+                             seed: int = 0, device: str = "auto", batch_size: int = 256,
+                             per_trajectory: bool = False) -> GenerativeVerifier:
     """Load a trained generative verifier through ``AutoModelForCausalLM``.
 
     A GenRM verifies without rationales (``n_rationales`` and ``max_rationale_tokens`` are
     not used); a GenRM-CoT samples ``n_rationales`` rationales of at most
-    ``max_rationale_tokens`` tokens per chain at ``temperature``.
+    ``max_rationale_tokens`` tokens per chain at ``temperature`` (``per_trajectory``: see
+    :class:`GenerativeVerifier`).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -132,4 +133,5 @@ def load_generative_verifier(path: str | Path, n_rationales: int = 1,
     if kind == KINDS[0]:
         n_rationales, max_rationale_tokens = 1, 0
     return GenerativeVerifier(model, tokenizer, n_rationales, max_rationale_tokens,
-                              temperature, seed, batch_size, kind=kind)
+                              temperature, seed, batch_size, kind=kind,
+                              per_trajectory=per_trajectory)

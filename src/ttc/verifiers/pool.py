@@ -32,19 +32,25 @@ KINDS = ("scalar", "likelihood", "generative", "checker")
 class ScorerSpec:
     """How a worker builds one verifier: ``kind`` is ``"scalar"`` (ORM/PRM checkpoint),
     ``"likelihood"`` (a family member's checkpoint), ``"generative"`` (GenRM; GenRM-CoT when
-    ``max_rationale_tokens`` > 0) or ``"checker"`` (the exact checker, no model)."""
+    ``max_rationale_tokens`` > 0) or ``"checker"`` (the exact checker, no model). With
+    ``per_trajectory`` a GenRM-CoT returns each chain's (K, steps) trajectory scores
+    instead of their mean."""
 
     kind: str
     path: str | None = None
     n_rationales: int = 1
     max_rationale_tokens: int = 0
     seed: int = 0
+    per_trajectory: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind != "checker" and not self.path:
             raise ValueError(f"a {self.kind!r} scorer needs a checkpoint path")
+        if self.per_trajectory and self.kind != "generative":
+            raise ValueError(f"per_trajectory scores need a 'generative' scorer, not "
+                             f"{self.kind!r}")
 
     def cost(self) -> float:
         """Rough work per chain, to start the longest jobs first."""
@@ -70,7 +76,8 @@ def build_scorer(spec: ScorerSpec, device: str, problems: Sequence, batch: int =
         return LikelihoodVerifier(model, tokenizer, batch_size=batch)
     return load_generative_verifier(spec.path, n_rationales=spec.n_rationales,
                                     max_rationale_tokens=spec.max_rationale_tokens,
-                                    seed=spec.seed, device=device, batch_size=batch)
+                                    seed=spec.seed, device=device, batch_size=batch,
+                                    per_trajectory=spec.per_trajectory)
 
 
 def score_job(job) -> tuple[list[np.ndarray], int, float]:
