@@ -375,6 +375,15 @@ def test_optimal_curves_melt_one_kind_of_bins():
     assert row[("bin 1", 2, BASELINE)] == 0.5
     assert row[("bin 2", 1, BASELINE)] == 0.0
     assert list(optimal_curves(optimal, "predicted")["accuracy"]) == [0.9, 0.9]
+    # with bands, each curve keeps its own interval
+    banded = optimal.assign(optimal_low=optimal["optimal"] - 0.1,
+                            optimal_high=optimal["optimal"] + 0.1,
+                            best_of_n_low=optimal["best_of_n"] - 0.2,
+                            best_of_n_high=optimal["best_of_n"] + 0.2)
+    long = optimal_curves(banded, "oracle").set_index(["bin", "budget", "strategy"])
+    assert long.loc[("bin 1", 2, "compute-optimal choice"), "accuracy_low"] == pytest.approx(0.65)
+    assert long.loc[("bin 1", 2, BASELINE), "accuracy_high"] == pytest.approx(0.7)
+    assert (long["accuracy_low"] < long["accuracy"]).all()
 
 
 def exchange_table() -> pd.DataFrame:

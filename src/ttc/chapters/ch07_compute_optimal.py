@@ -32,6 +32,7 @@ from ttc.exchange import (
     temperature_curves_of,
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
+from ttc.metrics import mean_by
 from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
@@ -286,6 +287,10 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
             lambda s: " / ".join(dict.fromkeys(s))).rename("chosen")
         summary = pd.concat([summary, base.groupby(["bin", "budget"])["correct"].mean()
                              .rename("best_of_n"), chosen], axis=1).reset_index()
+        for frame, name in ((opt, "optimal"), (base, "best_of_n")):  # 95% bands over problems
+            band = mean_by(frame, ["bin", "budget"], "correct", name=name)
+            summary = summary.merge(band[["bin", "budget", f"{name}_low", f"{name}_high"]],
+                                    on=["bin", "budget"], how="left")
         optimal_rows.append(summary.assign(bins=kind))
         efficiency_rows.append(efficiency(opt, base).assign(bins=kind))
         bounds = saving_intervals(opt, base, min(config.n_boot, 1000), config.seed)
@@ -628,11 +633,19 @@ def bin_agreement_rates(bins: pd.DataFrame) -> tuple[float, float]:
 def optimal_curves(optimal: pd.DataFrame, kind: str = "oracle") -> pd.DataFrame:
     """The compute-optimal figure's table: ``optimal`` (one row per bin kind, bin and
     budget) melted to one row per (bin, budget, curve), with columns ``bin`` ("bin 1", ...),
-    ``budget``, ``strategy`` (the curve's label, :data:`CURVE_LABELS`) and ``accuracy``,
-    for the ``kind`` of bins ("oracle" or "predicted")."""
+    ``budget``, ``strategy`` (the curve's label, :data:`CURVE_LABELS`), ``accuracy`` and,
+    where ``optimal`` has them, its 95% band ``accuracy_low`` and ``accuracy_high``, for the
+    ``kind`` of bins ("oracle" or "predicted")."""
     rows = optimal[optimal["bins"] == kind]
     long = rows.melt(id_vars=["bin", "budget"], value_vars=list(CURVE_LABELS),
                      var_name="strategy", value_name="accuracy")
+    for side in ("low", "high"):
+        columns = [f"{c}_{side}" for c in CURVE_LABELS]
+        if all(c in rows for c in columns):
+            band = rows.melt(id_vars=["bin", "budget"], value_vars=columns,
+                             var_name="strategy", value_name=f"accuracy_{side}")
+            band["strategy"] = band["strategy"].str.removesuffix(f"_{side}")
+            long = long.merge(band, on=["bin", "budget", "strategy"], how="left")
     return long.assign(strategy=long["strategy"].map(CURVE_LABELS),
                        bin="bin " + long["bin"].astype(str))
 
