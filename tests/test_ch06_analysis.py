@@ -217,6 +217,8 @@ def test_facts_by_hand():
         "oracle_par": "0.80", "oracle_seq": "0.70",
         # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2
         "last_seq": "0.40", "vote_seq": "0.50",
+        # all-parallel: the verifier (0.8 + 0.4) / 2 against majority vote (0.7 + 0.3) / 2
+        "verifier_par": "0.60", "vote_par": "0.50",
     } | {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
     assert ch6.facts(_tables(), replace(config, verifier="ORM"))["verifier_name"] == (
         "chapter 4's ORM")
@@ -227,14 +229,16 @@ def test_facts_by_hand():
 def _paired_tables(n=12):
     """``n`` problems with 3 first attempts and 3 later ones each; at budget 16 the
     all-parallel split is right on every problem by the oracle, the one chain on none; the
-    vote over every attempt of the chain is right on every problem, over its last on none."""
+    vote over every attempt of the chain is right on every problem, over its last on none;
+    all-parallel attempts weighted by the verifier are right on none, their vote on all."""
     chains = pd.DataFrame([{"problem": p, "chain": c, "attempt": a, "correct": a > 0}
                            for p in range(n) for c in range(3) for a in range(2)])
     splits = pd.DataFrame([
         {"budget": 16, "length": length, "rule": rule, "problem": p, "correct": right}
         for p in range(n)
         for length, rule, right in ((1, "oracle", 1.0), (16, "oracle", 0.0),
-                                    (16, "majority", 1.0), (16, "last majority", 0.0))])
+                                    (16, "majority", 1.0), (16, "last majority", 0.0),
+                                    (1, "verifier", 0.0), (1, "majority", 1.0))])
     return {"chains": chains, "splits": splits}
 
 
@@ -243,11 +247,12 @@ def test_paired_comparisons_by_hand():
     table = ch6.paired_comparisons(_paired_tables(), config)
     assert table["comparison"].tolist() == ["later - first attempts",
                                             "sequential - parallel (oracle)",
-                                            "last attempt - every attempt (one chain)"]
-    assert table["mean"].tolist() == [1.0, -1.0, -1.0]
-    assert table["problems"].tolist() == [12, 12, 12]
-    assert table["verdict"].tolist() == ["higher", "lower", "lower"]
-    assert table["budget"].tolist() == [16, 16, 16]
+                                            "last attempt - every attempt (one chain)",
+                                            "verifier - majority (parallel)"]
+    assert table["mean"].tolist() == [1.0, -1.0, -1.0, -1.0]
+    assert table["problems"].tolist() == [12, 12, 12, 12]
+    assert table["verdict"].tolist() == ["higher", "lower", "lower", "lower"]
+    assert table["budget"].tolist() == [16, 16, 16, 16]
 
 
 def test_facts_state_the_revision_claims():
@@ -255,9 +260,11 @@ def test_facts_state_the_revision_claims():
     config = ch6.RevisionsChapterConfig(budgets=(4, 16))
     tables = _tables() | _paired_tables()
     facts = ch6.facts(tables, config)
-    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses"):
+    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses",
+                "claim_verifier_below_vote"):
         assert facts[key] == claims[key].holds_text, key
-    assert facts["claim_later_below_first"] == claims["claim_later_below_first"].fails_text
+    for key in ("claim_later_below_first", "claim_verifier_above_vote"):
+        assert facts[key] == claims[key].fails_text, key
     # later attempts now wrong, the first right; the one chain's oracle as good as parallel;
     # the last attempt as good as every attempt
     chains, splits = tables["chains"], tables["splits"]
@@ -266,8 +273,14 @@ def test_facts_state_the_revision_claims():
     splits.loc[splits["rule"] == "majority", "correct"] = 0.0
     facts = ch6.facts(tables, config)
     assert facts["claim_later_below_first"] == claims["claim_later_below_first"].holds_text
-    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses"):
+    for key in ("claim_later_above_first", "claim_chain_explores_less", "claim_last_loses",
+                "claim_verifier_below_vote", "claim_verifier_above_vote"):
         assert facts[key] == claims[key].fails_text, key
+    # the verifier now right everywhere and the vote nowhere: it is the one above
+    splits.loc[splits["rule"] == "verifier", "correct"] = 1.0
+    facts = ch6.facts(tables, config)
+    assert facts["claim_verifier_above_vote"] == claims["claim_verifier_above_vote"].holds_text
+    assert facts["claim_verifier_below_vote"] == claims["claim_verifier_below_vote"].fails_text
 
 
 def test_facts_of_empty_tables_read_missing():

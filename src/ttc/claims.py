@@ -257,8 +257,9 @@ def search_claims(verifier: str, verifier_name: str) -> tuple[Claim, ...]:
 
 
 #: chapter 6 compares, over the same problems, later attempts with first attempts, and at its
-#: largest budget one sequential chain with all-parallel attempts and the last attempt with
-#: every attempt (ttc.chapters.ch06_revisions.paired_comparisons)
+#: largest budget one sequential chain with all-parallel attempts, the last attempt with
+#: every attempt, and all-parallel attempts weighted by the learned verifier with their
+#: majority vote (ttc.chapters.ch06_revisions.paired_comparisons)
 REVISION_CLAIMS = (
     paired_claim("claim_later_above_first",
                  "later attempts are detectably more often right than first attempts",
@@ -280,6 +281,16 @@ REVISION_CLAIMS = (
                  "a vote over the chain's last attempt only is not detectably less often "
                  "right than the vote over every attempt",
                  comparison="last attempt - every attempt (one chain)", verdict=LOWER),
+    paired_claim("claim_verifier_above_vote",
+                 "weighting the attempts by the verifier is detectably more often right than "
+                 "majority vote",
+                 "weighting the attempts by the verifier is not detectably more often right "
+                 "than majority vote",
+                 comparison="verifier - majority (parallel)", verdict=HIGHER),
+    paired_claim("claim_verifier_below_vote",
+                 "it is detectably less often right",
+                 "it is not detectably less often right either",
+                 comparison="verifier - majority (parallel)", verdict=LOWER),
 )
 
 

@@ -391,11 +391,12 @@ def split_scores(splits: pd.DataFrame, budget: int, length: int, rule: str) -> p
 
 def paired_comparisons(tables, config: RevisionsChapterConfig, last: int = 8) -> pd.DataFrame:
     """The chapter's paired comparisons over problems, with 95% intervals and verdicts
-    Holm-corrected over all three (:func:`ttc.claims.paired_verdicts`): per problem, the share
+    Holm-corrected over all four (:func:`ttc.claims.paired_verdicts`): per problem, the share
     of right attempts two to ``last`` minus that of right first attempts; at the largest
-    budget, one sequential chain minus all-parallel attempts with the oracle rule; and with
-    one chain, a vote over its last attempt minus the vote over every attempt. Every row's
-    ``budget`` is the largest: the chains were written for it."""
+    budget, one sequential chain minus all-parallel attempts with the oracle rule; with
+    one chain, a vote over its last attempt minus the vote over every attempt; and with
+    all-parallel attempts, weighted best-of-N by the learned verifier minus majority vote.
+    Every row's ``budget`` is the largest: the chains were written for it."""
     chains, splits = tables["chains"], tables["splits"]
     b_max = max(config.budgets)
     correct = chains.assign(correct=chains["correct"].astype(float))
@@ -409,7 +410,10 @@ def paired_comparisons(tables, config: RevisionsChapterConfig, last: int = 8) ->
              - split_scores(splits, b_max, 1, "oracle")),
             ("last attempt - every attempt (one chain)", "last majority", "majority", b_max,
              split_scores(splits, b_max, b_max, "last majority")
-             - split_scores(splits, b_max, b_max, "majority"))]
+             - split_scores(splits, b_max, b_max, "majority")),
+            ("verifier - majority (parallel)", "verifier", "majority", b_max,
+             split_scores(splits, b_max, 1, "verifier")
+             - split_scores(splits, b_max, 1, "majority"))]
     return paired_verdicts([({"comparison": name, "variant": variant, "reference": reference,
                               "difficulty": "all", "budget": budget}, diffs.to_numpy())
                             for name, variant, reference, budget, diffs in plan])
@@ -452,5 +456,6 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     seq = {rule: float(rules.get((rule, b_max), np.nan)) for rule in SELECTIONS}
     out["oracle_par"], out["oracle_seq"] = fmt(par["oracle"]), fmt(seq["oracle"])
     out["last_seq"], out["vote_seq"] = fmt(seq["last majority"]), fmt(seq["majority"])
+    out["verifier_par"], out["vote_par"] = fmt(par["verifier"]), fmt(par["majority"])
     paired = paired_comparisons(tables, config)
     return out | {claim.key: claim.text({"paired": paired}) for claim in REVISION_CLAIMS}
