@@ -8,7 +8,7 @@ from ttc.config import ConfigError, build_config, config_hash
 from ttc.profiles import ProfileError, available_profiles, load_profile
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "llm", "workshop"])
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "llm", "workshop", "seeds"])
 def test_shipped_profiles_are_valid(name):
     assert name in available_profiles()
     profile = load_profile(name)
@@ -44,7 +44,7 @@ def test_bad_profiles_fail_with_one_line(tmp_path, text, message):
 
 
 def test_unknown_profile_lists_the_allowed_ones():
-    with pytest.raises(ProfileError, match="allowed: cpu, gpu, llm, smoke, workshop"):
+    with pytest.raises(ProfileError, match="allowed: cpu, gpu, llm, seeds, smoke, workshop"):
         load_profile("laptop")
 
 
@@ -102,3 +102,31 @@ def test_check_profile_loads_no_torch():
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "[]", done.stdout
     assert {f"[ttc] profile {name}: ok" for name in available_profiles()} == set(lines[:-1])
+
+
+def test_seeds_extends_cpu_with_three_seeds_and_nothing_else():
+    """The seeds profile is cpu's, with chapter 7's exchange repeated for three seeds."""
+    seeds, cpu = load_profile("seeds"), load_profile("cpu")
+    assert seeds["07_compute_optimal"] == {**cpu["07_compute_optimal"], "seeds": [0, 1, 2]}
+    assert {k: v for k, v in seeds.items() if k != "07_compute_optimal"} == {
+        k: v for k, v in cpu.items() if k != "07_compute_optimal"}
+
+
+def test_extends_merges_per_chapter_and_rejects_cycles(tmp_path):
+    base = tmp_path / "base.yaml"
+    child = tmp_path / "child.yaml"
+    base.write_text("".join(f"{key}: {{}}\n" for key in CHAPTERS if key != "01_accounting")
+                    + "01_accounting: {n_points: 7, r_min: 0.1}\n")
+    child.write_text(f"extends: {base}\n01_accounting:\n  n_points: 9\n")
+    merged = load_profile(child)
+    assert merged["01_accounting"] == {"n_points": 9, "r_min": 0.1}  # the parent's r_min
+    assert merged["02_family"] == {}  # a chapter the child does not name: the parent's
+    child.write_text(f"extends: {child}\n")
+    with pytest.raises(ProfileError, match="cycle"):
+        load_profile(child)
+    child.write_text("extends: [cpu]\n")
+    with pytest.raises(ProfileError, match="'extends' must name a profile"):
+        load_profile(child)
+    child.write_text(f"extends: {base}\n01_accounting:\n  n_points: many\n")
+    with pytest.raises(ProfileError, match="expected int"):  # the merge is validated
+        load_profile(child)

@@ -56,11 +56,14 @@ def profile_path(name: str | Path) -> Path:
     return path
 
 
-def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
+def load_profile(name: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     """Read and validate a profile; return its raw parameters per notebook.
 
-    Raises :class:`ProfileError` with a one-line message for an unknown or missing notebook,
-    an unknown parameter, a wrong type or a value out of range.
+    A profile may start with ``extends: <profile>``: it then holds only what differs, and
+    every chapter it does not name, or parameter it does not set, is the other profile's
+    (``seeds`` extends ``cpu``). Raises :class:`ProfileError` with a one-line message for an
+    unknown or missing notebook, an unknown parameter, a wrong type, a value out of range or
+    a cycle of ``extends``.
     """
     path = profile_path(name)
     label = f"profile {path.stem}"
@@ -74,6 +77,8 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
                            .replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise ProfileError(f"{label}: expected a mapping of notebook name -> parameters")
+    if "extends" in raw:
+        raw = _extended(raw, label, (*_seen, path.stem))
     for key, params in raw.items():
         if key not in CHAPTERS:
             raise ProfileError(
@@ -96,6 +101,25 @@ def load_profile(name: str | Path) -> dict[str, dict[str, Any]]:
         raise ProfileError(f"{label}: no entry for chapter(s) {', '.join(missing)}; name every "
                            f"chapter (an empty mapping {{}} keeps its defaults)")
     return raw
+
+
+def _extended(raw: dict[str, Any], label: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    """``raw`` laid over the profile it ``extends``: per chapter, its parameters over the
+    other profile's (``false`` or a chapter's absence as written in either)."""
+    parent_name = raw.pop("extends")
+    if not isinstance(parent_name, str) or not parent_name:
+        raise ProfileError(f"{label}: 'extends' must name a profile; got {parent_name!r}")
+    if Path(parent_name).stem in seen:
+        raise ProfileError(f"{label}: 'extends' makes a cycle: "
+                           f"{' -> '.join((*seen, Path(parent_name).stem))}")
+    parent = load_profile(parent_name, seen)
+    merged = dict(parent)
+    for key, params in raw.items():
+        if isinstance(params, dict) and isinstance(parent.get(key), dict):
+            merged[key] = {**parent[key], **params}
+        else:
+            merged[key] = params
+    return merged
 
 
 def off_message(profile: str | Path, key: str, raw: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from ttc.exchange import (
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by
 from ttc.report import cell, fmt
+from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
 
@@ -59,8 +60,16 @@ class ComputeOptimalChapterConfig:
     #: resamples for its intervals and p-values (Holm needs fine p-values)
     selection_resamples: int = 100
     n_boot: int = 10_000
+    #: training seeds of the family whose exchanges are compared (:mod:`ttc.seeds`: the
+    #: policy and every larger member trained again under each seed); one seed, the book's
+    #: own (0), runs no study: the ``seeds`` profile runs three
+    seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
+        if (not self.seeds or len(set(self.seeds)) != len(self.seeds)
+                or any(not isinstance(s, int) or s < 0 for s in self.seeds)):
+            raise ConfigError("parameter 'seeds' must be a non-empty list of distinct "
+                              f"integers >= 0; got {list(self.seeds)!r}")
         require_range("n_bins", self.n_bins, low=2, high=20)
         require_range("subset_bins", self.subset_bins, low=1, high=10)
         require_range("r_sweep_points", self.r_sweep_points, low=3, high=1000)
@@ -306,7 +315,9 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                          {m: info["train_flops"] for m, info in members.items()},
                          ver["verifiers"], inputs["04_verifiers"].config.epochs,
                          ver["mc_labels"], inputs["06_revisions"]["splits"], indices)
-    return {"bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
+    study = (seed_study(config.seeds, inputs, config, progress) if len(config.seeds) > 1
+             else empty_study())
+    return {**study, "bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
             "saving_intervals": pd.DataFrame(intervals),
@@ -826,4 +837,6 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
                                          else per_query["vs_greedy"]),
     })
     out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
+    if "seed_spread" in tables:
+        out.update(study_sentences(tables, out["policy"]))
     return out
