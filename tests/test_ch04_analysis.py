@@ -16,15 +16,17 @@ from ttc.chapters.ch04_verifiers import (
     best_of_n_curves,
     calibration,
     comparison_table,
-    direction,
     facts,
     mc_label_stats,
     quality_value,
+    selector_facts,
+    selector_tests,
     split_sentence,
     training_problems,
     training_tokens,
 )
 from ttc.config import ConfigError
+from ttc.report import direction
 from ttc.tasks import Problem, TaskConfig
 
 EASY = "easy (1-2 ops)"
@@ -253,8 +255,8 @@ def test_facts_quote_the_tables():
     assert out["prm_weighted_max"] == "0.50"
     assert out["prm_best_small"] == "0.40" and out["prm_best_max"] == "0.20"
     assert out["oracle_max"] == "0.75" and out["coverage_max"] == "0.80"
-    assert out["weighted_vs_vote"] == "above"  # 0.50 against 0.30
-    assert out["best_trend"] == "falls"  # 0.40 -> 0.20
+    # no selector_tests table: the verdict words are missing, never guessed from points
+    assert out["weighted_vs_vote"] == "n/a" and out["best_trend"] == "n/a"
     # the comparison of verifiers
     assert out["cot_k_small"] == "1" and out["cot_k_large"] == "4"
     assert out["comparison_samples"] == "4" and out["cmp_problems"] == "4"
@@ -267,17 +269,55 @@ def test_facts_quote_the_tables():
     assert out["cmp_orm_pooled"] == "0.50"
 
 
-def test_facts_small_n_and_level_comparisons():
-    tables = _tables()
-    tables["best_of_n"] = pd.DataFrame({"N": [1, 2]})  # n_max 2: n_small is 2 as well
-    tables["best_of_n_summary"] = pd.DataFrame(
-        _summary_rows("majority vote", {2: 0.4}) + _summary_rows("PRM last, weighted", {2: 0.4})
-        + _summary_rows("PRM last, best-of-N", {2: 0.3}))
-    out = facts(tables, CONFIG)
-    assert out["n_max"] == "2" and out["n_small"] == "2"
-    assert out["weighted_vs_vote"] == "level with"
-    assert out["best_trend"] == "stays flat"  # the same point twice
-    assert out["oracle_max"] == "n/a"  # not measured
+def _per_problem_best_of_n(n=20):
+    """``n`` medium problems (and one easy one that must be ignored): at N = 8 the PRM's
+    weighted best-of-N is right on every problem and majority vote on none; the likelihood
+    equals the vote at 8; the PRM's plain best-of-N is right on all at N = 4 and none at 8."""
+    rows = []
+    for p in range(n):
+        for selector, n_, acc in (("PRM last, weighted", 8, 1.0), ("majority vote", 8, 0.0),
+                                  ("likelihood, weighted", 8, 0.0),
+                                  ("PRM last, best-of-N", 4, 1.0),
+                                  ("PRM last, best-of-N", 8, 0.0)):
+            rows.append({"selector": selector, "problem": p, "N": n_, "accuracy": acc,
+                         "difficulty": MEDIUM})
+    rows.append({"selector": "majority vote", "problem": 99, "N": 8, "accuracy": 1.0,
+                 "difficulty": EASY})
+    return pd.DataFrame(rows)
+
+
+def test_selector_tests_by_hand():
+    """N "max" and "64" are both 8 here; verdicts come from paired tests with Holm."""
+    table = selector_tests(_per_problem_best_of_n(), n_boot=500).set_index("test")
+    assert table.loc["prm_weighted_vs_vote", "verdict"] == "above"
+    assert table.loc["prm_weighted_vs_vote", "mean"] == 1.0
+    assert table.loc["likelihood_vs_vote", "n_variant"] == 8  # 64 or the most measured
+    assert table.loc["likelihood_vs_vote", "verdict"] == "no detectable difference"
+    assert table.loc["prm_best_trend", "verdict"] == "below"
+    assert (table.loc["prm_best_trend", "n_variant"],
+            table.loc["prm_best_trend", "n_reference"]) == (8, 4)
+    assert (table["problems"] == 20).all()  # the easy problem is not read
+    out = selector_facts(table.reset_index())
+    assert out["weighted_vs_vote"] == "detectably above"
+    assert out["best_trend"] == "detectably falls"
+    assert out["trend_sentence"].startswith("The more candidates there are")
+    assert out["lik_vs_vote"] == "not detectably different from"
+    assert (out["lik_n"], out["lik_acc"], out["lik_vote"]) == ("8", "0.00", "0.00")
+    assert out["lik_diff"] == "+0.000" and out["lik_ci"] == "+0.000 to +0.000"
+    # two problems cannot make any difference detectable (sign-flip p = 0.5)
+    few = selector_tests(_per_problem_best_of_n(2), n_boot=500)
+    assert set(few["verdict"]) == {"no detectable difference"}
+    words = selector_facts(few)
+    assert words["best_trend"] == "does not detectably change"
+    assert words["trend_sentence"].startswith("This run does not detectably show")
+
+
+def test_selector_tests_on_empty_tables():
+    empty = selector_tests(pd.DataFrame({"N": pd.Series([], dtype=int)}))
+    assert empty.empty and "verdict" in empty
+    out = selector_facts(empty)
+    assert out["weighted_vs_vote"] == "n/a" and out["trend_sentence"] == ""
+    assert selector_facts(None)["lik_ci"] == "n/a"
 
 
 def test_facts_on_empty_tables_read_na():

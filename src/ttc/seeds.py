@@ -184,12 +184,7 @@ def study_sentences(tables, policy: str) -> dict[str, str]:
     learned pool and the perfect verifier; empty without a study)."""
     spread, verdicts = tables["seed_spread"], tables["seed_verdicts"]
     if spread.empty:
-        return {"seed_summary": (
-                    "This build trained the family once, with seed 0. The `seeds` profile "
-                    "trains the policy and every larger member again under seeds 1 and 2 and "
-                    "repeats the exchange for each (`make book PROFILE=seeds`, or "
-                    "`ttc run 07_compute_optimal --profile seeds` after a `cpu` build); its "
-                    "tables then appear here."),
+        return {"seed_summary": "This build trained the family once, with one seed.",
                 "seed_verdict_sentence": ""}
     mine = spread[spread["model"] == policy]
     seeds = int(spread["seeds"].max())

@@ -38,7 +38,7 @@ from ttc.metrics import (
     verdict,
     within_group_auc,
 )
-from ttc.report import cell, direction
+from ttc.report import cell
 from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
@@ -830,6 +830,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "calibration": calibration(steps),
         "best_of_n": curves_bon,
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
+        "selector_tests": selector_tests(curves_bon, config.n_boot, config.seed),
         "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
         **generate_verify_split(config, inputs, problems, scored, rationales, progress),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
@@ -906,6 +907,51 @@ def comparison_facts(comparison: pd.DataFrame, config: VerifiersChapterConfig
         out[f"cmp_{key}_tokens"] = report.fmt(value("tokens"), ",.0f")
         out[f"cmp_{key}_vs"] = value("vs_likelihood_verdict") or report.MISSING
     return out
+
+
+#: the chapter's paired tests of selectors on medium problems (:func:`selector_tests`):
+#: key -> (variant, its N: "max", "small" or "64"; reference, its N)
+SELECTOR_TESTS = {
+    "prm_weighted_vs_vote": ("PRM last, weighted", "max", "majority vote", "max"),
+    "likelihood_vs_vote": ("likelihood, weighted", "64", "majority vote", "64"),
+    "prm_best_trend": ("PRM last, best-of-N", "max", "PRM last, best-of-N", "small"),
+}
+
+
+def selector_tests(best_of_n: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                   difficulty: str = MEDIUM) -> pd.DataFrame:
+    """The paired tests of :data:`SELECTOR_TESTS` on ``difficulty`` problems, from the
+    per-problem accuracies of ``best_of_n`` (:func:`best_of_n_curves`): per test the
+    variant's and the reference's N and mean accuracy, the mean per-problem difference with
+    a 95% bootstrap interval and sign-flip p, and a verdict ("above", "below", "no
+    detectable difference") Holm-corrected over the tests. N "max" is the most samples
+    measured, "small" 4 (or fewer), "64" 64 (or the most measured, if fewer)."""
+    columns = ["test", "variant", "n_variant", "reference", "n_reference", "variant_acc",
+               "reference_acc", "mean", "low", "high", "p", "problems", "verdict"]
+    rows = best_of_n[best_of_n["difficulty"] == difficulty] if len(best_of_n) else best_of_n
+    if rows.empty or "selector" not in rows:
+        return pd.DataFrame(columns=columns)
+    n_max = int(best_of_n["N"].max())
+    which = {"max": n_max, "small": min(4, n_max), "64": min(64, n_max)}
+    out = []
+    for key, (variant, n_v, reference, n_r) in SELECTOR_TESTS.items():
+        def per_problem(selector: str, n: int) -> pd.Series:
+            mine = rows[(rows["selector"] == selector) & (rows["N"] == n)]
+            return mine.set_index("problem")["accuracy"]
+
+        a, b = per_problem(variant, which[n_v]), per_problem(reference, which[n_r])
+        both = a.index.intersection(b.index)
+        test = paired_bootstrap((a[both] - b[both]).to_numpy(), n_boot=n_boot, seed=seed)
+        out.append({"test": key, "variant": variant, "n_variant": which[n_v],
+                    "reference": reference, "n_reference": which[n_r],
+                    "variant_acc": float(a[both].mean()) if len(both) else np.nan,
+                    "reference_acc": float(b[both].mean()) if len(both) else np.nan,
+                    **test})
+    table = pd.DataFrame(out)
+    rejected = holm(table["p"].to_numpy(dtype=float))
+    table["verdict"] = [verdict(m, r, "above", "below") for m, r in
+                        zip(table["mean"], rejected, strict=True)]
+    return table[columns]
 
 
 def split_sentence(verdicts: pd.DataFrame) -> str:
@@ -1011,10 +1057,57 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     for key, selector in QUOTED_SELECTORS.items():
         out[f"{key}_max"] = report.fmt(at(selector, n_max))
         out[f"{key}_small"] = report.fmt(at(selector, n_small))
-    out["weighted_vs_vote"] = direction(
-        at("PRM last, weighted", n_max) - at("majority vote", n_max),
-        "above", "below", "level with")
-    out["best_trend"] = direction(
-        at("PRM last, best-of-N", n_max) - at("PRM last, best-of-N", n_small),
-        "rises", "falls", "stays flat")
+    out |= selector_facts(tables.get("selector_tests"))
     return out
+
+
+#: how the prose reads each verdict of :func:`selector_tests`: test -> verdict -> words
+SELECTOR_WORDS = {
+    "prm_weighted_vs_vote": {"above": "detectably above", "below": "detectably below"},
+    "likelihood_vs_vote": {"above": "detectably above", "below": "detectably below"},
+    "prm_best_trend": {"above": "detectably rises", "below": "detectably falls"},
+}
+#: the sentence after plain best-of-N's trend, for each verdict; the notebook ends it with
+#: the papers that report the over-optimisation ("... by Snell et al. and Cobbe et al.")
+TREND_SENTENCES = {
+    "below": ("The more candidates there are, the more likely one of the wrong ones fools an "
+              "imperfect verifier: a small-scale version of the over-optimisation reported "
+              "at large N"),
+    "above": ("More candidates help even with this verifier: this run does not show the "
+              "over-optimisation reported at large N"),
+    "": ("This run does not detectably show the over-optimisation (more candidates giving a "
+         "wrong one more chances to fool the verifier) reported at large N"),
+}
+
+
+def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
+    """The prose's words for :func:`selector_tests`: ``weighted_vs_vote`` and
+    ``best_trend`` (verdict words, "not detectably different from"/"does not detectably
+    change" without a detectable difference), ``trend_sentence`` (:data:`TREND_SENTENCES`),
+    and for the likelihood against majority vote ``lik_n``, ``lik_acc``, ``lik_vote``,
+    ``lik_diff``, ``lik_ci`` and ``lik_vs_vote``; "n/a" where a test is missing."""
+    rows = (tests.set_index("test") if tests is not None and len(tests)
+            else pd.DataFrame(columns=["verdict"]))
+
+    def get(test: str, column: str):
+        return rows.loc[test, column] if test in rows.index else None
+
+    def words(test: str, neutral: str) -> str:
+        found = get(test, "verdict")
+        return report.MISSING if found is None else SELECTOR_WORDS[test].get(found, neutral)
+
+    trend = get("prm_best_trend", "verdict")
+    low, high = get("likelihood_vs_vote", "low"), get("likelihood_vs_vote", "high")
+    return {
+        "weighted_vs_vote": words("prm_weighted_vs_vote", "not detectably different from"),
+        "best_trend": words("prm_best_trend", "does not detectably change"),
+        "trend_sentence": ("" if trend is None else
+                           TREND_SENTENCES.get(trend, TREND_SENTENCES[""])),
+        "lik_n": report.fmt(get("likelihood_vs_vote", "n_variant"), ","),
+        "lik_acc": report.fmt(get("likelihood_vs_vote", "variant_acc")),
+        "lik_vote": report.fmt(get("likelihood_vs_vote", "reference_acc")),
+        "lik_diff": report.fmt(get("likelihood_vs_vote", "mean"), "+.3f"),
+        "lik_ci": (report.MISSING if low is None else
+                   f"{report.fmt(low, '+.3f')} to {report.fmt(high, '+.3f')}"),
+        "lik_vs_vote": words("likelihood_vs_vote", "not detectably different from"),
+    }
