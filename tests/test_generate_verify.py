@@ -458,3 +458,34 @@ def test_split_verdicts_skip_a_group_with_one_scored_fold():
     is no row rather than an empty one."""
     per_problem, groups = _per_problem({(SPLIT, 1, 1): 1.0, (VOTE, 2, 0): 0.0}, [0])
     assert split_verdicts(with_flops(per_problem, groups, COSTS), n_boot=200).empty
+
+
+def test_plot_draws_one_panel_per_group_in_table_order_with_the_frontier_ringed():
+    """The split figure: panels in the table's order, a line per K and per other method
+    with error bars, and exactly the frontier points ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ttc.plots import plot_generate_verify_split
+
+    accuracy = {(SPLIT, 1, 1): 0.5, (SPLIT, 2, 1): 0.6, (SPLIT, 1, 2): 0.4,
+                (VOTE, 1, 0): 0.3, (VOTE, 2, 0): 0.5, (CEILING, 2, 0): 0.9,
+                (LIKELIHOOD, 2, 0): 0.55}
+    hard, hard_groups = _per_problem(accuracy, range(4), "hard")
+    easy, easy_groups = _per_problem(accuracy, range(4, 8), "easy")
+    per_problem = with_flops(pd.concat([hard, easy], ignore_index=True),
+                             {**hard_groups, **easy_groups}, COSTS)
+    points = split_points(per_problem, n_boot=50)
+    points = pd.concat([points[points["difficulty"] == "hard"],
+                        points[points["difficulty"] == "easy"]], ignore_index=True)
+    fig = plot_generate_verify_split(points)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["hard", "easy"]
+    labels = panels[-1].get_legend_handles_labels()[1]
+    assert {"GenRM-CoT, K = 1", "GenRM-CoT, K = 2", VOTE, LIKELIHOOD, CEILING,
+            "frontier (N, K)"} <= set(labels)
+    ringed = panels[0].collections[-1].get_offsets()
+    assert len(ringed) == int(points[points["difficulty"] == "hard"]["frontier"].sum())
+    plt.close(fig)

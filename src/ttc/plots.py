@@ -414,7 +414,7 @@ def plot_generate_verify_split(points: pd.DataFrame) -> plt.Figure:
     """
     from ttc.generate_verify import CEILING, LIKELIHOOD, SPLIT, VOTE
 
-    groups = list(dict.fromkeys(points.sort_values("difficulty")["difficulty"]))
+    groups = list(dict.fromkeys(points["difficulty"]))  # in the table's order
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.6 * max(1, len(groups)), 4.0),
                              sharey=True, squeeze=False)
     ks = sorted(points.loc[points["method"] == SPLIT, "K"].unique())

@@ -43,6 +43,7 @@ from ttc.search import LMStepPolicy
 from ttc.selection import aggregate_steps, selection_curve
 from ttc.tasks import Problem, generate_problems
 from ttc.upstream import (
+    DIFFICULTY_GROUPS,
     MEDIUM,
     checkpoint,
     difficulty_group,
@@ -746,9 +747,15 @@ def generate_verify_split(config: VerifiersChapterConfig, inputs, problems: list
     groups = {i: difficulty_group(p.n_ops) for i, p in enumerate(problems)}
     costs = split_costs(config, inputs, problems, scored, trajectories, cost)
     per_problem = with_flops(per_problem, groups, costs)
-    return {"split_points": split_points(per_problem),
-            "split_verdicts": split_verdicts(per_problem, n_boot=config.n_boot,
-                                             seed=config.seed),
+    order = {name: i for i, name in enumerate(DIFFICULTY_GROUPS)}  # easy, medium, hard
+
+    def ordered(table: pd.DataFrame) -> pd.DataFrame:
+        rank = table["difficulty"].map(order)
+        return table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    return {"split_points": ordered(split_points(per_problem)),
+            "split_verdicts": ordered(split_verdicts(per_problem, n_boot=config.n_boot,
+                                                     seed=config.seed)),
             "split_costs": pd.DataFrame([{"difficulty": name, **asdict(c)}
                                          for name, c in costs.items()])}
 
