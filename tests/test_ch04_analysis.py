@@ -390,3 +390,13 @@ def test_config_checks_the_split_parameters():
     config = VerifiersChapterConfig(rationale_samples=(1, 4), split_rationales=(1, 2, 8),
                                     comparison_samples=2, split_samples=8)
     assert config.max_rationales == 8 and config.verified_samples == 8
+
+
+def test_split_display_joins_the_interval_and_shortens_the_group():
+    from ttc.chapters.ch04_verifiers import split_display
+
+    shown = split_display(_split_tables()["split_verdicts"])
+    assert shown["difficulty"].tolist() == ["medium", "medium", "easy"]
+    assert shown["split − vote [95%]"].iloc[1] == "-0.05 [-0.09, -0.01]"
+    assert shown["split chosen (N, K)"].iloc[1] == "N=4,K=1 / N=2,K=2"
+    assert shown["split against vote"].iloc[1] == "below"

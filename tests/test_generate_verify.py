@@ -483,7 +483,7 @@ def test_plot_draws_one_panel_per_group_in_table_order_with_the_frontier_ringed(
     fig = plot_generate_verify_split(points)
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == ["hard", "easy"]
-    labels = panels[-1].get_legend_handles_labels()[1]
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert {"GenRM-CoT, K = 1", "GenRM-CoT, K = 2", VOTE, LIKELIHOOD, CEILING,
             "frontier (N, K)"} <= set(labels)
     ringed = panels[0].collections[-1].get_offsets()

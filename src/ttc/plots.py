@@ -445,5 +445,7 @@ def plot_generate_verify_split(points: pd.DataFrame) -> plt.Figure:
         ax.set(xscale="log", title=group, ylim=(-0.02, 1.02),
                xlabel="inference FLOPs per problem")
     axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4,
+               fontsize=9)  # below the panels, so that they keep the page's width
     return fig

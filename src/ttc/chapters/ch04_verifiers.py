@@ -961,6 +961,24 @@ def selector_tests(best_of_n: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     return table[columns]
 
 
+def split_display(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The split's verdicts as the chapter shows them: the difficulty group's short name,
+    the budget, the chosen split, the three accuracies, the difference with its 95%
+    interval in one column, and the verdict."""
+    out = pd.DataFrame({
+        "difficulty": verdicts["difficulty"].str.split(" ").str[0],
+        "budget (vote's N)": verdicts["budget_N"],
+        "split chosen (N, K)": verdicts["chosen"].str.replace(", ", ",", regex=False),
+        "split": verdicts["split"].map("{:.2f}".format),
+        "majority vote": verdicts["vote"].map("{:.2f}".format),
+        "perfect verifier": verdicts["ceiling"].map("{:.2f}".format),
+        "split − vote [95%]": [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in
+                               zip(verdicts["difference"], verdicts["low"],
+                                   verdicts["high"], strict=True)],
+        "split against vote": verdicts["verdict"]})
+    return out.reset_index(drop=True)
+
+
 def split_sentence(verdicts: pd.DataFrame) -> str:
     """What the split's verdicts say, as one sentence with an outcome for each case: no
     budget compared, some budget where verifying beats voting, none where it does but some
