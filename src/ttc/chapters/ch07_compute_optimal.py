@@ -38,7 +38,10 @@ from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
 
-BASELINE = "weighted best-of-N (PRM)"  # the best-of-N the compute-optimal choice is measured by
+#: the best-of-N the compute-optimal choice is measured by: weighted by the best learned
+#: verifier, the policy's likelihood (chapter 4: the only learned verifier that ranks one
+#: problem's answers; Snell et al.'s baseline is weighted by their PRM, which did)
+BASELINE = "weighted best-of-N (likelihood)"
 
 
 @dataclass(frozen=True)
