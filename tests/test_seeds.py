@@ -90,7 +90,7 @@ def test_study_sentences_for_every_outcome():
 
     none = study_sentences(empty_study(), "p")
     assert none["seed_summary"] == "This build trained the family once, with one seed."
-    assert none["seed_verdict_sentence"] == ""
+    assert none["seed_verdict_sentence"].endswith("is not measured by this build.")
     stable = study_sentences(_study(), "p")
     assert stable["seed_summary"] == (
         "Over 3 training seeds, the policy's (p) greedy test accuracy ranges from 0.45 to "

@@ -181,11 +181,12 @@ def study_sentences(tables, policy: str) -> dict[str, str]:
     """What the book says of the seed study, with an outcome for each case: ``seed_summary``
     (no study ran: how to run it; else the spread of the policy's greedy accuracy) and
     ``seed_verdict_sentence`` (whether any cell's verdict changes with the seed, for the
-    learned pool and the perfect verifier; empty without a study)."""
+    learned pool and the perfect verifier; without a study, that it was not measured)."""
     spread, verdicts = tables["seed_spread"], tables["seed_verdicts"]
     if spread.empty:
         return {"seed_summary": "This build trained the family once, with one seed.",
-                "seed_verdict_sentence": ""}
+                "seed_verdict_sentence": ("Whether a verdict changes with the training seed "
+                                          "is not measured by this build.")}
     mine = spread[spread["model"] == policy]
     seeds = int(spread["seeds"].max())
     text = f"Over {seeds} training seeds, "
