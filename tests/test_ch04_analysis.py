@@ -272,13 +272,15 @@ def test_facts_quote_the_tables():
 def _per_problem_best_of_n(n=20):
     """``n`` medium problems (and one easy one that must be ignored): at N = 8 the PRM's
     weighted best-of-N is right on every problem and majority vote on none; the likelihood
-    equals the vote at 8; the PRM's plain best-of-N is right on all at N = 4 and none at 8."""
+    equals the vote at 8 and beats it at 4; the PRM's plain best-of-N is right on all at
+    N = 4 and none at 8."""
     rows = []
     for p in range(n):
         for selector, n_, acc in (("PRM last, weighted", 8, 1.0), ("majority vote", 8, 0.0),
                                   ("likelihood, weighted", 8, 0.0),
                                   ("PRM last, best-of-N", 4, 1.0),
-                                  ("PRM last, best-of-N", 8, 0.0)):
+                                  ("PRM last, best-of-N", 8, 0.0),
+                                  ("likelihood, weighted", 4, 1.0), ("majority vote", 4, 0.0)):
             rows.append({"selector": selector, "problem": p, "N": n_, "accuracy": acc,
                          "difficulty": MEDIUM})
     rows.append({"selector": "majority vote", "problem": 99, "N": 8, "accuracy": 1.0,
@@ -293,6 +295,8 @@ def test_selector_tests_by_hand():
     assert table.loc["prm_weighted_vs_vote", "mean"] == 1.0
     assert table.loc["likelihood_vs_vote", "n_variant"] == 8  # 64 or the most measured
     assert table.loc["likelihood_vs_vote", "verdict"] == "no detectable difference"
+    assert table.loc["likelihood_vs_vote_small", "n_variant"] == 4
+    assert table.loc["likelihood_vs_vote_small", "verdict"] == "above"
     assert table.loc["prm_best_trend", "verdict"] == "below"
     assert (table.loc["prm_best_trend", "n_variant"],
             table.loc["prm_best_trend", "n_reference"]) == (8, 4)
@@ -304,6 +308,7 @@ def test_selector_tests_by_hand():
     assert out["lik_vs_vote"] == "not detectably different from"
     assert (out["lik_n"], out["lik_acc"], out["lik_vote"]) == ("8", "0.00", "0.00")
     assert out["lik_diff"] == "+0.000" and out["lik_ci"] == "+0.000 to +0.000"
+    assert out["lik_small_vs_vote"] == "detectably above" and out["lik_small_diff"] == "+1.000"
     # two problems cannot make any difference detectable (sign-flip p = 0.5)
     few = selector_tests(_per_problem_best_of_n(2), n_boot=500)
     assert set(few["verdict"]) == {"no detectable difference"}

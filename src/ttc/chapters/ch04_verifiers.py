@@ -921,6 +921,7 @@ def comparison_facts(comparison: pd.DataFrame, config: VerifiersChapterConfig
 SELECTOR_TESTS = {
     "prm_weighted_vs_vote": ("PRM last, weighted", "max", "majority vote", "max"),
     "likelihood_vs_vote": ("likelihood, weighted", "64", "majority vote", "64"),
+    "likelihood_vs_vote_small": ("likelihood, weighted", "small", "majority vote", "small"),
     "prm_best_trend": ("PRM last, best-of-N", "max", "PRM last, best-of-N", "small"),
 }
 
@@ -1090,6 +1091,7 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
 SELECTOR_WORDS = {
     "prm_weighted_vs_vote": {"above": "detectably above", "below": "detectably below"},
     "likelihood_vs_vote": {"above": "detectably above", "below": "detectably below"},
+    "likelihood_vs_vote_small": {"above": "detectably above", "below": "detectably below"},
     "prm_best_trend": {"above": "detectably rises", "below": "detectably falls"},
 }
 #: the sentence after plain best-of-N's trend, for each verdict; the notebook ends it with
@@ -1110,7 +1112,8 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
     ``best_trend`` (verdict words, "not detectably different from"/"does not detectably
     change" without a detectable difference), ``trend_sentence`` (:data:`TREND_SENTENCES`),
     and for the likelihood against majority vote ``lik_n``, ``lik_acc``, ``lik_vote``,
-    ``lik_diff``, ``lik_ci`` and ``lik_vs_vote``; "n/a" where a test is missing."""
+    ``lik_diff``, ``lik_ci`` and ``lik_vs_vote``, and at N = 4 ``lik_small_diff``,
+    ``lik_small_ci`` and ``lik_small_vs_vote``; "n/a" where a test is missing."""
     rows = (tests.set_index("test") if tests is not None and len(tests)
             else pd.DataFrame(columns=["verdict"]))
 
@@ -1135,4 +1138,10 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
         "lik_ci": (report.MISSING if low is None else
                    f"{report.fmt(low, '+.3f')} to {report.fmt(high, '+.3f')}"),
         "lik_vs_vote": words("likelihood_vs_vote", "not detectably different from"),
+        "lik_small_vs_vote": words("likelihood_vs_vote_small",
+                                   "not detectably different from"),
+        "lik_small_diff": report.fmt(get("likelihood_vs_vote_small", "mean"), "+.3f"),
+        "lik_small_ci": (report.MISSING if get("likelihood_vs_vote_small", "low") is None else
+                         f"{report.fmt(get('likelihood_vs_vote_small', 'low'), '+.3f')} to "
+                         f"{report.fmt(get('likelihood_vs_vote_small', 'high'), '+.3f')}"),
     }
