@@ -51,10 +51,9 @@ def test_verdict_agreement_by_hand():
                  "verdict": "no detectable difference", "ceiling_verdict": "larger model"})
     table = verdict_agreement(pd.DataFrame(rows)).set_index(["large", "R", "bin"])
     first = table.loc[("big", 0.16, 1)]
-    assert first["verdicts"] == "larger model / larger model / larger model"  # seed order
+    assert first["verdicts"] == "larger / larger / larger"  # seed order, one word each
     assert first["stable"] and not first["ceiling_stable"]
-    assert first["ceiling_verdicts"] == ("no detectable difference / test-time compute / "
-                                         "test-time compute")
+    assert first["ceiling_verdicts"] == "none / small / small"
     assert table.loc[("big", 22.0, 1), "seeds"] == 1
     assert bool(table.loc[("big", 22.0, 1), "ceiling_stable"])
 

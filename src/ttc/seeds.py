@@ -161,14 +161,22 @@ def seed_spread(greedy: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+#: a verdict in one word, for the table of verdicts by seed
+SHORT_VERDICTS = {"test-time compute": "small", "larger model": "larger",
+                  "no detectable difference": "none"}
+
+
 def verdict_agreement(exchange: pd.DataFrame) -> pd.DataFrame:
-    """Per larger member, R and bin: the verdicts of every seed in seed order
-    (``verdicts``, ``ceiling_verdicts``: "a / b / c") and whether each is the same for every
-    seed (``stable``, ``ceiling_stable``)."""
+    """Per larger member, R and bin: the verdicts of every seed in seed order, each in one
+    word (:data:`SHORT_VERDICTS`: "small" where test-time compute detectably wins, "larger"
+    where the larger member does, "none" otherwise; ``verdicts``, ``ceiling_verdicts``:
+    "a / b / c") and whether each is the same for every seed (``stable``,
+    ``ceiling_stable``)."""
     rows = []
     for (large, r, b), group in exchange.sort_values("seed").groupby(["large", "R", "bin"],
                                                                       sort=True):
-        learned, ceiling = group["verdict"].tolist(), group["ceiling_verdict"].tolist()
+        learned = [SHORT_VERDICTS.get(v, v) for v in group["verdict"]]
+        ceiling = [SHORT_VERDICTS.get(v, v) for v in group["ceiling_verdict"]]
         rows.append({"large": large, "R": r, "bin": b, "seeds": len(group),
                      "verdicts": " / ".join(learned), "stable": len(set(learned)) == 1,
                      "ceiling_verdicts": " / ".join(ceiling),
