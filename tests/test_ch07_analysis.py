@@ -636,3 +636,16 @@ def test_prompt_lengths_count_bos_and_characters_once_per_problem():
     greedy = pd.DataFrame({"model": ["a", "b", "a"], "problem": [1, 1, 0],
                            "prompt": ["12+3=", "12+3=", "7="]})
     assert prompt_lengths(greedy).to_dict() == {0: 3, 1: 6}
+
+
+def test_saving_verdict_needs_the_interval_above_one():
+    from ttc.chapters.ch07_compute_optimal import saving_verdict
+
+    def tables(low):
+        return {"saving_intervals": pd.DataFrame([{"bins": "oracle", "median_low": low,
+                                                   "median_high": 3.0}])}
+
+    assert saving_verdict(tables(1.2)) == "a detectable saving"
+    assert saving_verdict(tables(1.0)) == "no detectable saving"  # one is no saving
+    assert saving_verdict(tables(float("nan"))) == "no detectable saving"
+    assert saving_verdict({}) == "no detectable saving"

@@ -744,6 +744,18 @@ def _interval_text(tables, kind: str, statistic: str) -> str:
     return f"[{fmt(low, '.1f')}, {fmt(high, '.1f')}]"
 
 
+def saving_verdict(tables, kind: str = "oracle") -> str:
+    """Whether the median saving is detectable: "a detectable saving" when the lower end
+    of its 95% interval is above 1 (the compute-optimal choice needs less compute than the
+    baseline), "no detectable saving" otherwise or without an interval."""
+    rows = tables["saving_intervals"] if "saving_intervals" in tables else pd.DataFrame()
+    rows = rows[rows["bins"] == kind] if len(rows) else rows
+    low = cell(rows, "median_low")
+    if low is None or low != low:
+        return "no detectable saving"
+    return "a detectable saving" if low > 1.0 else "no detectable saving"
+
+
 def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
 
@@ -792,6 +804,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "saving_pred_median": fmt(predicted.median() if len(predicted) else None, ".1f"),
         "saving_max_ci": _interval_text(tables, "oracle", "max"),
         "saving_median_ci": _interval_text(tables, "oracle", "median"),
+        "saving_verdict": saving_verdict(tables),
         "saving_pred_median_ci": _interval_text(tables, "predicted", "median"),
         "optimal_chosen_on": CHOSEN_ON_TEXT.get(cell(setup, "optimal_chosen_on"), fmt(None)),
         "chosen_likelihood": fmt(_chosen_count(tables, "likelihood")),
