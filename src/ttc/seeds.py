@@ -18,10 +18,9 @@ family, is run the same way, which shows how far the reduced pool is from chapte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
@@ -40,19 +39,20 @@ def study_members(family_members: Sequence[str], policy: str, sizes: dict[str, i
     return [m for m in family_members if m == policy or sizes[m] > sizes[policy]]
 
 
-def seed_exchange(seed: int, inputs, config, progress: bool = True
+def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool = True
                   ) -> dict[str, pd.DataFrame]:
     """One seed's part of the study (cached by every setting that shapes it): the members
     trained with ``seed`` (chapter 2's recipe otherwise), their greedy accuracy, the policy's
     samples of chapter 3's main problems scored by its likelihood, and chapter 7's exchange
-    on them with the reduced pool of the module docstring. ``config`` is chapter 7's.
+    on them with the reduced pool of the module docstring. ``config`` is chapter 7's;
+    ``exchange(scored, greedy, sizes, policy)`` is its exchange on one family's tables (the
+    policy's scored samples, every member's greedy answers, members' N), returning its
+    table with verdicts (chapter 7 passes it in, so that this module does not import it).
 
     Tables: ``greedy`` (one row per member: ``N``, accuracy on chapter 2's test set and on
     chapter 3's main problems) and ``exchange`` (:data:`EXCHANGE_COLUMNS` per larger member,
     R and bin, with Holm-corrected verdicts within the seed)."""
     from ttc.chapters.ch02_family import greedy_results, train_family
-    from ttc.chapters.ch07_compute_optimal import _bins, fair_exchange
-    from ttc.exchange import held_out_halves
     from ttc.family.train import load_member, training_info
     from ttc.sampling import draw_samples
     from ttc.selection import aggregate_steps
@@ -112,29 +112,26 @@ def seed_exchange(seed: int, inputs, config, progress: bool = True
     scored = samples.merge(distinct, on=["problem", "completion", "finished"], how="left")
     scored["n_ops"] = [main[p].n_ops for p in scored["problem"]]
 
-    bin_half, score_half = held_out_halves(scored, config.seed, config.bin_share)
-    pass1 = bin_half.groupby("problem")["correct"].mean()
-    bins = _bins(pass1, config.n_bins, config.seed)
     trained = {row["model"]: row["N"] for row in greedy_rows}
-    exchange, _ = fair_exchange(score_half, bins, pd.concat(greedy_main, ignore_index=True),
-                                trained, policy, policy, config, np.array([]))
+    table = exchange(scored, pd.concat(greedy_main, ignore_index=True), trained, policy)
     tables = {"greedy": pd.DataFrame(greedy_rows),
-              "exchange": exchange[EXCHANGE_COLUMNS].assign(seed=seed)}
+              "exchange": table[EXCHANGE_COLUMNS].assign(seed=seed)}
     save_tables(folder, {"greedy.parquet": tables["greedy"],
                          "exchange.parquet": tables["exchange"]})
     return tables
 
 
-def seed_study(seeds: Sequence[int], inputs, config, progress: bool = True
-               ) -> dict[str, pd.DataFrame]:
-    """Every seed's :func:`seed_exchange`, and what they say together.
+def seed_study(seeds: Sequence[int], inputs, config, exchange: Callable,
+               progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Every seed's :func:`seed_exchange` (``exchange``: see there), and what they say
+    together.
 
     Tables: ``seed_greedy`` (per seed and member), ``seed_spread`` (per member: mean,
     standard deviation, minimum and maximum over seeds of the greedy test accuracy),
     ``seed_exchange`` (per seed and cell) and ``seed_verdicts`` (per larger member, R and
     bin: each seed's verdict for the learned pool and for the perfect verifier, and whether
     they agree across seeds)."""
-    parts = [seed_exchange(s, inputs, config, progress) for s in seeds]
+    parts = [seed_exchange(s, inputs, config, exchange, progress) for s in seeds]
     greedy = pd.concat([p["greedy"] for p in parts], ignore_index=True)
     exchange = pd.concat([p["exchange"] for p in parts], ignore_index=True)
     return {"seed_greedy": greedy, "seed_spread": seed_spread(greedy),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -318,8 +319,8 @@ def run(config: ComputeOptimalChapterConfig, inputs, progress: bool = True
                          {m: info["train_flops"] for m, info in members.items()},
                          ver["verifiers"], inputs["04_verifiers"].config.epochs,
                          ver["mc_labels"], inputs["06_revisions"]["splits"], indices)
-    study = (seed_study(config.seeds, inputs, config, progress) if len(config.seeds) > 1
-             else empty_study())
+    study = (seed_study(config.seeds, inputs, config, partial(seed_exchange_table, config),
+                        progress) if len(config.seeds) > 1 else empty_study())
     return {**study, "bins": per_problem.reset_index(), "bin_agreement": agreement.reset_index(),
             "optimal": pd.concat(optimal_rows, ignore_index=True),
             "efficiency": pd.concat(efficiency_rows, ignore_index=True),
@@ -436,6 +437,20 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
     sweep = exchange_cells(*common, sweep_r, seed=config.seed,
                            n_boot=min(config.n_boot, 2000), choose_on=choose_on)
     return table, sweep
+
+
+def seed_exchange_table(config: ComputeOptimalChapterConfig, scored: pd.DataFrame,
+                        greedy: pd.DataFrame, sizes: dict[str, int], policy_name: str
+                        ) -> pd.DataFrame:
+    """The exchange of one training seed's family for :mod:`ttc.seeds`: bins from a share
+    of the policy's ``scored`` samples (their pass@1), the rest scored, candidates chosen by
+    cross-validation on the test problems (no validation sets per seed), the perfect
+    verifier charged at the policy's size; the table of :func:`fair_exchange`."""
+    bin_half, score_half = held_out_halves(scored, config.seed, config.bin_share)
+    bins = _bins(bin_half.groupby("problem")["correct"].mean(), config.n_bins, config.seed)
+    table, _ = fair_exchange(score_half, bins, greedy, sizes, policy_name, policy_name,
+                             config, np.array([]))
+    return table
 
 
 def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
