@@ -186,6 +186,9 @@ def test_unsolved_curves_policy_deployment_and_winners():
                              "unsolved": [0.25]})
     curves = ch8.unsolved_curves(unsolved)
     assert curves["accuracy"].tolist() == [0.25] and curves["panel"].tolist() == ["all members"]
+    assert "accuracy_low" not in curves  # no interval in the table: no band
+    banded = ch8.unsolved_curves(unsolved.assign(unsolved_low=[0.1], unsolved_high=[0.4]))
+    assert (banded["accuracy_low"].tolist(), banded["accuracy_high"].tolist()) == ([0.1], [0.4])
     tables = _tables()
     mine = ch8.policy_deployment(tables)
     assert "small" not in mine

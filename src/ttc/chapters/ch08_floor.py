@@ -17,6 +17,7 @@ import pandas as pd
 from ttc.claims import FLOOR_CLAIMS, MARGIN
 from ttc.config import ConfigError, require_range
 from ttc.flops import exchange_factor, inference_flops
+from ttc.metrics import mean_by
 from ttc.report import cell, fmt
 from ttc.strategies import budget_to_match
 from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, policy
@@ -158,7 +159,8 @@ def run(config: FloorChapterConfig, inputs, progress: bool = True
         ) -> dict[str, pd.DataFrame]:
     """The floor and the trade-off across the family.
 
-    Tables: ``unsolved`` (per member and difficulty: share of problems no sample solved),
+    Tables: ``unsolved`` (per member and difficulty: share of problems no sample solved,
+    with a 95% bootstrap interval over problems),
     ``out_of_reach`` (per smaller/larger pair), ``tradeoff`` (per member and target: test
     FLOPs needed), ``slopes`` (per target), ``deployment`` (per larger member and R),
     ``members`` (chapter 2's sizes and training FLOPs) and ``setup`` (the policy, chapter 4's,
@@ -168,10 +170,10 @@ def run(config: FloorChapterConfig, inputs, progress: bool = True
     per_problem, per_k, greedy = ch3["per_problem"], ch3["per_k"], ch3["greedy"]
     members = inputs["02_family"]["members"][["model", "N", "D", "train_flops"]]
     r_values = inputs["07_compute_optimal"].config.r_values
-    unsolved = per_problem.assign(
+    unsolved = mean_by(per_problem.assign(
         difficulty=per_problem["n_ops"].map(difficulty_group),
-        unsolved=per_problem["c"] == 0).groupby(["model", "N", "difficulty"], sort=False,
-                                                as_index=False)["unsolved"].mean()
+        unsolved=(per_problem["c"] == 0).astype(float)), ["model", "N", "difficulty"],
+        "unsolved")  # the share, with a 95% bootstrap interval over the group's problems
     table = pd.concat([tradeoff(per_k, greedy, members, config.targets, strategy)
                        for strategy in TRADEOFF_STRATEGIES], ignore_index=True)
     return {"unsolved": unsolved, "out_of_reach": out_of_reach(per_problem, greedy),
@@ -206,8 +208,13 @@ def drawn_text(per_problem: pd.DataFrame) -> str:
 
 def unsolved_curves(unsolved: pd.DataFrame) -> pd.DataFrame:
     """The ``unsolved`` table in the shape of a budget-curve figure: the share never solved as
-    ``accuracy``, all members in one panel."""
-    return unsolved.assign(accuracy=unsolved["unsolved"], panel="all members")
+    ``accuracy`` (with its interval as ``accuracy_low``/``accuracy_high`` where the table has
+    one), all members in one panel."""
+    out = unsolved.assign(accuracy=unsolved["unsolved"], panel="all members")
+    if "unsolved_low" in unsolved:
+        out = out.assign(accuracy_low=unsolved["unsolved_low"],
+                         accuracy_high=unsolved["unsolved_high"])
+    return out
 
 
 def policy_deployment(tables) -> pd.DataFrame:
