@@ -292,3 +292,32 @@ def test_drawn_text_quotes_who_drew_fewer():
                                            "the policy's 128")
     assert ch8.drawn_text(per_problem[per_problem["model"] != "f128x4"]) == "128 per problem"
     assert ch8.drawn_text(per_problem.iloc[:0]) == ch8.fmt(None)
+
+
+def _identical_problems(n=6):
+    """One member, ``n`` identical problems: majority 0.2 at k = 1 and 0.4 at k = 2, greedy
+    never right; every bootstrap draw is the same table."""
+    members = pd.DataFrame({"model": ["a"], "N": [10], "train_flops": [1e3]})
+    greedy = pd.DataFrame({"model": "a", "problem": range(n), "correct": 0, "n_tokens": 5})
+    per_k = pd.DataFrame([{"model": "a", "problem": p, "k": k, "majority": m,
+                           "pass_at_k": m, "flops": 100.0 * k}
+                          for p in range(n) for k, m in ((1, 0.2), (2, 0.4))])
+    return per_k, greedy, members
+
+
+def test_tradeoff_intervals_collapse_without_noise_and_contain_the_point():
+    per_k, greedy, members = _identical_problems()
+    table = ch8.tradeoff_intervals(per_k, greedy, members, (0.3, 0.9), VOTE, n_boot=50)
+    row = table.set_index("target").loc[0.3]
+    assert row["test_flops"] == pytest.approx(100 * math.sqrt(2))
+    assert row["test_flops_low"] == pytest.approx(row["test_flops"])
+    assert row["test_flops_high"] == pytest.approx(row["test_flops"])
+    assert row["reached_share"] == 1.0
+    never = table.set_index("target").loc[0.9]  # no draw reaches it: no interval
+    assert never["reached_share"] == 0.0 and np.isnan(never["test_flops_low"])
+    # problems that differ: the interval holds the point
+    noisy = per_k.assign(majority=per_k["majority"] + np.tile([0.0, 0.0, 0.1, 0.1], 3))
+    row = ch8.tradeoff_intervals(noisy, greedy, members, (0.3,), VOTE,
+                                 n_boot=200).iloc[0]
+    assert row["test_flops_low"] <= row["test_flops"] <= row["test_flops_high"]
+    assert row["test_flops_low"] < row["test_flops_high"]

@@ -379,7 +379,8 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
     a target are marked at the top of the panel with an x.
 
     ``table`` has columns ``strategy``, ``model``, ``train_flops``, ``target``,
-    ``test_flops`` and ``reached``.
+    ``test_flops`` and ``reached``, and optionally ``test_flops_low``/``test_flops_high``
+    (error bars).
     """
     panels = list(dict.fromkeys(table["strategy"]))
     targets = sorted(table["target"].unique())
@@ -394,6 +395,12 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
             ok = rows[rows["reached"]]
             ax.plot(ok["train_flops"], ok["test_flops"], marker="o", color=colours[target],
                     label=f"accuracy {target:g}")
+            if "test_flops_low" in ok:  # 95% intervals over problems, where they exist
+                bars = ok.dropna(subset=["test_flops_low", "test_flops_high"])
+                ax.errorbar(bars["train_flops"], bars["test_flops"],
+                            yerr=[(bars["test_flops"] - bars["test_flops_low"]).clip(lower=0),
+                                  (bars["test_flops_high"] - bars["test_flops"]).clip(lower=0)],
+                            fmt="none", ecolor=colours[target], capsize=2, lw=1)
             missing = rows[~rows["reached"]]
             ax.scatter(missing["train_flops"], [top] * len(missing), marker="x",
                        color=colours[target])

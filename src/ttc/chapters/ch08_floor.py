@@ -9,6 +9,7 @@ target at any budget tried.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,39 @@ def tradeoff(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
+def tradeoff_intervals(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
+                       targets, strategy: str, n_boot: int = 200, seed: int = 0
+                       ) -> pd.DataFrame:
+    """:func:`tradeoff` with a 95% bootstrap interval of each needed FLOPs: the problems are
+    resampled (the same draw for every member), the table recomputed, and ``test_flops_low``
+    and ``test_flops_high`` are the 2.5th and 97.5th percentiles over the draws in which the
+    member reaches the target (NaN where fewer than half of them do: then the point itself
+    is uncertain to exist); ``reached_share`` is the share of draws that reach it."""
+    table = tradeoff(per_k, greedy, members, targets, strategy)
+    problems = np.array(sorted(per_k["problem"].unique()))
+    if not len(problems):
+        return table.assign(test_flops_low=np.nan, test_flops_high=np.nan, reached_share=0.0)
+    rng = np.random.default_rng(seed)
+    k_rows = per_k.groupby("problem").indices
+    g_rows = greedy.groupby("problem").indices
+    draws = []
+    for _ in range(n_boot):
+        pick = rng.choice(problems, len(problems))
+        k_sample = per_k.iloc[np.concatenate([k_rows[p] for p in pick])]
+        g_sample = greedy.iloc[np.concatenate([g_rows[p] for p in pick if p in g_rows])]
+        draws.append(tradeoff(k_sample, g_sample, members, targets, strategy)["test_flops"]
+                     .to_numpy())
+    values = np.stack(draws)  # (B, rows)
+    reached = ~np.isnan(values)
+    share = reached.mean(axis=0)
+    with warnings.catch_warnings():  # a row no draw reaches: all-NaN, percentile NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
+    enough = share >= 0.5
+    return table.assign(test_flops_low=np.where(enough, low, np.nan),
+                        test_flops_high=np.where(enough, high, np.nan), reached_share=share)
+
+
 def tradeoff_slopes(table: pd.DataFrame) -> pd.DataFrame:
     """Least-squares slope of log10(test FLOPs) against log10(train FLOPs) per target, over
     the members that reach it: -1 means 10× more training removes 10× test-time compute."""
@@ -174,7 +208,7 @@ def run(config: FloorChapterConfig, inputs, progress: bool = True
         difficulty=per_problem["n_ops"].map(difficulty_group),
         unsolved=(per_problem["c"] == 0).astype(float)), ["model", "N", "difficulty"],
         "unsolved")  # the share, with a 95% bootstrap interval over the group's problems
-    table = pd.concat([tradeoff(per_k, greedy, members, config.targets, strategy)
+    table = pd.concat([tradeoff_intervals(per_k, greedy, members, config.targets, strategy)
                        for strategy in TRADEOFF_STRATEGIES], ignore_index=True)
     return {"unsolved": unsolved, "out_of_reach": out_of_reach(per_problem, greedy),
             "tradeoff": table, "slopes": tradeoff_slopes(table),
