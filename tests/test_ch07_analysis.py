@@ -649,3 +649,15 @@ def test_saving_verdict_needs_the_interval_above_one():
     assert saving_verdict(tables(1.0)) == "no detectable saving"  # one is no saving
     assert saving_verdict(tables(float("nan"))) == "no detectable saving"
     assert saving_verdict({}) == "no detectable saving"
+
+
+def test_accounting_charges_nothing_for_a_likelihood_the_sampler_kept():
+    """Samples with the sampler's log-probabilities: the likelihood's re-reading becomes a
+    row of 0 FLOPs, and its prompts leave the list of what is not charged."""
+    inputs = accounting_inputs()
+    base = accounting(**inputs)
+    kept = accounting(**{**inputs, "score_half": inputs["score_half"].assign(logprob=-1.0)})
+    assert len(kept) == len(base) - 1
+    row = kept[kept["item"].str.contains("kept by the sampler")]
+    assert len(row) == 1 and row["flops"].iloc[0] == 0 and row["charged"].iloc[0] == "yes"
+    assert not kept["item"].str.contains("likelihood's re-read").any()

@@ -140,6 +140,14 @@ def test_candidates_charge_policy_and_verifier_tokens():
     assert options[ex.CEILING].flops_per_unit == 2 * 150 * 10
     # the likelihood: the policy reads its own chain once more
     assert options["weighted best-of-N (likelihood)"].flops_per_unit == 2 * 200 * 10
+    # ... unless the sampler kept the log-probabilities: then it costs nothing more
+    kept = {c.label: c for c in ex.candidates(100, 50, tokens_per_sample=10, greedy_tokens=8,
+                                              likelihood_kept=True)}
+    assert kept["weighted best-of-N (likelihood)"].flops_per_unit == 2 * 100 * 10
+    assert kept["weighted best-of-N (PRM)"].flops_per_unit == 2 * 150 * 10  # unchanged
+    at_t = ex.temperature_candidates(100, 50, {1.0: 10.0}, 8, 1.0, likelihood_kept=True)
+    assert {c.label: c.flops_per_unit for c in at_t}[
+        ex.temperature_label("weighted best-of-N (likelihood)", 1.0)] == 2 * 100 * 10
 
 
 def test_rules_without_scores_in_the_samples_are_left_out():

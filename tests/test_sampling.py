@@ -99,6 +99,7 @@ def test_draw_samples_is_tidy_cached_and_resumable(tmp_path, monkeypatch):
     assert list(reference.groupby("problem").size()) == [5] * len(problems)
     assert reference["correct"].dtype == bool  # garbage completions are wrong, not errors
     assert (reference["n_tokens"] <= 12).all()
+    assert (reference["logprob"] < 0).all()  # the sampler's kept log-probability of each
 
     # interrupted after the first shard, then resumed: the same table
     monkeypatch.setenv("TTC_CACHE", str(tmp_path / "resumed"))
@@ -271,3 +272,62 @@ def test_ragged_decoder_logits_match_each_row_alone(n_kv_heads):
                 torch.testing.assert_close(logits[r], alone, atol=1e-5, rtol=1e-4)
     assert decoder.lengths.tolist() == [len(r) for r in rows]
     assert decoder.keys[0].shape[2] >= max(map(len, rows)) > 3  # grew past its capacity
+
+
+@pytest.mark.parametrize("backend", ["lean", "hf"])
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+@torch.no_grad()
+def test_decoders_keep_the_untempered_logprob_of_what_they_sample(backend, temperature):
+    """Each row's summed log-probability, kept by the sampler, equals a teacher-forced pass
+    of the model over the prompt and the tokens it generated, up to and including the end
+    token (untempered, at any sampling temperature)."""
+    from ttc import sampling
+
+    model, tok = tiny_llama(), build_tokenizer()
+    ids, mask = left_padded(tok, ["12+34-5=", "5*6=", "99-98+7*3=", "1="])
+    ends = torch.tensor([tok.eos_token_id])
+    decode = sampling._decode_batch_lean if backend == "lean" else sampling._decode_batch
+    generator = torch.Generator().manual_seed(3)
+    tokens, logprob = decode(model, ids, mask, 12, temperature, 1.0, generator, ends,
+                             tok.pad_token_id)
+    for r in range(ids.shape[0]):
+        row = tokens[r].tolist()
+        end = next((j for j, t in enumerate(row) if t == tok.eos_token_id), len(row) - 1)
+        generated = torch.tensor(row[: end + 1])
+        prompt = ids[r][mask[r].bool()]
+        full = torch.cat([prompt, generated])[None]
+        logits = model(input_ids=full).logits[0, len(prompt) - 1 : -1]  # predicts generated
+        expected = torch.log_softmax(logits.double(), -1).gather(-1, generated[:, None]).sum()
+        assert float(logprob[r]) == pytest.approx(float(expected), rel=1e-4, abs=1e-4)
+
+
+def test_generate_reports_the_logprob_and_equal_samples_compare_equal():
+    model, tok = tiny_llama(), build_tokenizer()
+    out = generate(model, tok, ["12+34="] * 4, 8, temperature=1.0, seed=2)
+    assert all(c.logprob < 0 for c in out)  # a sum of log-probabilities of sampled tokens
+    again = generate(model, tok, ["12+34="] * 4, 8, temperature=1.0, seed=2)
+    assert out == again and [c.logprob for c in out] == [c.logprob for c in again]
+
+
+def test_recorded_likelihood_and_likelihood_scored_read_the_kept_logprob(tmp_path,
+                                                                         monkeypatch):
+    """A table with the sampler's log-probabilities gives the likelihood without a model
+    (``likelihood_scored`` never loads the policy); one without them, or with a gap, gives
+    None."""
+    import math
+
+    import pandas as pd
+
+    from ttc.policy_samples import KEPT, likelihood_scored, recorded_likelihood
+
+    samples = pd.DataFrame({"problem": [0, 0], "n_ops": [1, 1], "sample": [0, 1],
+                            "finished": [True, False], "n_tokens": [3, 5],
+                            "answer": ["4", None], "correct": [True, False],
+                            "completion": ["2+2", "xx"], "logprob": [-0.5, -3.0]})
+    assert recorded_likelihood(samples) == pytest.approx([math.exp(-0.5), math.exp(-3.0)])
+    assert recorded_likelihood(samples.drop(columns="logprob")) is None
+    assert recorded_likelihood(samples.assign(logprob=[-0.5, float("nan")])) is None
+    monkeypatch.setenv("TTC_CACHE", str(tmp_path))
+    scored = likelihood_scored([], samples, tmp_path / "no-such-policy")
+    assert list(scored.columns) == [*KEPT, "logprob", "likelihood"]
+    assert scored["likelihood"].tolist() == pytest.approx([math.exp(-0.5), math.exp(-3.0)])

@@ -144,17 +144,20 @@ def rule_curves(samples: pd.DataFrame, ks: Sequence[int], rules: Mapping = SAMPL
 
 
 def candidates(n_policy: int, n_verifier: int, tokens_per_sample: float,
-               greedy_tokens: float, rules: Mapping = SAMPLE_RULES) -> list[Candidate]:
+               greedy_tokens: float, rules: Mapping = SAMPLE_RULES,
+               likelihood_kept: bool = False) -> list[Candidate]:
     """The ways the small model can spend its allowance, with their exact FLOPs: 2·N per
     generated token for the policy, plus 2·N per token read by the model that scores the
     sample: the verifier (N_verifier) or, for the likelihood, the policy reading its own
-    chain once more (N_policy; a sampler that kept the log-probabilities it computed would
-    not pay this). The perfect verifier is charged like the learned one, as a verifier of
-    that size that happened to be perfect. A rule whose scores are missing from the samples
-    is left out by :func:`rule_curves`."""
+    chain once more (N_policy), unless ``likelihood_kept``: the sampler kept the
+    log-probabilities it computed, and the likelihood costs nothing more. The perfect
+    verifier is charged like the learned one, as a verifier of that size that happened to
+    be perfect. A rule whose scores are missing from the samples is left out by
+    :func:`rule_curves`."""
     per_sample = inference_flops(n_policy, tokens_per_sample)
     scorer = {None: 0.0, "verifier": inference_flops(n_verifier, tokens_per_sample),
-              "policy": inference_flops(n_policy, tokens_per_sample)}
+              "policy": 0.0 if likelihood_kept else inference_flops(n_policy,
+                                                                      tokens_per_sample)}
     out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
     out += [Candidate(label, per_sample + scorer[by]) for label, (_, _, by) in rules.items()]
     verified = per_sample + scorer["verifier"]
@@ -228,15 +231,16 @@ def temperature_curves_of(many: Sequence[Mapping[float, pd.DataFrame]], ks: Sequ
 
 def temperature_candidates(n_policy: int, n_verifier: int,
                            tokens_per_sample: Mapping[float, float], greedy_tokens: float,
-                           reference: float, rules: Mapping = SAMPLE_RULES
-                           ) -> list[Candidate]:
+                           reference: float, rules: Mapping = SAMPLE_RULES,
+                           likelihood_kept: bool = False) -> list[Candidate]:
     """:func:`candidates` at every temperature (``tokens_per_sample``: temperature -> mean
     generated tokens per sample), labelled as :func:`temperature_curves` labels them: one
     greedy answer, every rule and the perfect verifier at every temperature (the reference
     temperature's perfect verifier under the plain :data:`CEILING`)."""
     out = [Candidate(GREEDY, inference_flops(n_policy, greedy_tokens), sampled=False)]
     for temperature, tokens in tokens_per_sample.items():
-        for option in candidates(n_policy, n_verifier, tokens, greedy_tokens, rules):
+        for option in candidates(n_policy, n_verifier, tokens, greedy_tokens, rules,
+                                 likelihood_kept):
             if option.label == CEILING and temperature == reference:
                 out.append(option)
             elif option.sampled:

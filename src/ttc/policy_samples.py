@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
@@ -75,12 +76,29 @@ def draw_sets(path: Path, device: str, sets: Mapping[object, tuple[Sequence, obj
             for name, (problems, spec) in sets.items()}
 
 
+def recorded_likelihood(samples: pd.DataFrame) -> np.ndarray | None:
+    """The sampling model's probability of each of its samples, from the log-probabilities
+    the sampler kept (``exp(logprob)``; :class:`ttc.sampling.Completion`), or None for a
+    table without them. For a finished chain it is the likelihood verifier's score of the
+    whole chain (its ``<eos>`` included), which costs the verifier a second pass over the
+    chain; for an unfinished one, the probability of everything generated (such a chain has
+    no answer to select)."""
+    if "logprob" not in samples or samples["logprob"].isna().any():
+        return None
+    return np.exp(samples["logprob"].to_numpy(dtype=float))
+
+
 def likelihood_scored(problems: Sequence, samples: pd.DataFrame, policy_path: Path,
                       device: str = "cpu", progress: bool = True) -> pd.DataFrame:
     """``samples`` (the :data:`KEPT` columns) with ``likelihood``: the chain's probability
-    under the policy (its last step score, as chapter 4's ``scored`` table). Distinct chains
-    are scored once, on worker processes; cached on disk."""
+    under the policy (its last step score, as chapter 4's ``scored`` table). The policy's
+    own samples carry it from the sampler (:func:`recorded_likelihood`); otherwise distinct
+    chains are scored once, on worker processes, cached on disk."""
     from ttc.selection import aggregate_steps
+
+    if (kept := recorded_likelihood(samples)) is not None:  # the logprob column stays: it
+        # tells chapter 7 that the likelihood cost nothing more
+        return samples[[*KEPT, "logprob"]].assign(likelihood=kept).reset_index(drop=True)
     from ttc.verifiers.pool import ScorerSpec, score_chains
 
     key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,6 +32,10 @@ class Completion:
     n_tokens: int  # tokens generated, the final <eos> or stop token included
     finished: bool  # True if the model emitted <eos> before the limit
     stopped: bool = False  # True if the row ended at one of ``stop_token_ids``
+    #: summed log-probability of the ``n_tokens`` generated tokens under the model itself
+    #: (untempered, whatever the sampling temperature): kept from the logits the sampler
+    #: computes anyway, so the policy's likelihood of its own sample costs no extra pass
+    logprob: float = field(default=float("nan"), compare=False)
 
 
 def _sample_next(
@@ -104,8 +108,8 @@ def generate(
         for r, i in enumerate(rows):  # left padding: prompts end at the same column
             ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
             mask[r, width - len(encoded[i]) :] = 1
-        tokens = decode(model, ids.to(device), mask.to(device), max_new_tokens,
-                        temperature, top_p, generator, ends, pad_id)
+        tokens, logprob = decode(model, ids.to(device), mask.to(device), max_new_tokens,
+                                 temperature, top_p, generator, ends, pad_id)
         stops = set(stop_token_ids)
         for r, i in enumerate(rows):
             row = tokens[r].tolist()
@@ -114,7 +118,8 @@ def generate(
             finished = end is not None and row[end] == eos_id
             text = tokenizer.decode(row[: n - 1 if finished else n], skip_special_tokens=True)
             results[i] = Completion(text=text, n_tokens=n, finished=finished,
-                                    stopped=end is not None and not finished)
+                                    stopped=end is not None and not finished,
+                                    logprob=float(logprob[r]))
     return results  # type: ignore[return-value]
 
 
@@ -127,8 +132,14 @@ def _cache_of(out) -> object:
     return out["cache"] if "cache" in out else out["past_key_values"]
 
 
+def _token_logprob(logits: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """log p(token) under the untempered ``logits`` (B, V) of each row (B,)."""
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, token[:, None]).squeeze(-1)
+
+
 def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends, pad_id):
-    """Autoregressive loop for one left-padded batch; returns generated ids (B, T_new)."""
+    """Autoregressive loop for one left-padded batch; returns the generated ids (B, T_new)
+    and each row's summed log-probability of them (B,), up to its end token."""
     batch = ids.shape[0]
     cache_kw = _cache_keyword(model)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, T): pads get position 0
@@ -137,9 +148,11 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
     next_pos = positions[:, -1:] + 1  # (B, 1)
     done = torch.zeros(batch, dtype=torch.bool, device=ids.device)
     generated = []
+    logprob = torch.zeros(batch, dtype=torch.float64, device=ids.device)
     logits = out.logits[:, -1, :]  # (B, V)
     for _ in range(max_new_tokens):
         token = _sample_next(logits, temperature, top_p, generator)  # (B,)
+        logprob += torch.where(done, 0.0, _token_logprob(logits, token).double())
         token = torch.where(done, torch.full_like(token, pad_id), token)
         generated.append(token)
         done |= torch.isin(token, ends)
@@ -150,7 +163,7 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
                     use_cache=True, **{cache_kw: past})
         past, next_pos = _cache_of(out), next_pos + 1
         logits = out.logits[:, -1, :]
-    return torch.stack(generated, dim=1)  # (B, T_new)
+    return torch.stack(generated, dim=1), logprob  # (B, T_new), (B,)
 
 
 def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends,
@@ -159,6 +172,7 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
     repeats its prompts shares their keys and values: :func:`ttc.lean_llama.decoder_for`)."""
     batch = ids.shape[0]
     out = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long, device=ids.device)
+    logprob = torch.zeros(batch, dtype=torch.float64, device=ids.device)  # per original row
     decoder = lean_llama.decoder_for(model, ids, mask, max_new_tokens)
     rows = torch.arange(batch, device=ids.device)  # original row of each decoder row
     finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
@@ -167,6 +181,7 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
         token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
         live = ~finished
         out[rows[live], step] = token[live]
+        logprob[rows[live]] += _token_logprob(logits, token)[live].double()
         finished |= torch.isin(token, ends)
         if bool(finished.all()) or step + 1 == max_new_tokens:
             break
@@ -175,7 +190,7 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
             decoder.keep_rows(keep)
             rows, token, finished = rows[keep], token[keep], finished[keep]
         logits = decoder.step(token)
-    return out  # (B, max_new_tokens): an unfinished row has run to the limit
+    return out, logprob  # (B, max_new_tokens): an unfinished row has run to the limit; (B,)
 
 
 @dataclass(frozen=True)
@@ -256,12 +271,14 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
     answers (grading is part of the table), another precision its name. The lean backend's
     key names its decoder version ("lean-shared": prompts' keys and values shared by their
     samples, :mod:`ttc.lean_llama`), whose float rounding differs from the earlier one, so a
-    warm cache never mixes samples of the two."""
+    warm cache never mixes samples of the two; and tables with a ``logprob`` column have
+    their own key, so that no table without it is read."""
     from ttc.config import config_hash
     from ttc.devices import dtype_name
 
     decoder = "lean-shared" if backend == "lean" else backend
-    parts: tuple = (model_key, [p.prompt for p in problems], spec, decoder)
+    # "logprob": the table has the samples' log-probabilities (the samples are unchanged)
+    parts: tuple = (model_key, [p.prompt for p in problems], spec, decoder, "logprob")
     if task.name != "arithmetic":
         parts = (*parts, task.name, [str(p.answer) for p in problems])
     dtype = next(model.parameters()).dtype
@@ -297,6 +314,7 @@ def _sample_shard(model, tokenizer, problems: Sequence, spec: SampleSpec, number
         "completion": [c.text for c in completions],
         "finished": [c.finished for c in completions],
         "n_tokens": [c.n_tokens for c in completions],
+        "logprob": [c.logprob for c in completions],
         "answer": pd.array(answers, dtype="string"),
         "correct": [task.grade(p, c.text, c.finished)
                     for p, c in zip(owners, completions, strict=True)],

@@ -54,6 +54,7 @@ def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool 
     R and bin, with Holm-corrected verdicts within the seed)."""
     from ttc.chapters.ch02_family import greedy_results, train_family
     from ttc.family.train import load_member, training_info
+    from ttc.policy_samples import recorded_likelihood
     from ttc.sampling import draw_samples
     from ttc.selection import aggregate_steps
     from ttc.upstream import (
@@ -72,7 +73,7 @@ def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool 
     members = study_members(fconfig.members, policy, sizes)
     key = config_hash((fconfig, sconfig, policy, members, config.seed, config.bin_share,
                        config.n_bins, config.r_values, config.selection_resamples,
-                       config.n_boot, "v1"))
+                       config.n_boot, "v2"))  # v2: the likelihood kept by the sampler
     folder = artifact_path("seeds", f"seed{seed}-{key}")
     names = ["greedy.parquet", "exchange.parquet"]
     if (cached := load_tables(folder, names)) is not None:
@@ -101,15 +102,20 @@ def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool 
                               fconfig.max_new_tokens)
     samples = draw_samples(model, tokenizer, path.name, main,
                            main_sample_spec(sconfig, fconfig.max_new_tokens, batch), progress)
-    distinct = samples.drop_duplicates(["problem", "completion", "finished"])
-    scores, _, _ = score_chains({"likelihood": ScorerSpec("likelihood", str(path))},
-                                [main[p].prompt for p in distinct["problem"]],
-                                distinct["completion"].tolist(), distinct["finished"].tolist(),
-                                main, device=fconfig.device, desc="likelihood",
-                                progress=progress)["likelihood"]
-    distinct = distinct[["problem", "completion", "finished"]].assign(
-        likelihood=[aggregate_steps(s) for s in scores])
-    scored = samples.merge(distinct, on=["problem", "completion", "finished"], how="left")
+    if (kept := recorded_likelihood(samples)) is not None:  # kept by the sampler: free
+        scored = samples.assign(likelihood=kept)
+    else:
+        distinct = samples.drop_duplicates(["problem", "completion", "finished"])
+        scores, _, _ = score_chains({"likelihood": ScorerSpec("likelihood", str(path))},
+                                    [main[p].prompt for p in distinct["problem"]],
+                                    distinct["completion"].tolist(),
+                                    distinct["finished"].tolist(), main,
+                                    device=fconfig.device, desc="likelihood",
+                                    progress=progress)["likelihood"]
+        distinct = distinct[["problem", "completion", "finished"]].assign(
+            likelihood=[aggregate_steps(s) for s in scores])
+        scored = samples.merge(distinct, on=["problem", "completion", "finished"],
+                               how="left")
     scored["n_ops"] = [main[p].n_ops for p in scored["problem"]]
 
     trained = {row["model"]: row["N"] for row in greedy_rows}

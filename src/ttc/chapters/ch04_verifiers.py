@@ -372,7 +372,8 @@ def extra_sample_tables(config: VerifiersChapterConfig, inputs, verifiers: dict[
         if split == "validation" and t == reference:
             scored, _ = score_samples(problems, samples, verifiers | {"likelihood": policy_path},
                                       progress, device=device)
-            scored = scored[[*KEPT, "orm", "prm_last", "likelihood"]]
+            kept = ["logprob"] if "logprob" in scored else []  # the likelihood came free
+            scored = scored[[*KEPT, *kept, "orm", "prm_last", "likelihood"]]
         else:
             scored = likelihood_scored(problems, samples, policy_path, device, progress)
         tables[f"scored_{'temperatures' if split == 'test' else 'validation'}"].append(
@@ -411,17 +412,20 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
 
     Returns ``scored`` (the samples table plus ``orm``, ``prm_last``, ``prm_min``,
     ``prm_prod``, ``likelihood`` (the chain's probability under the member whose checkpoint
-    is ``verifiers["likelihood"]``, the policy in this chapter) and ``oracle``) and ``steps``
-    (one row per step end of each distinct chain: ``prm`` score and ``oracle`` label).
-    Distinct chains are scored once, on worker processes (:mod:`ttc.verifiers.pool`);
-    cached on disk.
+    is ``verifiers["likelihood"]``, the policy in this chapter: kept by the sampler where the
+    samples carry it, :func:`ttc.policy_samples.recorded_likelihood`) and ``oracle``) and
+    ``steps`` (one row per step end of each distinct chain: ``prm`` score and ``oracle``
+    label). Distinct chains are scored once, on worker processes
+    (:mod:`ttc.verifiers.pool`); cached on disk.
     """
+    from ttc.policy_samples import recorded_likelihood
     from ttc.verifiers import OracleVerifier
     from ttc.verifiers.pool import ScorerSpec, score_chains
 
+    kept = recorded_likelihood(samples)
     key = config_hash(([p.prompt for p in problems], samples["completion"].tolist(),
                        samples["finished"].tolist(), sorted(v.name for v in verifiers.values()),
-                       "v1"))
+                       "v1" if kept is None else "v2-kept"))
     folder = artifact_path("scores", key)
     names = ["scored.parquet", "steps.parquet"]
     if (cached := load_tables(folder, names)) is not None:
@@ -430,8 +434,9 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
     prompts = [problems[i].prompt for i in distinct["problem"]]
     completions, finished = distinct["completion"].tolist(), distinct["finished"].tolist()
     specs = {"orm": ScorerSpec("scalar", str(verifiers["orm"])),
-             "prm": ScorerSpec("scalar", str(verifiers["prm"])),
-             "likelihood": ScorerSpec("likelihood", str(verifiers["likelihood"]))}
+             "prm": ScorerSpec("scalar", str(verifiers["prm"]))}
+    if kept is None:
+        specs["likelihood"] = ScorerSpec("likelihood", str(verifiers["likelihood"]))
     scored_by = score_chains(specs, prompts, completions, finished, problems, device=device,
                              desc="score", progress=progress)
     scores = {name: result[0] for name, result in scored_by.items()}
@@ -441,9 +446,11 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
         "prm_last": [aggregate_steps(s, "last") for s in scores["prm"]],
         "prm_min": [aggregate_steps(s, "min") for s in scores["prm"]],
         "prm_prod": [aggregate_steps(s, "prod") for s in scores["prm"]],
-        "likelihood": [aggregate_steps(s, "last") for s in scores["likelihood"]],
         "oracle": [aggregate_steps(s) for s in scores["oracle"]],
     }
+    columns["likelihood"] = (np.exp(distinct["logprob"].to_numpy(dtype=float))
+                             if kept is not None else
+                             [aggregate_steps(s, "last") for s in scores["likelihood"]])
     distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
     scored = samples.merge(distinct, on=["problem", "completion", "finished"], how="left")
     steps = pd.DataFrame({
@@ -706,8 +713,10 @@ def split_costs(config: VerifiersChapterConfig, inputs, problems: list[Problem],
     """The FLOPs of a candidate, a rationale trajectory, a re-reading by the policy and a
     check by a verifier of the GenRM's size, per difficulty group (:class:`SplitCosts`).
 
-    Generation and re-reading are 2·N per generated token, at the group's mean tokens per
-    sample. A trajectory is 2·N_verifier per token the GenRM-CoT reads or writes, prompt
+    Generation is 2·N per generated token, at the group's mean tokens per sample; the
+    policy's likelihood of its own samples costs nothing more where the sampler kept it
+    (``reread`` 0; else one more reading, 2·N_policy per token). A trajectory is
+    2·N_verifier per token the GenRM-CoT reads or writes, prompt
     excluded (the book never charges prompts), measured over all verified chains and scaled
     to the group by its verified chains' mean length against all verified chains'."""
     sizes = member_sizes(inputs)
@@ -722,7 +731,8 @@ def split_costs(config: VerifiersChapterConfig, inputs, problems: list[Problem],
     return {name: SplitCosts(generate=inference_flops(n_policy, tokens[name]),
                              verify=inference_flops(n_verifier,
                                                     per_trajectory * lengths.get(name, 1.0)),
-                             reread=inference_flops(n_policy, tokens[name]),
+                             reread=(0.0 if "logprob" in scored
+                                     else inference_flops(n_policy, tokens[name])),
                              check=inference_flops(n_verifier, tokens[name]))
             for name in tokens.index}
 

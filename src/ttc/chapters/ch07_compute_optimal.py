@@ -140,12 +140,14 @@ def curve_pool(curves: dict, problems: np.ndarray, samples: pd.DataFrame, refere
     ``correct`` and ``flops``) from the exchange's per-problem curves at the
     ``reference`` temperature (:func:`ttc.exchange.temperature_curves_of`; ``problems``:
     their order), on ``samples`` (the problems' samples: tokens and ``n_ops``). FLOPs:
-    the policy's tokens, plus the verifier's or (likelihood) the policy's reading them."""
+    the policy's tokens, plus the verifier's reading them, or for the likelihood the
+    policy's reading them unless the sampler kept it (a ``logprob`` column)."""
     from ttc.exchange import SAMPLE_RULES, temperature_label
 
     per_problem = samples.groupby("problem").agg(tokens=("n_tokens", "mean"),
                                                  n_ops=("n_ops", "first")).reindex(problems)
-    scorer = {None: 0, "verifier": n_verifier, "policy": n_policy}
+    scorer = {None: 0, "verifier": n_verifier,
+              "policy": 0 if "logprob" in samples else n_policy}
     rows = []
     for label, (_, _, by) in SAMPLE_RULES.items():
         curve = curves.get(temperature_label(label, reference))
@@ -401,8 +403,10 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
                 for model, g in greedy.groupby("model")}
     small = by_model[policy_name]
     sample_tokens = {t: float(g["n_tokens"].mean()) for t, g in sets.items()}
+    kept = all("logprob" in g for g in sets.values())  # the likelihood came with the samples
     options = temperature_candidates(sizes[policy_name], sizes[verifier_name], sample_tokens,
-                                     float(small["n_tokens"].mean()), reference)
+                                     float(small["n_tokens"].mean()), reference,
+                                     likelihood_kept=kept)
     larger = {model: (g["correct"].astype(float).to_numpy(), float(g["n_tokens"].mean()))
               for model, g in by_model.items() if sizes[model] > sizes[policy_name]}
     n_policy = sizes[policy_name]
@@ -535,13 +539,16 @@ def accounting(score_half: pd.DataFrame, bin_half: pd.DataFrame, prompt_tokens: 
     per_problem = score_half.groupby("problem").size().reindex(problems).to_numpy()
     sample_prompts = float((prompts * per_problem).sum())
     generated = float(score_half["n_tokens"].sum())
+    kept = "logprob" in score_half  # the sampler kept the likelihood: no re-reading
     rows = [
         _row("policy's samples: generated tokens (2·N_policy each)", "yes",
              inference_flops(n_policy, generated), SCOPE_TEST),
         _row("verifier reading the samples: generated tokens (2·N_verifier each)", "yes",
              inference_flops(n_verifier, generated), SCOPE_TEST),
-        _row("policy re-reading the samples for its likelihood (2·N_policy each)", "yes",
-             inference_flops(n_policy, generated), SCOPE_TEST),
+        (_row("the policy's likelihood of its samples: kept by the sampler", "yes", 0.0,
+              SCOPE_TEST) if kept else
+         _row("policy re-reading the samples for its likelihood (2·N_policy each)", "yes",
+              inference_flops(n_policy, generated), SCOPE_TEST)),
         _row("policy's own greedy answer (2·N_policy per token)", "yes", inference_flops(
             n_policy, float(greedy_tokens[policy_name].reindex(problems).sum())), SCOPE_TEST),
     ]
@@ -553,8 +560,8 @@ def accounting(score_half: pd.DataFrame, bin_half: pd.DataFrame, prompt_tokens: 
              inference_flops(n_policy, sample_prompts), SCOPE_TEST),
         _row("prompt tokens the verifier reads with each sample", "no",
              inference_flops(n_verifier, sample_prompts), SCOPE_TEST),
-        _row("prompt tokens of the likelihood's re-read", "no",
-             inference_flops(n_policy, sample_prompts), SCOPE_TEST),
+        *([] if kept else [_row("prompt tokens of the likelihood's re-read", "no",
+                                inference_flops(n_policy, sample_prompts), SCOPE_TEST)]),
         _row("prompt tokens of the policy's greedy answer", "no",
              inference_flops(n_policy, float(prompts.sum())), SCOPE_TEST),
     ]
