@@ -130,3 +130,12 @@ def test_extends_merges_per_chapter_and_rejects_cycles(tmp_path):
     child.write_text(f"extends: {base}\n01_accounting:\n  n_points: many\n")
     with pytest.raises(ProfileError, match="expected int"):  # the merge is validated
         load_profile(child)
+
+
+def test_require_distinct_ints_names_the_parameter_and_the_bound():
+    from ttc.config import require_distinct_ints
+
+    require_distinct_ints("k", (1, 4), low=1)
+    for bad in ((), (2, 2), (0,), (1.5,), (True,)):
+        with pytest.raises(ConfigError, match=r"parameter 'k' must be .* >= 1"):
+            require_distinct_ints("k", bad, low=1)

@@ -100,3 +100,13 @@ def test_study_sentences_for_every_outcome():
                               "p")["seed_verdict_sentence"]
     assert changed.startswith("The verdict changes with the seed in 1 of the 2 cells for the "
                               "learned pool and in 2 for the perfect verifier")
+
+
+def test_hard_subset_is_the_first_problems_of_the_hardest_level():
+    from types import SimpleNamespace
+
+    from ttc.upstream import hard_subset
+
+    problems = [SimpleNamespace(n_ops=n, i=i) for i, n in enumerate([1, 3, 2, 3, 3])]
+    assert [p.i for p in hard_subset(problems, 2)] == [1, 3]
+    assert [p.i for p in hard_subset(problems, 9)] == [1, 3, 4]

@@ -101,6 +101,16 @@ def require_range(name: str, value: float, low: float | None = None, high: float
         raise ConfigError(f"parameter {name!r} must be in [{lo}, {hi}]; got {value!r}")
 
 
+def require_distinct_ints(name: str, values: Iterable[Any], low: int) -> None:
+    """Raise a ConfigError unless ``values`` is a non-empty list of distinct integers, each
+    at least ``low``."""
+    values = list(values)
+    if (not values or len(set(values)) != len(values)
+            or any(not isinstance(v, int) or isinstance(v, bool) or v < low for v in values)):
+        raise ConfigError(f"parameter {name!r} must be a non-empty list of distinct integers "
+                          f">= {low}; got {values!r}")
+
+
 def config_hash(obj: Any, length: int = 16) -> str:
     """Stable short hash of a config (dataclass, dict, tuple...), for cache keys."""
     import hashlib

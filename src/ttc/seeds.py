@@ -59,6 +59,7 @@ def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool 
     from ttc.selection import aggregate_steps
     from ttc.upstream import (
         first_per_ops,
+        hard_subset,
         main_sample_spec,
         member_sizes,
         sample_batch_size,
@@ -82,8 +83,7 @@ def seed_exchange(seed: int, inputs, config, exchange: Callable, progress: bool 
     checkpoints = train_family(replace(fconfig, members=tuple(members)), progress=progress)
     test = test_problems(fconfig)
     main = first_per_ops(test, sconfig.n_problems_per_ops)
-    hardest = max(p.n_ops for p in test)  # chapter 3 sizes its batch with the hard subset
-    hard = [p for p in test if p.n_ops == hardest][: sconfig.hard_n_problems]
+    hard = hard_subset(test, sconfig.hard_n_problems)  # chapter 3 sizes its batch with it
     index = {p.prompt: i for i, p in enumerate(test)}
     greedy_rows, greedy_main = [], []
     for name, path in checkpoints.items():

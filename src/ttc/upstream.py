@@ -113,6 +113,13 @@ def max_new_tokens(inputs: Inputs) -> int:
 
 # -- chapter 3: the main problem set and its samples ------------------------------------------
 
+def hard_subset(problems: list, n: int) -> list:
+    """The first ``n`` problems of the hardest level (most operations) of ``problems``:
+    chapter 3's hard subset, which also sizes its decoding batch."""
+    hardest = max(p.n_ops for p in problems)
+    return [p for p in problems if p.n_ops == hardest][:n]
+
+
 def main_problems(inputs: Inputs) -> list[Problem]:
     """Chapter 3's main set: the first ``n_problems_per_ops`` problems of each length of
     chapter 2's test set."""
@@ -182,8 +189,7 @@ def member_samples(inputs: Inputs, member: str, progress: bool = False):
     path = checkpoint(inputs, member)
     model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
     test = test_problems(fconfig)
-    hardest = max(p.n_ops for p in test)
-    hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
+    hard = hard_subset(test, config.hard_n_problems)
     batch_size = sample_batch_size(config, model, tokenizer, [*main_problems(inputs), *hard],
                                    fconfig.max_new_tokens)
     n_samples = matched_samples(config, member_sizes(inputs))[member]

@@ -32,6 +32,7 @@ from ttc.upstream import (
     checkpoint,
     difficulty_group,
     first_per_ops,
+    hard_subset,
     main_sample_spec,
     matched_samples,
     member_sizes,
@@ -201,8 +202,7 @@ def _member_policy(job: tuple) -> _Policy:
 
     config, fconfig, name, path, n_samples, hard_n_samples = job
     test = test_problems(fconfig)
-    hardest = max(p.n_ops for p in test)
-    hard = [p for p in test if p.n_ops == hardest][: config.hard_n_problems]
+    hard = hard_subset(test, config.hard_n_problems)
     model, tokenizer = load_member(path, device=fconfig.device, dtype=fconfig.dtype)
     return _Policy(name, training_info(path)["N"], model, tokenizer, path.name,
                    first_per_ops(test, config.n_problems_per_ops), hard, fconfig.max_new_tokens,
@@ -254,9 +254,8 @@ def external_problems(config: SamplingChapterConfig) -> tuple[Task, list, list]:
     from ttc.tasks.word_problems import load_word_problems
 
     task, every = load_word_problems(config.data, config.split)
-    hardest = max(p.n_ops for p in every)
     return (task, first_per_ops(every, config.n_problems_per_ops),
-            [p for p in every if p.n_ops == hardest][: config.hard_n_problems])
+            hard_subset(every, config.hard_n_problems))
 
 
 def _display_names(models: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
-from ttc.config import ConfigError, config_hash, require_range
+from ttc.config import ConfigError, config_hash, require_distinct_ints, require_range
 from ttc.family.specs import check_members
 from ttc.flops import inference_flops
 from ttc.generate_verify import SplitCosts, split_accuracy, split_points, split_verdicts, with_flops
@@ -129,19 +129,11 @@ class VerifiersChapterConfig:
         require_range("selection_resamples", self.selection_resamples, low=10)
         if self.likelihood_member:
             check_members("likelihood_member", (self.likelihood_member,))
-        if (not self.rationale_samples or len(set(self.rationale_samples))
-                != len(self.rationale_samples)
-                or any(not isinstance(k, int) or k < 1 for k in self.rationale_samples)):
-            raise ConfigError("parameter 'rationale_samples' must be a non-empty list of "
-                              f"distinct integers >= 1; got {list(self.rationale_samples)!r}")
+        require_distinct_ints("rationale_samples", self.rationale_samples, low=1)
         require_range("max_rationale_tokens", self.max_rationale_tokens, low=1, high=64)
         require_range("comparison_samples", self.comparison_samples, low=2)
         require_range("split_samples", self.split_samples, low=2)
-        if (not self.split_rationales or len(set(self.split_rationales))
-                != len(self.split_rationales)
-                or any(not isinstance(k, int) or k < 1 for k in self.split_rationales)):
-            raise ConfigError("parameter 'split_rationales' must be a non-empty list of "
-                              f"distinct integers >= 1; got {list(self.split_rationales)!r}")
+        require_distinct_ints("split_rationales", self.split_rationales, low=1)
         require_range("n_boot", self.n_boot, low=100)
         if len(set(self.temperatures)) != len(self.temperatures) or any(
                 not 0 < t <= 2 for t in self.temperatures):
@@ -448,8 +440,7 @@ def score_samples(problems: list[Problem], samples: pd.DataFrame,
         "prm_prod": [aggregate_steps(s, "prod") for s in scores["prm"]],
         "oracle": [aggregate_steps(s) for s in scores["oracle"]],
     }
-    columns["likelihood"] = (np.exp(distinct["logprob"].to_numpy(dtype=float))
-                             if kept is not None else
+    columns["likelihood"] = (recorded_likelihood(distinct) if kept is not None else
                              [aggregate_steps(s, "last") for s in scores["likelihood"]])
     distinct = distinct[["problem", "completion", "finished"]].assign(**columns)
     scored = samples.merge(distinct, on=["problem", "completion", "finished"], how="left")
@@ -540,8 +531,8 @@ def comparison_verifiers(config: VerifiersChapterConfig, inputs, scalar: dict[st
     }
 
 
-#: trajectory score columns of :func:`rationale_scores`
 def trajectory_columns(k: int) -> list[str]:
+    """The first ``k`` trajectory score columns of :func:`rationale_scores`."""
     return [f"t{j}" for j in range(k)]
 
 
@@ -738,8 +729,8 @@ def split_costs(config: VerifiersChapterConfig, inputs, problems: list[Problem],
 
 
 def generate_verify_split(config: VerifiersChapterConfig, inputs, problems: list[Problem],
-                          scored: pd.DataFrame, rationales: tuple[pd.DataFrame, pd.DataFrame],
-                          progress: bool = True) -> dict[str, pd.DataFrame]:
+                          scored: pd.DataFrame, rationales: tuple[pd.DataFrame, pd.DataFrame]
+                          ) -> dict[str, pd.DataFrame]:
     """How to split a FLOPs budget between generating N candidates and verifying each with K
     rationales (:mod:`ttc.generate_verify`): ``split_points`` (every method, N and K per
     difficulty group, with intervals, FLOPs and the frontier) and ``split_verdicts`` (the
@@ -849,7 +840,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
         "selector_tests": selector_tests(curves_bon, config.n_boot, config.seed),
         "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
-        **generate_verify_split(config, inputs, problems, scored, rationales, progress),
+        **generate_verify_split(config, inputs, problems, scored, rationales),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
                                                   relative_to_cache(policy_path)}]),
         "scored": scored,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
-from ttc.config import ConfigError, require_range
+from ttc.config import ConfigError, require_distinct_ints, require_range
 from ttc.exchange import (
     GREEDY,
     add_verdicts,
@@ -70,10 +70,7 @@ class ComputeOptimalChapterConfig:
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
-        if (not self.seeds or len(set(self.seeds)) != len(self.seeds)
-                or any(not isinstance(s, int) or s < 0 for s in self.seeds)):
-            raise ConfigError("parameter 'seeds' must be a non-empty list of distinct "
-                              f"integers >= 0; got {list(self.seeds)!r}")
+        require_distinct_ints("seeds", self.seeds, low=0)
         require_range("n_bins", self.n_bins, low=2, high=20)
         require_range("subset_bins", self.subset_bins, low=1, high=10)
         require_range("r_sweep_points", self.r_sweep_points, low=3, high=1000)
