@@ -196,20 +196,20 @@ def sharded_chains(reviser, scorer, problems: list[Problem], lengths: list[int],
                              ignore_index=True)
 
 
+def scorer_member(config: RevisionsChapterConfig, inputs) -> str:
+    """The family member that scores the attempts: the policy for the likelihood, the
+    verifiers' base member for chapter 4's ORM (its N is charged, 2·N per token read)."""
+    likelihood = REVISION_VERIFIERS[config.verifier][1] == "likelihood"
+    return policy(inputs) if likelihood else verifier_base(inputs)
+
+
 def scorer_checkpoint(config: RevisionsChapterConfig, inputs):
     """The checkpoint and scorer kind of the chapter's ``verifier``: the policy for the
     likelihood, chapter 4's ORM otherwise."""
     kind = REVISION_VERIFIERS[config.verifier][1]
     if kind == "likelihood":
-        return checkpoint(inputs, policy(inputs)), kind
+        return checkpoint(inputs, scorer_member(config, inputs)), kind
     return verifier_checkpoints(inputs)["orm"], kind
-
-
-def scorer_size(config: RevisionsChapterConfig, inputs) -> int:
-    """N of the model that scores the attempts (2·N FLOPs per token it reads)."""
-    sizes = member_sizes(inputs)
-    kind = REVISION_VERIFIERS[config.verifier][1]
-    return sizes[policy(inputs) if kind == "likelihood" else verifier_base(inputs)]
 
 
 def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = True
@@ -285,8 +285,7 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
     problems, _ = search_problems(inputs)
     sizes = member_sizes(inputs)
     the_policy = policy(inputs)
-    n_policy, n_verifier = sizes[the_policy], scorer_size(config, inputs)
-    kind = REVISION_VERIFIERS[config.verifier][1]
+    n_policy, n_verifier = sizes[the_policy], sizes[scorer_member(config, inputs)]
     splits = score_splits(config, table, problems, n_policy, n_verifier)
     summary = mean_by(splits, ["budget", "length", "chains", "rule", "difficulty"], "correct",
                       name="accuracy")
@@ -313,8 +312,7 @@ def run(config: RevisionsChapterConfig, inputs, progress: bool = True
             "comparison": comparison(config, splits, inputs["05_search"]["summary"]),
             "setup": pd.DataFrame([{"policy": the_policy, "n_policy": n_policy,
                                     "verifier": REVISION_VERIFIERS[config.verifier][0],
-                                    "verifier_model": (the_policy if kind == "likelihood"
-                                                       else verifier_base(inputs)),
+                                    "verifier_model": scorer_member(config, inputs),
                                     "n_verifier": n_verifier}])}
 
 
