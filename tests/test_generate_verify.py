@@ -16,13 +16,13 @@ from ttc.generate_verify import (
     VOTE,
     SplitCosts,
     frontier_index,
-    halves,
     split_accuracy,
     split_points,
     split_verdicts,
     with_flops,
 )
 from ttc.selection import select_answer
+from ttc.strategies import two_folds
 
 VERDICT_COLUMNS = ["difficulty", "budget_N", "flops", "chosen", "split", "vote", "ceiling",
                    "difference", "low", "high", "p", "problems", "verdict"]
@@ -303,17 +303,6 @@ def test_split_points_frontier_is_per_difficulty():
     assert split.loc[("hard", 1, 2), "verify_share"] == pytest.approx(200 / 210)
 
 
-# -- halves -------------------------------------------------------------------------------
-
-
-def test_halves_alternate_in_sorted_order():
-    assert halves([9, 1, 5, 3]) == {1: 0, 3: 1, 5: 0, 9: 1}
-    assert halves([4]) == {4: 0}
-    assert halves([]) == {}
-    folds = halves(np.array([20, 11, 17, 2, 8]))
-    assert folds == {2: 0, 8: 1, 11: 0, 17: 1, 20: 0}
-
-
 # -- split_verdicts -----------------------------------------------------------------------
 
 
@@ -378,8 +367,8 @@ def test_split_verdicts_cross_fitting_scores_on_other_fold():
     fold-1 problems only. Fold 0 is scored with the choice made on fold 1 (B) and fold 1
     with the choice made on fold 0 (A), so the held-out split accuracy is 0 everywhere,
     while picking on the same problems would have given 1."""
-    problems = [31, 4, 17, 8, 22, 13, 40, 2, 9, 27]  # folds follow the sorted order
-    fold = halves(problems)
+    problems = [31, 4, 17, 8, 22, 13, 40, 2, 9, 27]
+    fold = two_folds(sorted(problems), seed=0)  # the book's folds, drawn in sorted order
     assert sorted(fold.values()) == [0] * 5 + [1] * 5
     accuracy = {(SPLIT, 1, 1): lambda p: float(fold[p] == 0),
                 (SPLIT, 1, 2): lambda p: float(fold[p] == 1),

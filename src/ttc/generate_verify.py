@@ -29,6 +29,7 @@ import pandas as pd
 
 from ttc.metrics import holm, mean_by, paired_bootstrap, pass_at_k_curve, verdict
 from ttc.selection import selection_curve
+from ttc.strategies import cross_validated_choice
 
 #: the methods of the split figure and tables
 SPLIT = "GenRM-CoT, weighted"
@@ -165,11 +166,6 @@ def frontier_index(points: pd.DataFrame) -> list:
     return kept
 
 
-def halves(problems: Sequence[int]) -> dict[int, int]:
-    """Problem -> fold (0 or 1), alternating in sorted order: the cross-fitting folds."""
-    return {p: i % 2 for i, p in enumerate(sorted(problems))}
-
-
 def _affordable(table: pd.DataFrame, budget: float) -> pd.DataFrame:
     return table[table["flops"] <= budget * (1 + 1e-9)]
 
@@ -179,10 +175,11 @@ def split_verdicts(per_problem: pd.DataFrame, n_boot: int = 2000, seed: int = 0
     """At each majority-vote budget (its FLOPs at N = 2, 4, ...), the best split of that
     budget against majority vote, per difficulty group, with a paired difference.
 
-    The split (N, K) is chosen without looking at the problems it is scored on: problems
-    are cut into two folds (:func:`halves`), each fold's choice is the (N, K) with the
-    highest mean accuracy on the *other* fold among those that cost at most the budget, and
-    every problem is scored with its fold's choice. ``difference`` is the split's accuracy
+    The split (N, K) is chosen without looking at the problems it is scored on, by the
+    book's two-fold cross-validation (:func:`ttc.strategies.cross_validated_choice`, folds
+    drawn over the group's problems in sorted order): each fold is scored with the (N, K)
+    of highest mean accuracy on the *other* fold among those that cost at most the budget
+    (ties: smaller N, then smaller K). ``difference`` is the split's accuracy
     minus majority vote's, per problem, with a 95% paired bootstrap interval and the
     sign-flip p; ``verdict`` ("above", "below", "no detectable difference") applies Holm's
     correction over every row. ``ceiling`` is the perfect verifier at the largest N that
@@ -193,8 +190,7 @@ def split_verdicts(per_problem: pd.DataFrame, n_boot: int = 2000, seed: int = 0
         per_problem = pd.DataFrame(columns=["difficulty", "problem", "method", "N", "K",
                                             "accuracy", "flops"])
     for group, frame in per_problem.groupby("difficulty", sort=True):
-        frame = frame.reset_index(drop=True)
-        frame = frame.assign(fold=frame["problem"].map(halves(frame["problem"].unique())))
+        frame = frame.sort_values(["problem", "N", "K"], kind="stable")  # folds, ties
         vote = frame[frame["method"] == VOTE]
         split = frame[frame["method"] == SPLIT]
         ceiling = frame[frame["method"] == CEILING]
@@ -204,19 +200,15 @@ def split_verdicts(per_problem: pd.DataFrame, n_boot: int = 2000, seed: int = 0
             at = vote[vote["N"] == n_vote]
             budget = float(at["flops"].iloc[0])
             options = _affordable(split, budget)
-            chosen, picks = [], []
-            for f in (0, 1):
-                means = options[options["fold"] != f].groupby(["N", "K"])["accuracy"].mean()
-                held = options[options["fold"] == f]
-                if means.empty or held.empty:
-                    continue
-                n, k = means.idxmax()
-                picks.append(f"N={n}, K={k}")
-                chosen.append(held[(held["N"] == n) & (held["K"] == k)][["problem", "accuracy"]])
-            if not chosen:
+            options = options.assign(strategy=[f"N={n}, K={k}" for n, k in
+                                               zip(options["N"], options["K"], strict=True)])
+            scores, choices = cross_validated_choice(options, ["difficulty"], value="accuracy",
+                                                     seed=seed)
+            if scores.empty:
                 continue
-            paired = pd.concat(chosen).merge(at[["problem", "accuracy"]], on="problem",
-                                             suffixes=("", "_vote"))
+            picks = choices["strategy"].tolist()
+            paired = scores[["problem", "accuracy"]].merge(at[["problem", "accuracy"]],
+                                                           on="problem", suffixes=("", "_vote"))
             if paired.empty:
                 continue
             test = paired_bootstrap((paired["accuracy"] - paired["accuracy_vote"]).to_numpy(),
