@@ -942,7 +942,9 @@ def selector_tests(best_of_n: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
         return pd.DataFrame(columns=columns)
     n_max = int(best_of_n["N"].max())
     which = {"max": n_max, "small": min(4, n_max), "64": min(64, n_max)}
-    out = []
+    from ttc.claims import HIGHER, LOWER, paired_verdicts
+
+    described, comparisons = [], []
     for key, (variant, n_v, reference, n_r) in SELECTOR_TESTS.items():
         def per_problem(selector: str, n: int) -> pd.Series:
             mine = rows[(rows["selector"] == selector) & (rows["N"] == n)]
@@ -950,16 +952,15 @@ def selector_tests(best_of_n: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
 
         a, b = per_problem(variant, which[n_v]), per_problem(reference, which[n_r])
         both = a.index.intersection(b.index)
-        test = paired_bootstrap((a[both] - b[both]).to_numpy(), n_boot=n_boot, seed=seed)
-        out.append({"test": key, "variant": variant, "n_variant": which[n_v],
-                    "reference": reference, "n_reference": which[n_r],
-                    "variant_acc": float(a[both].mean()) if len(both) else np.nan,
-                    "reference_acc": float(b[both].mean()) if len(both) else np.nan,
-                    **test})
-    table = pd.DataFrame(out)
-    rejected = holm(table["p"].to_numpy(dtype=float))
-    table["verdict"] = [verdict(m, r, "above", "below") for m, r in
-                        zip(table["mean"], rejected, strict=True)]
+        described.append({"test": key, "n_variant": which[n_v], "n_reference": which[n_r],
+                          "variant_acc": float(a[both].mean()) if len(both) else np.nan,
+                          "reference_acc": float(b[both].mean()) if len(both) else np.nan})
+        comparisons.append(({"comparison": key, "variant": variant, "reference": reference,
+                             "difficulty": difficulty, "budget": which[n_v]},
+                            (a[both] - b[both]).to_numpy()))
+    table = paired_verdicts(comparisons, n_boot=n_boot, seed=seed)  # Holm over the tests
+    table = pd.concat([pd.DataFrame(described), table], axis=1)
+    table["verdict"] = table["verdict"].replace({HIGHER: "above", LOWER: "below"})
     return table[columns]
 
 
