@@ -14,7 +14,11 @@ operations on the *validation* split (chapter 2's choices are made there, never 
 
 Each variant trains in its own cache folder, in worker processes (one thread each).
 
-    .venv/bin/python benchmarks/packing.py [--member f64x3] [--steps 2400] [--per-ops 50]
+    .venv/bin/python benchmarks/packing.py [--member f64x3] [--steps 2400] [--per-ops 50] \
+        [--seed 1] [--variants stream-128,aligned-128]
+
+``--seed`` is the training seed (the data stream and the initial weights; the validation
+problems stay the same), so the comparison can be repeated under another draw.
 """
 
 from __future__ import annotations
@@ -90,24 +94,35 @@ def main() -> None:
     parser.add_argument("--member", default="f64x3")
     parser.add_argument("--steps", type=int, default=None, help="default: the profile's")
     parser.add_argument("--per-ops", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=None, help="training seed; default: the "
+                        "profile's")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated, the first is the baseline of the paired column")
     args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown or not variants:
+        parser.error(f"--variants: unknown {unknown}; choose from {', '.join(VARIANTS)}")
     chapter = chapter_config(args.profile, "02_family")
     config = chapter.train_config
     if args.steps:
         config = replace(config, steps=args.steps)
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
     cache = tempfile.mkdtemp(prefix="ttc-packing-")
     jobs = [(v, args.member, config, cache, args.per_ops, chapter.max_new_tokens)
-            for v in VARIANTS]
-    results = run_jobs(train_variant, jobs, desc="packing variants", labels=list(VARIANTS))
-    print(f"{args.member}, {config.steps} steps x {config.tokens // config.steps} tokens; "
+            for v in variants]
+    results = run_jobs(train_variant, jobs, desc="packing variants", labels=variants)
+    print(f"{args.member}, seed {config.seed}, {config.steps} steps x "
+          f"{config.tokens // config.steps} tokens; "
           f"greedy accuracy on {args.per_ops} validation problems per number of operations "
           "(95% bootstrap interval)\n")
     ops = sorted({n for n, _ in results[0][0]})
     print("| variant | train s | " + " | ".join(f"{n} ops" for n in ops)
-          + f" | all | all, minus {VARIANTS[0]} (paired) |")
+          + f" | all | all, minus {variants[0]} (paired) |")
     print("|---|---|" + "---|" * (len(ops) + 2))
     base = np.array([ok for _, ok in results[0][0]], dtype=float)
-    for variant, (rows, seconds) in zip(VARIANTS, results, strict=True):
+    for variant, (rows, seconds) in zip(variants, results, strict=True):
         cells = []
         for n in [*ops, None]:
             values = np.array([ok for k, ok in rows if n is None or k == n], dtype=float)

@@ -4,17 +4,21 @@ For each family member at the book's sampling batch it counts the FLOPs and the 
 step must move (weights, the key/value cache read and written, logits), turns them into the
 step time this machine's measured matmul throughput and memory bandwidth allow, and times
 
-* the project's sampler (:class:`ttc.lean_llama.LeanLlamaDecoder`, what ``ttc.sampling``
-  runs for the family), and
+* the project's decoders: :class:`ttc.lean_llama.LeanLlamaDecoder` (one key/value buffer per
+  row) and :class:`ttc.lean_llama.SharedPromptDecoder` (each distinct prompt's keys and values
+  stored once: what ``ttc.sampling`` runs for the book's 128 samples per problem, whose
+  bound counts the prompt's cache once per prompt), and
 * naive decoding with ``model.generate(num_return_sequences=...)`` per problem,
 
 on the same rows, context and number of steps (random weights: the time of a step does not
-depend on them; every row decodes the same number of steps, so no row finishes early). For
-training it reports FLOPs per step (6·N per token plus attention) and the share of the matmul
-peak reached. Everything runs on one thread, the way the book's worker processes run
+depend on them; every row decodes the same number of steps, so no row finishes early).
+``--breakdown`` also profiles ten steps of the shared decoder per member and splits their time
+into linear layers, attention products, softmax, other element-wise work and copies/indexing.
+For training it reports FLOPs per step (6·N per token plus attention) and the share of the
+matmul peak reached. Everything runs on one thread, the way the book's worker processes run
 (:mod:`ttc.parallel`), with the two-thread matmul peak shown for reference.
 
-    .venv/bin/python benchmarks/roofline.py [--members f32x2,f128x4] [--steps 40]
+    .venv/bin/python benchmarks/roofline.py [--members f32x2,f128x4] [--steps 40] [--breakdown]
 
 Prints a Markdown table to paste into docs/benchmarks.md. A benchmark, not a test.
 """
@@ -58,31 +62,80 @@ def copy_gbytes(megabytes: int = 256, repeats: int = 10) -> float:
     return 2 * src.numel() * BYTES * repeats / (time.perf_counter() - start) / 1e9
 
 
-def decode_step_cost(model, rows: int, context: int) -> tuple[float, float]:
+def decode_step_cost(model, rows: int, context: int, per_prompt: int = 1,
+                     prompt: int = 0) -> tuple[float, float]:
     """FLOPs and bytes of one decode step of ``rows`` rows whose cache holds ``context``
     positions: weights read once, each layer's keys and values read (context) and written
-    (one position), the logits written."""
+    (one position), the logits written. With ``per_prompt`` > 1 rows sharing each prompt of
+    ``prompt`` positions, the prompt's keys and values are read once per prompt."""
     config = model.config
     d, layers, vocab = config.hidden_size, config.num_hidden_layers, config.vocab_size
+    kv_width = config.num_key_value_heads * (getattr(config, "head_dim", None)
+                                             or d // config.num_attention_heads)
     weights = sum(p.numel() for p in model.parameters())
     linear = sum(p.numel() for n, p in model.named_parameters()
                  if p.dim() == 2 and "embed_tokens" not in n)  # matmul weights, lm_head too
     flops = rows * (2 * linear + layers * 4 * context * d)  # projections + q·K and p·V
-    kv = rows * layers * 2 * d * (context + 1)  # read context, write one position
+    shared = prompt if per_prompt > 1 else 0
+    prompts = -(-rows // per_prompt)
+    kv = layers * 2 * kv_width * (rows * (context - shared + 1) + prompts * shared)
     return flops, BYTES * (weights + kv + rows * vocab)
 
 
-def time_lean(model, rows: int, prompt: int, steps: int) -> float:
-    """Seconds per decode step of the project's sampler (after ``steps`` warm-up steps)."""
-    ids = torch.randint(4, model.config.vocab_size, (rows, prompt))
-    decoder = lean_llama.LeanLlamaDecoder(model, ids, torch.ones_like(ids), 2 * steps)
+def _decoder(model, decoder_cls, rows: int, per_prompt: int, prompt: int, steps: int):
+    """A decoder of ``decoder_cls`` prefilled with random prompts, ``per_prompt`` rows each,
+    and advanced ``steps // 2`` steps (to mid-generation, as the timed steps are); and its
+    logits."""
+    distinct = torch.randint(4, model.config.vocab_size, (-(-rows // per_prompt), prompt))
+    ids = distinct.repeat_interleave(per_prompt, dim=0)[:rows]
+    decoder = decoder_cls(model, ids, torch.ones_like(ids), 2 * steps + 10)
     logits = decoder.prefill(ids)
-    for _ in range(steps // 2):  # to mid-generation, as the timed steps are
+    for _ in range(steps // 2):
         logits = decoder.step(torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1))
+    return decoder, logits
+
+
+def time_decoder(model, decoder_cls, rows: int, per_prompt: int, prompt: int,
+                 steps: int) -> float:
+    """Seconds per decode step of one of the project's decoders, sampling as the book does."""
+    decoder, logits = _decoder(model, decoder_cls, rows, per_prompt, prompt, steps)
     start = time.perf_counter()
     for _ in range(steps):
         logits = decoder.step(torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1))
     return (time.perf_counter() - start) / steps
+
+
+#: profiler operator names by what they do in a decoding step
+KINDS = {"aten::mm": "linear layers", "aten::addmm": "linear layers",
+         "aten::bmm": "attention products", "aten::_softmax": "softmax",
+         "aten::copy_": "copies and indexing", "aten::index": "copies and indexing",
+         "aten::_index_put_impl_": "copies and indexing", "aten::cat": "copies and indexing",
+         "aten::index_select": "copies and indexing", "aten::masked_fill_": "softmax",
+         "aten::mul": "element-wise", "aten::add": "element-wise", "aten::silu": "element-wise",
+         "aten::pow": "element-wise", "aten::mean": "element-wise", "aten::rsqrt": "element-wise",
+         "aten::neg": "element-wise", "aten::embedding": "copies and indexing"}
+
+
+def step_breakdown(model, rows: int, per_prompt: int, prompt: int, steps: int) -> dict:
+    """Share of ten profiled steps of the shared-prompt decoder spent in each kind of work
+    (:data:`KINDS`; anything else, e.g. views, sampling and Python, is "other")."""
+    from torch.profiler import ProfilerActivity, profile
+
+    decoder, logits = _decoder(model, lean_llama.SharedPromptDecoder, rows, per_prompt,
+                               prompt, steps)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(10):
+            logits = decoder.step(torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1))
+        wall = time.perf_counter() - start
+    shares: dict[str, float] = {}
+    for event in prof.key_averages():
+        kind = KINDS.get(event.key)
+        if kind:
+            shares[kind] = shares.get(kind, 0.0) + event.self_cpu_time_total / 1e6
+    shares = {kind: seconds / wall for kind, seconds in shares.items()}
+    shares["other"] = max(0.0, 1 - sum(shares.values()))
+    return shares
 
 
 def time_naive(model, problems: int, samples: int, prompt: int, steps: int) -> float:
@@ -126,9 +179,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", default="f32x2,f48x2,f64x3,f96x3,f128x4")
     parser.add_argument("--rows", type=int, default=512, help="the book's sampling batch")
-    parser.add_argument("--samples", type=int, default=64, help="naive: samples per problem")
+    parser.add_argument("--samples", type=int, default=128,
+                        help="samples per problem (the book's chapter 3: 128)")
     parser.add_argument("--prompt", type=int, default=20, help="prompt tokens")
     parser.add_argument("--steps", type=int, default=40, help="timed decode steps")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also profile where a step of the shared decoder spends its time")
     args = parser.parse_args()
     members = [get_spec(name) for name in args.members.split(",")]
     tokenizer = build_tokenizer()
@@ -140,27 +196,49 @@ def main() -> None:
     print(f"machine: fp32 matmul {peak:.0f} GFLOP/s on one thread ({peak2:.0f} on two); "
           f"copy bandwidth {bandwidth:.1f} GB/s on one thread\n")
     context = args.prompt + args.steps  # the cache length at the middle of the timed steps
-    print(f"decoding: {args.rows} rows, context {context}, one thread\n")
-    print("| member | N | FLOPs/step | bytes/step | roofline bound | ttc sampler | share of "
-          "bound | naive `generate` | ttc vs naive |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    train_rows = []
+    print(f"decoding: {args.rows} rows, {args.samples} per prompt of {args.prompt} tokens, "
+          f"context {context}, one thread; each decoder's bound counts the bytes it must move"
+          " (the shared one reads a prompt's cache once per prompt)\n")
+    print("| member | N | FLOPs/step | bytes/step, per row / shared | bound, per row / shared |"
+          " per-row decoder | share of bound | shared decoder | share of bound | naive "
+          "`generate` | shared vs naive |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    train_rows, breakdowns = [], []
     for spec in members:
         torch.manual_seed(0)
         model = LlamaForCausalLM(spec.llama_config(len(tokenizer), 256)).eval()
         flops, moved = decode_step_cost(model, args.rows, context)
+        _, moved_shared = decode_step_cost(model, args.rows, context, args.samples, args.prompt)
         bound = max(flops / (peak * 1e9), moved / (bandwidth * 1e9))
-        lean = time_lean(model, args.rows, args.prompt, args.steps)
+        bound_shared = max(flops / (peak * 1e9), moved_shared / (bandwidth * 1e9))
+        lean = time_decoder(model, lean_llama.LeanLlamaDecoder, args.rows, args.samples,
+                            args.prompt, args.steps)
+        shared = time_decoder(model, lean_llama.SharedPromptDecoder, args.rows, args.samples,
+                              args.prompt, args.steps)
         naive = time_naive(model, max(1, args.rows // args.samples), args.samples,
                            args.prompt, 2 * args.steps)
         n = sum(p.numel() for name, p in model.named_parameters()
                 if "embed_tokens" not in name and "lm_head" not in name)
-        print(f"| {spec.name} | {n:,} | {flops / 1e9:.2f} G | {moved / 1e6:.0f} MB | "
-              f"{bound * 1e3:.1f} ms | {lean * 1e3:.1f} ms | {bound / lean:.0%} | "
-              f"{naive * 1e3:.1f} ms | {naive / lean:.1f}x |", flush=True)
+        print(f"| {spec.name} | {n:,} | {flops / 1e9:.2f} G | {moved / 1e6:.0f} / "
+              f"{moved_shared / 1e6:.0f} MB | {bound * 1e3:.1f} / {bound_shared * 1e3:.1f} ms | "
+              f"{lean * 1e3:.1f} ms | {bound / lean:.0%} | {shared * 1e3:.1f} ms | "
+              f"{bound_shared / shared:.0%} | {naive * 1e3:.1f} ms | {naive / shared:.1f}x |",
+              flush=True)
+        if args.breakdown:
+            breakdowns.append((spec.name, step_breakdown(model, args.rows, args.samples,
+                                                         args.prompt, args.steps)))
         model = LlamaForCausalLM(spec.llama_config(len(tokenizer), 128))
         seconds, train_flops = time_training(model, 16, 128)
         train_rows.append((spec.name, train_flops, seconds))
+    if breakdowns:
+        kinds = ["linear layers", "attention products", "softmax", "element-wise",
+                 "copies and indexing", "other"]
+        print("\nwhere a step of the shared decoder goes (ten profiled steps, share of wall "
+              "time)\n")
+        print("| member | " + " | ".join(kinds) + " |")
+        print("|---|" + "---|" * len(kinds))
+        for name, shares in breakdowns:
+            print(f"| {name} | " + " | ".join(f"{shares.get(k, 0.0):.0%}" for k in kinds) + " |")
     print("\ntraining: batch 16 x 128 tokens, AdamW, one thread\n")
     print("| member | FLOPs/step | ms/step | GFLOP/s | share of matmul peak |")
     print("|---|---|---|---|---|")
