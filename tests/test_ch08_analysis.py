@@ -250,7 +250,9 @@ def test_facts_by_hand():
         "hard_small": "0.90", "hard_policy": "0.45",
         # medians of 10 and 10^0.5 = 3.16 saved; of vote slopes 0.5 and 1.5
         "ceiling_saved": "6.6", "vote_slope": "1.0",
-        "vote_never": "1", "vote_cells": "6", "vote_gain_max": "0.20",
+        "vote_never": "1", "vote_cells": "6",
+        # best vote minus greedy: a 0.2, p 0.1, z 0.05
+        "vote_gain_min": "+0.050", "vote_gain_max": "+0.200",
         **claims,
         "pair_wins": "1", "pair_cells": "6",
         "dep_k_lo": "8", "dep_k_hi": "2", "dep_r_lo": "0.5", "dep_r_hi": "10",

@@ -305,8 +305,9 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     out["vote_never"] = fmt(int((~votes["reached"].astype(bool)).sum()))
     out["vote_cells"] = fmt(len(votes))
     gain = votes.drop_duplicates("model")
-    out["vote_gain_max"] = fmt((gain["best_at_any_k"] - gain["greedy"]).max()
-                               if len(gain) else None)
+    lift = gain["best_at_any_k"] - gain["greedy"]  # per member: best vote minus greedy
+    out["vote_gain_min"] = fmt(lift.min() if len(gain) else None, "+.3f")
+    out["vote_gain_max"] = fmt(lift.max() if len(gain) else None, "+.3f")
     out |= {claim.key: claim.text(tables) for claim in FLOOR_CLAIMS}
 
     out["pair_wins"] = fmt(int((deployment["winner"] == "test-time compute").sum()))
