@@ -36,6 +36,18 @@ CONFIG = VerifiersChapterConfig(policy="f32x2", verifier_base="f32x2", train_sam
 
 # -- small helpers ----------------------------------------------------------------------------
 
+def test_shown_verdict_names_the_correction_only_where_it_decides():
+    from ttc.report import NOT_AFTER_HOLM, shown_verdict
+
+    neutral = "no detectable difference"
+    assert shown_verdict(neutral, 0.02, 0.12) == NOT_AFTER_HOLM  # above zero alone
+    assert shown_verdict(neutral, -0.13, -0.02) == NOT_AFTER_HOLM  # below zero alone
+    assert shown_verdict(neutral, -0.02, 0.12) == neutral  # contains zero
+    assert shown_verdict(neutral, 0.0, 0.1) == neutral  # touches zero
+    assert shown_verdict("below", -0.13, -0.02) == "below"  # a kept verdict is unchanged
+    assert shown_verdict("tie", 0.1, 0.2, neutral="tie") == NOT_AFTER_HOLM
+
+
 def test_direction_words_and_missing():
     assert direction(0.1, "up", "down", "flat") == "up"
     assert direction(-0.1, "up", "down", "flat") == "down"
@@ -405,3 +417,7 @@ def test_split_display_joins_the_interval_and_shortens_the_group():
     assert shown["split − vote [95%]"].iloc[1] == "-0.05 [-0.09, -0.01]"
     assert shown["split chosen (N, K)"].iloc[1] == "N=4,K=1 / N=2,K=2"
     assert shown["split against vote"].iloc[1] == "below"
+    tables = _split_tables()
+    tables["split_verdicts"].loc[0, ["low", "high"]] = [-0.04, -0.01]  # excludes zero, not kept
+    assert split_display(tables["split_verdicts"])["split against vote"].tolist() == [
+        "not detectable after Holm", "below", "no detectable difference"]

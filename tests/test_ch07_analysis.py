@@ -424,6 +424,19 @@ def test_winners_table_pivots_bins_into_columns():
     assert empty.empty and list(empty.columns) == ["large", "R"]
 
 
+def test_winners_table_says_when_only_holm_keeps_a_difference_from_counting():
+    from ttc.chapters.ch07_compute_optimal import exchange_details
+
+    table = exchange_table()
+    # the uncorrected interval excludes zero, the corrected test does not reject
+    table.loc[6, ["difference", "low", "high"]] = [0.06, 0.02, 0.12]
+    rows = winners_table(table).set_index(["large", "R"])
+    assert rows.loc[("big", 22.0), "bin 1"] == "+0.06 [+0.02, +0.12] not detectable after Holm"
+    details = exchange_details(table)
+    assert details["verdict"].iloc[6] == "not detectable after Holm"
+    assert details["verdict"].iloc[0] == "test-time compute"  # a kept verdict is unchanged
+
+
 def test_exchange_details_headers_and_formats():
     from ttc.chapters.ch07_compute_optimal import EXCHANGE_DETAIL_FORMATS, exchange_details
 

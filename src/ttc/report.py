@@ -47,6 +47,22 @@ def direction(change: float, up: str, down: str, level: str, tolerance: float = 
     return up if change > tolerance else down if change < -tolerance else level
 
 
+#: what a Holm-corrected verdict reads where the uncorrected 95% interval printed beside it
+#: excludes zero but the corrected test does not reject: says why the two seem to disagree
+NOT_AFTER_HOLM = "not detectable after Holm"
+
+
+def shown_verdict(verdict: str, low: float, high: float,
+                  neutral: str = "no detectable difference") -> str:
+    """The verdict as a table or sentence shows it next to its uncorrected 95% interval
+    [``low``, ``high``]: a neutral verdict whose interval excludes zero reads
+    :data:`NOT_AFTER_HOLM` (the difference is detectable alone, not among the family of
+    comparisons read together); everything else is unchanged."""
+    if verdict == neutral and (low > 0 or high < 0):
+        return NOT_AFTER_HOLM
+    return verdict
+
+
 def glue_facts(facts: dict[str, Any]) -> None:
     """Glue every fact of a chapter under its name (for ``{glue:text}`` roles)."""
     for name, value in facts.items():

@@ -978,7 +978,9 @@ def split_display(verdicts: pd.DataFrame) -> pd.DataFrame:
         "split − vote [95%]": [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in
                                zip(verdicts["difference"], verdicts["low"],
                                    verdicts["high"], strict=True)],
-        "split against vote": verdicts["verdict"]})
+        "split against vote": [report.shown_verdict(v, lo, hi) for v, lo, hi in
+                               zip(verdicts["verdict"], verdicts["low"], verdicts["high"],
+                                   strict=True)]})
     return out.reset_index(drop=True)
 
 
@@ -1030,7 +1032,8 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
             "split_ci": (report.MISSING if last is None else
                          f"{report.fmt(last['low'], '+.2f')} to "
                          f"{report.fmt(last['high'], '+.2f')}"),
-            "split_verdict": report.MISSING if last is None else str(last["verdict"])}
+            "split_verdict": report.MISSING if last is None else report.shown_verdict(
+                str(last["verdict"]), last["low"], last["high"])}
     edge = points[points["frontier"] & (points["difficulty"] == MEDIUM)]
     out["split_frontier_share"] = report.fmt(
         float(edge["verify_share"].median()) if len(edge) else float("nan"), ".0%")

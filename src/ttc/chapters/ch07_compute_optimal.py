@@ -34,7 +34,7 @@ from ttc.exchange import (
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by
-from ttc.report import cell, fmt
+from ttc.report import cell, fmt, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
@@ -687,17 +687,18 @@ def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFra
     """Who wins the exchange: one row per larger member and R (columns ``large``, ``R``),
     one column per difficulty bin ("bin 1", ...) holding the difference with its 95%
     interval and the Holm-corrected verdict (``column``: ``"verdict"`` for the learned
-    candidates, ``"ceiling_verdict"`` for the perfect verifier)."""
+    candidates, ``"ceiling_verdict"`` for the perfect verifier), which reads "not detectable
+    after Holm" where the interval alone excludes zero (:func:`ttc.report.shown_verdict`)."""
     if exchange.empty:
         return pd.DataFrame(columns=["large", "R"])
     prefix = "ceiling_" if column.startswith("ceiling") else ""
     diff = "ceiling_difference" if prefix else "difference"
     short = {"test-time compute": "small wins", "larger model": "larger wins",
              "no detectable difference": "no detectable difference"}
-    cell = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] {short.get(v, v)}" for d, lo, hi, v in zip(
-        exchange[diff], exchange[f"{prefix}low"], exchange[f"{prefix}high"], exchange[column],
-        strict=True)]
-    table = exchange.assign(cell=cell).pivot_table(index=["large", "R"], columns="bin",
+    cells = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] {shown_verdict(short.get(v, v), lo, hi)}"
+             for d, lo, hi, v in zip(exchange[diff], exchange[f"{prefix}low"],
+                                     exchange[f"{prefix}high"], exchange[column], strict=True)]
+    table = exchange.assign(cell=cells).pivot_table(index=["large", "R"], columns="bin",
                                                    values="cell", aggfunc="first")
     table.columns = [f"bin {c}" for c in table.columns]
     return table.reset_index()
@@ -707,7 +708,8 @@ def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFra
 EXCHANGE_DETAILS = {
     "large": ("larger member", "{}"), "R": ("R", "{:g}"), "bin": ("bin", "{}"),
     "problems": ("problems", "{}"), "k_affordable": ("verified samples affordable", "{:.1f}"),
-    "chosen": ("chosen (fold 1 / fold 2)", "{}"), "small_accuracy": ("small", "{:.2f}"),
+    "chosen": ("chosen (one per fold where cross-validated)", "{}"),
+    "small_accuracy": ("small", "{:.2f}"),
     "large_accuracy": ("larger, greedy", "{:.2f}"), "difference": ("difference", "{:+.2f}"),
     "low": ("95% low", "{:+.2f}"), "high": ("95% high", "{:+.2f}"),
     "verdict": ("verdict", "{}"), "ceiling_accuracy": ("perfect verifier", "{:.2f}"),
@@ -718,9 +720,16 @@ EXCHANGE_DETAIL_FORMATS = {header: spec for header, spec in EXCHANGE_DETAILS.val
 
 def exchange_details(exchange: pd.DataFrame) -> pd.DataFrame:
     """The exchange table's columns the chapter shows in full, with readable headers (format
-    them with :data:`EXCHANGE_DETAIL_FORMATS`)."""
+    them with :data:`EXCHANGE_DETAIL_FORMATS`); a verdict whose uncorrected interval excludes
+    zero but that Holm's correction does not keep reads "not detectable after Holm"."""
     columns = [c for c in EXCHANGE_DETAILS if c in exchange]
-    return exchange[columns].rename(columns={c: EXCHANGE_DETAILS[c][0] for c in columns})
+    shown = exchange[columns].copy()
+    for column, prefix in (("verdict", ""), ("ceiling_verdict", "ceiling_")):
+        if column in shown and {f"{prefix}low", f"{prefix}high"} <= set(exchange.columns):
+            shown[column] = [shown_verdict(v, lo, hi) for v, lo, hi in zip(
+                exchange[column], exchange[f"{prefix}low"], exchange[f"{prefix}high"],
+                strict=True)]
+    return shown.rename(columns={c: EXCHANGE_DETAILS[c][0] for c in columns})
 
 
 def savings(efficiency: pd.DataFrame, kind: str = "oracle") -> pd.Series:
