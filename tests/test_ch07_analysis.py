@@ -515,6 +515,11 @@ def test_facts_quote_the_tables():
     assert out["uncharged_top_vs_pretraining"] == "0.23"  # 1800 / 8000 = 0.225
     assert out["uncharged_query_top"] == "revisions, budget 4 as 1 × 4: prompt and history read"
     assert out["uncharged_query_vs_greedy"] == "0.30"
+    assert out["uncharged_top_scope"] == "the test problems"  # a one-off cost
+    assert out["uncharged_query_sentence"] == (
+        "Of the uncharged costs paid per problem the largest is revisions, budget 4 as 1 × 4: "
+        "prompt and history read, 0.30× the largest member's greedy FLOPs on chapter 5's "
+        "problems.")
     # every claim: its sentence for these tables (here, all four hold)
     for key, claim in CLAIMS.items():
         assert out[key] == claim.text(tables) == claim.holds_text, key
@@ -549,8 +554,9 @@ def test_facts_of_empty_tables_read_na():
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
     assert out["n_pairs"] == "0" and out["sure_learned"] == "0"
     for key in ("uncharged_top", "uncharged_top_vs_greedy", "uncharged_top_vs_pretraining",
-                "uncharged_query_top", "uncharged_query_vs_greedy"):
+                "uncharged_query_top", "uncharged_query_vs_greedy", "uncharged_top_scope"):
         assert out[key] == "n/a", key
+    assert out["uncharged_query_sentence"] == "No uncharged cost is paid per problem."
     for key, claim in CLAIMS.items():
         assert out[key] == claim.fails_text, key
 
@@ -625,6 +631,15 @@ def test_accounting_lists_every_item_with_hand_computed_flops():
         [f / r for (_, _, f), r in zip(expected, reference, strict=True)])
     assert table["vs_pretraining"].tolist() == pytest.approx(
         [f / 8000 for _, _, f in expected])
+
+
+def test_the_per_problem_sentence_does_not_repeat_the_largest_item():
+    from ttc.chapters.ch07_compute_optimal import _per_problem_sentence
+
+    row = pd.Series({"item": "revisions: prompt and history read", "vs_greedy": 48.6,
+                     "scope": "chapter 5's problems"})
+    assert _per_problem_sentence(row, row) == (
+        "It is also the largest of the uncharged costs paid per problem.")
 
 
 def test_largest_uncharged_overall_and_per_test_problem():

@@ -624,6 +624,26 @@ def largest_uncharged(table: pd.DataFrame, per_problem: bool = False) -> pd.Seri
     return None if rows.empty else rows.loc[rows["vs_greedy"].idxmax()]
 
 
+def _greedy_scope(row: pd.Series | None) -> str:
+    """The problems whose greedy FLOPs an accounting row is measured against, as prose: its
+    own (chapter 5's for the revisions), the test problems for a one-off cost."""
+    if row is None:
+        return fmt(None)
+    return "chapter 5's problems" if row["scope"] == SCOPE_SUBSET else "the test problems"
+
+
+def _per_problem_sentence(top: pd.Series | None, per_query: pd.Series | None) -> str:
+    """The accounting's sentence on the largest uncharged cost paid per problem; it says only
+    that it is the same item when the largest uncharged cost overall is already one."""
+    if per_query is None:
+        return "No uncharged cost is paid per problem."
+    if top is not None and top["item"] == per_query["item"]:
+        return "It is also the largest of the uncharged costs paid per problem."
+    return (f"Of the uncharged costs paid per problem the largest is {per_query['item']}, "
+            f"{fmt(per_query['vs_greedy'])}× the largest member's greedy FLOPs on "
+            f"{_greedy_scope(per_query)}.")
+
+
 #: labels of the two curves of the compute-optimal figure
 CURVE_LABELS = {"optimal": "compute-optimal choice", "best_of_n": BASELINE}
 
@@ -805,8 +825,10 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
     (wins, ties, the easiest bin at the smallest R), and the break-even pairs (``n_pairs``;
     ``sure_learned``/``sure_ceiling``: pairs surely ahead at some R), and the largest
     uncharged item of the accounting next to the larger member's greedy FLOPs
-    (``uncharged_top``, with ``_vs_greedy`` and ``_vs_pretraining``) and the largest one
-    paid per problem (``uncharged_query_top``, ``uncharged_query_vs_greedy``). Missing
+    (``uncharged_top``, with ``_vs_greedy``, ``_vs_pretraining`` and ``_scope``, the problems
+    its greedy FLOPs are counted on) and the largest one paid per problem
+    (``uncharged_query_top``, ``uncharged_query_vs_greedy``, and ``uncharged_query_sentence``,
+    which does not repeat the first when they are the same item). Missing
     values read "n/a".
     """
     bins, exchange = tables["bins"], tables["exchange"]
@@ -876,9 +898,11 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "uncharged_top": fmt(None) if top is None else str(top["item"]),
         "uncharged_top_vs_greedy": fmt(None if top is None else top["vs_greedy"]),
         "uncharged_top_vs_pretraining": fmt(None if top is None else top["vs_pretraining"]),
+        "uncharged_top_scope": _greedy_scope(top),
         "uncharged_query_top": fmt(None) if per_query is None else str(per_query["item"]),
         "uncharged_query_vs_greedy": fmt(None if per_query is None
                                          else per_query["vs_greedy"]),
+        "uncharged_query_sentence": _per_problem_sentence(top, per_query),
     })
     out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
     if "seed_spread" in tables:
