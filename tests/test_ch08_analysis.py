@@ -256,6 +256,7 @@ def test_facts_by_hand():
         **claims,
         "pair_wins": "1", "pair_cells": "6",
         "dep_k_lo": "8", "dep_k_hi": "2", "dep_r_lo": "0.5", "dep_r_hi": "10",
+        "dep_afford_lo": "9.0", "dep_afford_hi": "2.5",
         "dep_small_lo": "0.55", "dep_large": "0.65",
     }
 

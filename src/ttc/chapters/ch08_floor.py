@@ -317,6 +317,8 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     lo = big[big["R"] == big["R"].min()]
     hi = big[big["R"] == big["R"].max()]
     out["dep_k_lo"], out["dep_k_hi"] = fmt(cell(lo, "k_used")), fmt(cell(hi, "k_used"))
+    out["dep_afford_lo"] = fmt(cell(lo, "samples_affordable"), ".1f")
+    out["dep_afford_hi"] = fmt(cell(hi, "samples_affordable"), ".1f")
     out["dep_r_lo"], out["dep_r_hi"] = fmt(cell(lo, "R"), "g"), fmt(cell(hi, "R"), "g")
     out["dep_small_lo"] = fmt(cell(lo, "small_majority"))
     out["dep_large"] = fmt(cell(lo, "large_greedy"))
