@@ -373,10 +373,15 @@ def plot_break_even(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+#: markers of the trade-off figure's targets, and the factor between their rows of x marks
+TARGET_MARKERS = ("o", "s", "^", "D", "v")
+NEVER_STEP = 1.8
+
+
 def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
     """Test-time FLOPs per problem needed to reach each target accuracy against training
     FLOPs, one line per target, one panel per strategy (Jones 2021). Members that never reach
-    a target are marked at the top of the panel with an x.
+    a target are marked at the top of the panel with an x, one row per target.
 
     ``table`` has columns ``strategy``, ``model``, ``train_flops``, ``target``,
     ``test_flops`` and ``reached``, and optionally ``test_flops_low``/``test_flops_high``
@@ -390,11 +395,14 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
     top = table["test_flops"].max() * 3 if table["reached"].any() else 1.0
     for ax, strategy in zip(axes[0], panels, strict=True):
         data = table[table["strategy"] == strategy]
-        for target in targets:
+        for rank, target in enumerate(targets):
             rows = data[data["target"] == target].sort_values("train_flops")
             ok = rows[rows["reached"]]
-            ax.plot(ok["train_flops"], ok["test_flops"], marker="o", color=colours[target],
-                    label=f"accuracy {target:g}")
+            # a marker of its own per target: lines of targets reached at the same FLOPs
+            # lie on each other, and the markers still show both
+            ax.plot(ok["train_flops"], ok["test_flops"], marker=TARGET_MARKERS[
+                rank % len(TARGET_MARKERS)], markersize=7 - 1.5 * (rank % 3),
+                color=colours[target], label=f"accuracy {target:g}")
             if "test_flops_low" in ok:  # 95% intervals over problems, where they exist
                 bars = ok.dropna(subset=["test_flops_low", "test_flops_high"])
                 ax.errorbar(bars["train_flops"], bars["test_flops"],
@@ -402,8 +410,9 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
                                   (bars["test_flops_high"] - bars["test_flops"]).clip(lower=0)],
                             fmt="none", ecolor=colours[target], capsize=2, lw=1)
             missing = rows[~rows["reached"]]
-            ax.scatter(missing["train_flops"], [top] * len(missing), marker="x",
-                       color=colours[target])
+            # one row of x marks per target, so targets a member never reaches do not overlap
+            ax.scatter(missing["train_flops"], [top * NEVER_STEP ** rank] * len(missing),
+                       marker="x", color=colours[target])
         ax.set(xscale="log", yscale="log", xlabel="training FLOPs (6·N·D)", title=strategy)
     axes[0][0].set_ylabel("test-time FLOPs per problem to reach the target")
     axes[0][-1].legend(title="target (x: never)", loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -1,0 +1,37 @@
+"""Figure functions whose layout carries meaning: what a reader must be able to tell apart."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ttc import plots  # noqa: E402
+
+
+def _tradeoff_table() -> pd.DataFrame:
+    """Two members; targets 0.2 and 0.4 reached at the same FLOPs by "a" (their lines
+    coincide), and neither reached by "b"."""
+    rows = []
+    for model, train, reached in (("a", 1e12, True), ("b", 1e13, False)):
+        for target in (0.2, 0.4):
+            rows.append({"strategy": "majority vote", "model": model, "train_flops": train,
+                         "target": target, "reached": reached,
+                         "test_flops": 1e8 if reached else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_tradeoff_marks_each_target_apart():
+    fig = plots.plot_tradeoff(_tradeoff_table())
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("accuracy")]
+    assert [line.get_label() for line in lines] == ["accuracy 0.2", "accuracy 0.4"]
+    # the two targets' lines lie on each other; their markers differ, so both show
+    assert lines[0].get_marker() != lines[1].get_marker()
+    # "b" never reaches either target: one x per target, at two different heights
+    marks = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
+    heights = sorted(float(m[0][1]) for m in marks)
+    assert len(heights) == 2 and heights[1] > heights[0] > 1e8
+    assert all(float(m[0][0]) == 1e13 for m in marks)
+    matplotlib.pyplot.close(fig)
