@@ -204,6 +204,25 @@ def test_flops_figure_arguments():
     assert ch03.flops_figure(empty)["reference"] is None
 
 
+def test_coverage_intervals_come_from_the_per_problem_counts():
+    coverage = pd.DataFrame({"model": ["s", "s", "l"], "k": [1, 4, 8], "coverage": [0, 0, 0],
+                             "flops": [1.0, 4.0, 8.0]})
+    out = ch03.coverage_all_intervals(coverage, _per_problem(), n_boot=2000)
+    # s at k = 1: pass@1 = c / n per problem, (0.5, 0, 0, 0). A resample's mean is 0.125
+    # times the number of draws of problem 0, Binomial(4, 1/4): P(0) = 0.32, so the 2.5%
+    # quantile is 0; P(3 or more) = 0.051 and P(4) = 0.004, so the 97.5% quantile is 0.375
+    assert out["coverage_low"].iloc[0] == pytest.approx(0.0)
+    assert out["coverage_high"].iloc[0] == pytest.approx(0.375)
+    # s at k = 4 = n: pass@4 is (1, 0, 0, 0); l at k = 8 > n: no problem has that many
+    assert out["coverage_low"].iloc[1] == 0.0 and out["coverage_high"].iloc[1] == 0.75
+    assert math.isnan(out["coverage_low"].iloc[2]) and math.isnan(out["coverage_high"].iloc[2])
+
+
+def test_flops_figure_has_intervals():
+    coverage = ch03.flops_figure(_tables())["coverage"]
+    assert {"coverage_low", "coverage_high"} <= set(coverage.columns)
+
+
 def test_unsolved_and_rare_shares():
     per_problem = _per_problem()
     assert ch03.unsolved_share(per_problem).to_dict() == {"s": 0.75, "m": 0.5, "l": 0.25}

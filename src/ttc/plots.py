@@ -140,12 +140,20 @@ def plot_coverage_vs_flops(
 ) -> plt.Axes:
     """Coverage against inference FLOPs per problem for every model on one axis.
 
-    ``coverage`` has columns ``model``, ``flops``, ``coverage``; ``reference`` draws a
+    ``coverage`` has columns ``model``, ``flops``, ``coverage`` and optionally
+    ``coverage_low``/``coverage_high`` (a 95% band per model); ``reference`` draws a
     horizontal line (e.g. the largest model's greedy accuracy).
     """
     ax = _axes(ax)
     sns.lineplot(data=coverage, x="flops", y="coverage", hue="model", marker="o",
                  markersize=4, palette=PALETTE, ax=ax)
+    if {"coverage_low", "coverage_high"} <= set(coverage.columns):
+        models = list(dict.fromkeys(coverage["model"]))
+        colours = dict(zip(models, sns.color_palette(PALETTE, len(models)), strict=True))
+        for model, rows in coverage.groupby("model", sort=False):
+            rows = rows.sort_values("flops")
+            ax.fill_between(rows["flops"], rows["coverage_low"], rows["coverage_high"],
+                            color=colours[model], alpha=0.2, lw=0)
     if reference is not None:
         ax.axhline(reference, color="0.3", ls=":", lw=1.2)
         ax.annotate(reference_label, (0.01, reference), xycoords=("axes fraction", "data"),
@@ -157,11 +165,13 @@ def plot_coverage_vs_flops(
 
 
 def plot_unsolved(per_problem: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Share of problems with no correct sample at all, by number of operations and model."""
+    """Share of problems with no correct sample at all, by number of operations and model,
+    with 95% bootstrap intervals over the problems of each point (seeded)."""
     ax = _axes(ax)
-    data = per_problem.assign(unsolved=per_problem["c"] == 0)
+    data = per_problem.assign(unsolved=(per_problem["c"] == 0).astype(float))
     sns.lineplot(data=data, x="n_ops", y="unsolved", hue="model", marker="o",
-                 palette=PALETTE, errorbar=None, ax=ax)
+                 palette=PALETTE, errorbar=("ci", 95), n_boot=1000, seed=0,
+                 err_style="bars", err_kws={"capsize": 2, "lw": 1}, ax=ax)
     ax.set(xlabel="operations per problem", ylabel="share of problems never solved",
            ylim=(-0.02, 1.02))
     ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -22,6 +22,7 @@ from ttc.metrics import (
     bootstrap_mean_ci,
     fit_coverage_power_law,
     majority_vote_curve,
+    pass_at_k,
     pass_at_k_curve,
 )
 from ttc.parallel import run_jobs
@@ -432,6 +433,26 @@ def coverage_all(coverage_by_ops: pd.DataFrame) -> pd.DataFrame:
         coverage=("coverage", "mean"), flops=("flops", "mean"))
 
 
+def coverage_all_intervals(coverage: pd.DataFrame, per_problem: pd.DataFrame,
+                           n_boot: int = 400) -> pd.DataFrame:
+    """:func:`coverage_all`'s table with ``coverage_low``/``coverage_high``: 95% bootstrap
+    intervals over problems of each model's mean pass@k, from the per-problem correct counts
+    (``per_problem``: ``model``, ``n``, ``c``), the unbiased estimator at every k (at most a
+    problem's ``n``)."""
+    low, high = [], []
+    for model, k in zip(coverage["model"], coverage["k"], strict=True):
+        rows = per_problem[per_problem["model"] == model]
+        values = [pass_at_k(int(n), int(c), int(k)) for n, c in zip(rows["n"], rows["c"],
+                                                                     strict=True) if k <= n]
+        if values:
+            _, lo, hi = bootstrap_mean_ci(np.array(values), n_boot=n_boot)
+        else:
+            lo = hi = np.nan
+        low.append(lo)
+        high.append(hi)
+    return coverage.assign(coverage_low=low, coverage_high=high)
+
+
 def greedy_by_model(greedy: pd.DataFrame) -> pd.DataFrame:
     """Per model (in table order): greedy ``accuracy`` on the main set and the inference
     ``flops`` of one greedy answer (2·N per generated token, mean over problems)."""
@@ -480,15 +501,16 @@ def reach_text(all_coverage: pd.DataFrame, greedy: pd.DataFrame) -> str:
 
 def flops_figure(tables) -> dict:
     """Keyword arguments of :func:`ttc.plots.plot_coverage_vs_flops` for the chapter's
-    figure: coverage over the main set, and the largest member's greedy accuracy as the
-    reference line."""
+    figure: coverage over the main set with its 95% intervals over problems, and the largest
+    member's greedy accuracy as the reference line."""
     by_model = greedy_by_model(tables["greedy"])
     if by_model.empty:
         reference, label = None, ""
     else:
         reference, label = float(by_model["accuracy"].iloc[-1]), f"{by_model.index[-1]} greedy"
-    return {"coverage": coverage_all(tables["coverage_by_ops"]), "reference": reference,
-            "reference_label": label}
+    coverage = coverage_all_intervals(coverage_all(tables["coverage_by_ops"]),
+                                      tables["per_problem"])
+    return {"coverage": coverage, "reference": reference, "reference_label": label}
 
 
 def unsolved_share(per_problem: pd.DataFrame) -> pd.Series:
