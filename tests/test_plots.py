@@ -35,3 +35,14 @@ def test_tradeoff_marks_each_target_apart():
     assert len(heights) == 2 and heights[1] > heights[0] > 1e8
     assert all(float(m[0][0]) == 1e13 for m in marks)
     matplotlib.pyplot.close(fig)
+
+
+def test_exchange_sweep_tells_bins_apart_beyond_colour():
+    rows = [{"large": "z", "bin": b, "R": r, "difference": 0.0, "low": -0.1, "high": 0.1}
+            for b in (1, 2, 3) for r in (0.1, 1.0, 10.0)]
+    fig = plots.plot_exchange_sweep(pd.DataFrame(rows))
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("bin")]
+    assert len({line.get_linestyle() for line in lines}) == 3  # one dash pattern per bin
+    zero = [line for line in fig.axes[0].get_lines() if not line.get_label().startswith("bin")]
+    assert all(line.get_zorder() < lines[0].get_zorder() for line in zero)  # drawn behind
+    matplotlib.pyplot.close(fig)

@@ -322,6 +322,10 @@ def plot_exchange(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+#: line styles of difficulty bins, easiest first
+BIN_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
 def plot_exchange_sweep(sweep: pd.DataFrame) -> plt.Figure:
     """Accuracy difference (small with its best learned test-time strategy minus larger model
     greedy) against R, one line per difficulty bin with its 95% interval as a band, one panel
@@ -333,12 +337,15 @@ def plot_exchange_sweep(sweep: pd.DataFrame) -> plt.Figure:
                              squeeze=False)
     for ax, large in zip(axes[0], panels, strict=True):
         data = sweep[sweep["large"] == large]
-        for b in bins:
+        # zero behind the lines and dashed, so a bin whose difference is 0 stays visible
+        ax.axhline(0, color="0.55", lw=1, ls=(0, (4, 3)), zorder=1)
+        for rank, b in enumerate(bins):
             rows = data[data["bin"] == b].sort_values("R")
-            ax.plot(rows["R"], rows["difference"], color=colours[b], label=f"bin {b}")
+            # a dash pattern per bin as well as a colour: neighbouring bins' colours are close
+            ax.plot(rows["R"], rows["difference"], color=colours[b], label=f"bin {b}",
+                    ls=BIN_STYLES[rank % len(BIN_STYLES)], lw=1.8, zorder=3)
             ax.fill_between(rows["R"], rows["low"], rows["high"], color=colours[b],
-                            alpha=0.15, lw=0)
-        ax.axhline(0, color="0.3", lw=1)
+                            alpha=0.15, lw=0, zorder=2)
         ax.set(xscale="log", xlabel="R = inference tokens / pretraining tokens",
                title=f"vs {large}")
     axes[0][0].set_ylabel("accuracy: small + test-time compute − larger")
