@@ -313,6 +313,8 @@ def test_subset_analysis_one_bin():
     assert out["chosen"].iloc[0] == "beam"  # in both folds
     # the baseline on the subset only (on all 8 main problems it would score 0.5)
     assert out["best_of_n"].iloc[0] == 0.0
+    # right on every problem where the baseline is right on none: +1, whatever the resample
+    assert out[["difference", "low", "high"]].iloc[0].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_subset_analysis_chooses_per_bin():

@@ -33,7 +33,7 @@ from ttc.exchange import (
     temperature_curves_of,
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
-from ttc.metrics import mean_by
+from ttc.metrics import mean_by, paired_bootstrap
 from ttc.report import cell, fmt, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
@@ -459,7 +459,10 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
                     rev: pd.DataFrame) -> pd.DataFrame:
     """Compute-optimal choice on chapter 5's problems with every strategy: sample selection,
     verifier-guided search (chapter 5's ``results``) and revision splits (chapter 6's ``splits``).
-    ``indices``: chapter 5's problems in chapter 3's main set. Few problems: coarse bins."""
+    ``indices``: chapter 5's problems in chapter 3's main set. Few problems: coarse bins.
+    Columns: ``bin``, ``budget``, ``optimal`` and ``best_of_n`` (accuracies), ``difference``
+    (optimal minus best-of-N, paired by problem) with its 95% bootstrap interval ``low`` and
+    ``high``, and ``chosen`` (one strategy per fold)."""
     search = search[search["verifier"] != "oracle"]  # the learned verifier (chapter 5's)
     rows = [pool[pool["problem"].isin(indices)].assign(
         problem=lambda t: t["problem"].map({p: i for i, p in enumerate(indices)}))]
@@ -484,6 +487,14 @@ def subset_analysis(config: ComputeOptimalChapterConfig, pool: pd.DataFrame,
     base = base.assign(bin=base["problem"].map(bins))
     out = scores.groupby(["bin", "budget"])["correct"].mean().rename("optimal").to_frame()
     out["best_of_n"] = base.groupby(["bin", "budget"])["correct"].mean()
+    # the paired difference per problem, with its 95% bootstrap interval over problems
+    paired = scores.merge(base[["bin", "budget", "problem", "correct"]],
+                          on=["bin", "budget", "problem"], suffixes=("", "_base"))
+    for key, group in paired.groupby(["bin", "budget"]):
+        stats = paired_bootstrap((group["correct"] - group["correct_base"]).to_numpy(
+            dtype=float), n_boot=config.n_boot, seed=config.seed)
+        out.loc[key, ["difference", "low", "high"]] = [stats["mean"], stats["low"],
+                                                       stats["high"]]
     chosen = choices.groupby(["bin", "budget"])["strategy"].agg(lambda s: " / ".join(
         dict.fromkeys(s)))
     return out.join(chosen.rename("chosen")).reset_index()
