@@ -250,6 +250,8 @@ def test_facts_by_hand():
         "hard_small": "0.90", "hard_policy": "0.45",
         # medians of 10 and 10^0.5 = 3.16 saved; of vote slopes 0.5 and 1.5
         "ceiling_saved": "6.6", "vote_slope": "1.0",
+        # three targets; the 0.6 one is reached by one member only, so two slopes each
+        "n_targets": "3", "ceiling_fitted": "2", "vote_fitted": "2",
         "vote_never": "1", "vote_cells": "6",
         # best vote minus greedy: a 0.2, p 0.1, z 0.05
         "vote_gain_min": "+0.050", "vote_gain_max": "+0.200",
@@ -273,7 +275,8 @@ def test_facts_of_empty_tables_read_missing():
     empty = {name: frame.iloc[:0] for name, frame in _tables().items()}
     facts = ch8.facts(empty, ch8.FloorChapterConfig())
     claims = {c.key: c.text(empty) for c in FLOOR_CLAIMS}
-    counts = {"vote_never": "0", "vote_cells": "0", "pair_wins": "0", "pair_cells": "0"}
+    counts = {"vote_never": "0", "vote_cells": "0", "pair_wins": "0", "pair_cells": "0",
+              "n_targets": "0", "ceiling_fitted": "0", "vote_fitted": "0"}
     assert {k: facts[k] for k in claims} == claims
     assert {k: facts[k] for k in counts} == counts
     assert {v for k, v in facts.items() if k not in claims | counts} == {"n/a"}

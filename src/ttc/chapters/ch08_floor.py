@@ -301,6 +301,9 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     out["ceiling_saved"] = fmt(ceiling["test_saved_per_10x_train"].median()
                                if len(ceiling) else None, ".1f")
     out["vote_slope"] = fmt(vote["slope"].median() if len(vote) else None, ".1f")
+    # how many targets each median rests on (a slope needs two members reaching the target)
+    out["n_targets"] = fmt(int(slopes["target"].nunique()) if len(slopes) else 0)
+    out["ceiling_fitted"], out["vote_fitted"] = fmt(len(ceiling)), fmt(len(vote))
     votes = table[table["strategy"] == "majority vote"]
     out["vote_never"] = fmt(int((~votes["reached"].astype(bool)).sum()))
     out["vote_cells"] = fmt(len(votes))
