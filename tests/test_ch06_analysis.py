@@ -213,6 +213,11 @@ def test_facts_by_hand():
         "best_len_easy": "4", "best_acc_easy": "0.80",
         "best_len_medium": "16", "best_acc_medium": "0.55",
         "best_len_hard": "n/a", "best_acc_hard": "n/a",
+        # majority vote at 16 on easy problems: lengths 1 (0.7) and 16 (0.8), one at the best;
+        # no medium rows in the summary; hard has no best split
+        "best_tied_easy": "1", "n_lengths_easy": "2",
+        "best_tied_medium": "0", "n_lengths_medium": "0",
+        "best_tied_hard": "n/a", "n_lengths_hard": "n/a",
         # oracle: (1.0 + 0.6) / 2 parallel against (0.9 + 0.5) / 2 sequential
         "oracle_par": "0.80", "oracle_seq": "0.70",
         # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2

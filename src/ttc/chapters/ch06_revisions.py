@@ -443,11 +443,18 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     out["revised_n"] = fmt(cell(overall, "right_with_next"))
 
     top = best_split[best_split["budget"] == b_max].set_index("difficulty")
+    votes = summary[(summary["rule"] == "majority") & (summary["budget"] == b_max)]
     for difficulty in DIFFICULTY_GROUPS:
         key = difficulty.split()[0]
         found = difficulty in top.index
         out[f"best_len_{key}"] = fmt(top.loc[difficulty, "length"] if found else None)
         out[f"best_acc_{key}"] = fmt(top.loc[difficulty, "accuracy"] if found else None)
+        # how many chain lengths reach the best accuracy: "best" is often a tie
+        lengths = votes[votes["difficulty"] == difficulty]
+        out[f"best_tied_{key}"] = fmt(
+            int(np.isclose(lengths["accuracy"], top.loc[difficulty, "accuracy"]).sum())
+            if found else None)
+        out[f"n_lengths_{key}"] = fmt(len(lengths) if found else None)
 
     rules = rule_accuracy(summary, b_max)
     par = {rule: float(rules.get((rule, 1), np.nan)) for rule in SELECTIONS}
