@@ -321,6 +321,8 @@ def test_selector_tests_by_hand():
     assert (out["lik_n"], out["lik_acc"], out["lik_vote"]) == ("8", "0.00", "0.00")
     assert out["lik_diff"] == "+0.000" and out["lik_ci"] == "+0.000 to +0.000"
     assert out["lik_small_vs_vote"] == "detectably above" and out["lik_small_diff"] == "+1.000"
+    assert out["weighted_diff"] == "difference +1.000, 95% interval +1.000 to +1.000"
+    assert out["trend_diff"] == "difference -1.000, 95% interval -1.000 to -1.000"
     # two problems cannot make any difference detectable (sign-flip p = 0.5)
     few = selector_tests(_per_problem_best_of_n(2), n_boot=500)
     assert set(few["verdict"]) == {"no detectable difference"}
@@ -334,6 +336,7 @@ def test_selector_tests_on_empty_tables():
     assert empty.empty and "verdict" in empty
     out = selector_facts(empty)
     assert out["weighted_vs_vote"] == "n/a" and out["trend_sentence"] == ""
+    assert out["weighted_diff"] == "n/a" and out["trend_diff"] == "n/a"
     assert selector_facts(None)["lik_ci"] == "n/a"
 
 

@@ -1118,7 +1118,8 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
     change" without a detectable difference), ``trend_sentence`` (:data:`TREND_SENTENCES`),
     and for the likelihood against majority vote ``lik_n``, ``lik_acc``, ``lik_vote``,
     ``lik_diff``, ``lik_ci`` and ``lik_vs_vote``, and at N = 4 ``lik_small_diff``,
-    ``lik_small_ci`` and ``lik_small_vs_vote``; "n/a" where a test is missing."""
+    ``lik_small_ci`` and ``lik_small_vs_vote``; ``weighted_diff`` and ``trend_diff`` (the
+    PRM tests' paired differences with their intervals); "n/a" where a test is missing."""
     rows = (tests.set_index("test") if tests is not None and len(tests)
             else pd.DataFrame(columns=["verdict"]))
 
@@ -1129,9 +1130,22 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
         found = get(test, "verdict")
         return report.MISSING if found is None else SELECTOR_WORDS[test].get(found, neutral)
 
+    def interval(test: str) -> str:
+        low, high = get(test, "low"), get(test, "high")
+        return (report.MISSING if low is None else
+                f"{report.fmt(low, '+.3f')} to {report.fmt(high, '+.3f')}")
+
+    def difference(test: str) -> str:
+        """The paired difference with its interval, as the prose quotes it."""
+        if get(test, "mean") is None:
+            return report.MISSING
+        return (f"difference {report.fmt(get(test, 'mean'), '+.3f')}, 95% interval "
+                f"{interval(test)}")
+
     trend = get("prm_best_trend", "verdict")
-    low, high = get("likelihood_vs_vote", "low"), get("likelihood_vs_vote", "high")
     return {
+        "weighted_diff": difference("prm_weighted_vs_vote"),
+        "trend_diff": difference("prm_best_trend"),
         "weighted_vs_vote": words("prm_weighted_vs_vote", "not detectably different from"),
         "best_trend": words("prm_best_trend", "does not detectably change"),
         "trend_sentence": ("" if trend is None else
@@ -1140,13 +1154,10 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
         "lik_acc": report.fmt(get("likelihood_vs_vote", "variant_acc")),
         "lik_vote": report.fmt(get("likelihood_vs_vote", "reference_acc")),
         "lik_diff": report.fmt(get("likelihood_vs_vote", "mean"), "+.3f"),
-        "lik_ci": (report.MISSING if low is None else
-                   f"{report.fmt(low, '+.3f')} to {report.fmt(high, '+.3f')}"),
+        "lik_ci": interval("likelihood_vs_vote"),
         "lik_vs_vote": words("likelihood_vs_vote", "not detectably different from"),
         "lik_small_vs_vote": words("likelihood_vs_vote_small",
                                    "not detectably different from"),
         "lik_small_diff": report.fmt(get("likelihood_vs_vote_small", "mean"), "+.3f"),
-        "lik_small_ci": (report.MISSING if get("likelihood_vs_vote_small", "low") is None else
-                         f"{report.fmt(get('likelihood_vs_vote_small', 'low'), '+.3f')} to "
-                         f"{report.fmt(get('likelihood_vs_vote_small', 'high'), '+.3f')}"),
+        "lik_small_ci": interval("likelihood_vs_vote_small"),
     }
