@@ -184,11 +184,13 @@ def _split_tables():
         "split": [0.4, 0.45, 0.9], "vote": [0.42, 0.5, 0.9], "ceiling": [0.7, 0.8, 1.0],
         "difference": [-0.02, -0.05, 0.0], "low": [-0.06, -0.09, 0.0],
         "high": [0.02, -0.01, 0.0], "p": [0.3, 0.001, 1.0], "problems": [40, 40, 30],
-        "verdict": ["no detectable difference", "below", "no detectable difference"]})
+        "verdict": ["no detectable difference", "below", "no detectable difference"],
+        "flops": [40.0, 80.0, 160.0]})  # majority vote's FLOPs at each budget
     points = pd.DataFrame({
         "difficulty": [MEDIUM, MEDIUM, MEDIUM, EASY], "method": ["GenRM-CoT, weighted"] * 4,
         "N": [1, 2, 4, 1], "K": [1, 1, 2, 1], "accuracy": [0.3, 0.4, 0.45, 0.9],
-        "frontier": [True, True, False, True], "verify_share": [0.2, 0.6, 0.7, 0.9]})
+        "frontier": [True, True, False, True], "verify_share": [0.2, 0.6, 0.7, 0.9],
+        "flops": [10.0, 20.0, 60.0, 5.0]})
     return {"split_verdicts": verdicts, "split_points": points}
 
 
@@ -386,6 +388,8 @@ def test_split_facts_quote_the_largest_medium_budget():
                                                                             "0.80")
     assert out["split_diff"] == "-0.05" and out["split_ci"] == "-0.09 to -0.01"
     assert out["split_verdict"] == "below" and out["split_frontier_share"] == "40%"
+    # the costliest medium split (60 FLOPs) against the largest medium budget (80)
+    assert out["split_fill"] == "75%" and out["split_k_max"] == str(max(CONFIG.split_rationales))
     assert out["split_n"] == str(CONFIG.split_samples)
     assert out["split_sentence"] == split_sentence(_split_tables()["split_verdicts"])
 

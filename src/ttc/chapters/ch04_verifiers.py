@@ -28,7 +28,14 @@ from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_distinct_ints, require_range
 from ttc.family.specs import check_members
 from ttc.flops import inference_flops
-from ttc.generate_verify import SplitCosts, split_accuracy, split_points, split_verdicts, with_flops
+from ttc.generate_verify import (
+    SPLIT,
+    SplitCosts,
+    split_accuracy,
+    split_points,
+    split_verdicts,
+    with_flops,
+)
 from ttc.metrics import (
     holm,
     mean_by,
@@ -1011,7 +1018,9 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     ``split_ks`` (the K values), ``split_sentence`` (:func:`split_sentence`), and on medium
     problems at the largest budget compared: ``split_budget_n`` (majority vote's N there),
     ``split_chosen``, ``split_acc``, ``split_vote``, ``split_ceiling``, ``split_diff``,
-    ``split_ci`` and ``split_verdict``; and ``split_frontier_share``, the median share of
+    ``split_ci`` and ``split_verdict``; ``split_fill``, the costliest measured split's FLOPs
+    over that budget (a split may spend less than its budget), and ``split_k_max``; and
+    ``split_frontier_share``, the median share of
     FLOPs spent on rationales by the medium group's frontier points."""
     verdicts, points = tables["split_verdicts"], tables["split_points"]
     ks = sorted(config.split_rationales)
@@ -1034,6 +1043,11 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
                          f"{report.fmt(last['high'], '+.2f')}"),
             "split_verdict": report.MISSING if last is None else report.shown_verdict(
                 str(last["verdict"]), last["low"], last["high"])}
+    # how much of the largest budget compared the costliest measured split can spend
+    medium_points = points[(points["difficulty"] == MEDIUM) & (points["method"] == SPLIT)]
+    out["split_fill"] = (report.MISSING if last is None or medium_points.empty else
+                         report.fmt(medium_points["flops"].max() / last["flops"], ".0%"))
+    out["split_k_max"] = str(ks[-1])
     edge = points[points["frontier"] & (points["difficulty"] == MEDIUM)]
     out["split_frontier_share"] = report.fmt(
         float(edge["verify_share"].median()) if len(edge) else float("nan"), ".0%")
