@@ -101,6 +101,21 @@ def test_calibration_bins_prm_scores():
     assert table.loc[9, "steps"] == 3
     assert table.loc[9, "prm"] == pytest.approx((0.95 + 0.97 + 1.0) / 3)
     assert table.loc[9, "oracle"] == pytest.approx(2 / 3)
+    # Wilson 95% for 2 of 3 (hand-computed: centre 0.5731, half-width 0.3654); 0 of 1
+    assert table.loc[9, "oracle_low"] == pytest.approx(0.2077, abs=1e-4)
+    assert table.loc[9, "oracle_high"] == pytest.approx(0.9385, abs=1e-4)
+    assert table.loc[0, "oracle_low"] == 0.0 and table.loc[0, "oracle_high"] == pytest.approx(
+        0.7935, abs=1e-4)
+
+
+def test_wilson_interval_edges():
+    from ttc.metrics import wilson_interval
+
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and 0.0 < high < 0.35  # not empty at zero successes
+    low, high = wilson_interval(10, 10)
+    assert high == pytest.approx(1.0) and 0.65 < low < 1.0
+    assert all(x != x for x in wilson_interval(0, 0))  # NaN for no trials
 
 
 def test_training_problems_come_from_the_train_split_per_length():

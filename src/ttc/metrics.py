@@ -52,6 +52,19 @@ def bootstrap_mean_ci(
     return float(values.mean()), float(low), float(high)
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a proportion ``successes / trials``: unlike
+    the normal approximation it stays inside [0, 1] and is not empty at 0 or ``trials``
+    successes (Wilson 1927). NaN for no trials."""
+    if trials <= 0:
+        return float("nan"), float("nan")
+    p = successes / trials
+    denominator = 1 + z**2 / trials
+    centre = (p + z**2 / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def majority_answer(answers: list) -> object | None:
     """The most frequent non-``None`` answer; ties go to the answer seen first.
 

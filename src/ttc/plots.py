@@ -245,13 +245,19 @@ def plot_calibration(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     """Share of step prefixes the oracle marks right, against the PRM's mean score per bin.
 
     ``table`` has columns ``prm`` (mean score in the bin), ``oracle`` (share right) and
-    ``steps`` (count, drawn as marker area).
+    ``steps`` (count, drawn as marker area), and optionally ``oracle_low``/``oracle_high``
+    (each bin's interval, drawn as bars).
     """
     ax = _axes(ax)
     ax.plot([0, 1], [0, 1], color="0.6", ls=":", lw=1)
     sizes = 20 + 300 * table["steps"] / table["steps"].max()
-    ax.scatter(table["prm"], table["oracle"], s=sizes, color=sns.color_palette(PALETTE)[2],
-               alpha=0.8)
+    colour = sns.color_palette(PALETTE)[2]
+    if {"oracle_low", "oracle_high"} <= set(table.columns):
+        ax.errorbar(table["prm"], table["oracle"],
+                    yerr=[(table["oracle"] - table["oracle_low"]).clip(lower=0),
+                          (table["oracle_high"] - table["oracle"]).clip(lower=0)],
+                    fmt="none", ecolor=colour, capsize=2, lw=1)
+    ax.scatter(table["prm"], table["oracle"], s=sizes, color=colour, alpha=0.8)
     ax.plot(table["prm"], table["oracle"], color=sns.color_palette(PALETTE)[2], lw=1)
     ax.set(xlabel="PRM score (bin mean)", ylabel="share of prefixes right (oracle)",
            xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))

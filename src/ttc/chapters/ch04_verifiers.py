@@ -43,6 +43,7 @@ from ttc.metrics import (
     pass_at_k_curve,
     roc_auc,
     verdict,
+    wilson_interval,
     within_group_auc,
 )
 from ttc.report import cell
@@ -490,12 +491,20 @@ def best_of_n_curves(problems: list[Problem], scored: pd.DataFrame, n_resamples:
 
 
 def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
-    """Share of oracle-right step prefixes per bin of PRM score (a reliability table)."""
+    """Share of oracle-right step prefixes per bin of PRM score (a reliability table), with
+    a 95% Wilson interval of each bin's share (``oracle_low``, ``oracle_high``; prefixes of
+    one chain are not independent, so these are narrower than an interval over chains would
+    be). Empty bins are left out."""
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(steps["prm"], edges) - 1, 0, bins - 1)
-    table = steps.assign(bin=which).groupby("bin").agg(
-        prm=("prm", "mean"), oracle=("oracle", "mean"), steps=("oracle", "size"))
-    return table.reset_index()
+    table = steps.assign(bin=which, right=steps["oracle"].astype(int)).groupby("bin").agg(
+        prm=("prm", "mean"), oracle=("oracle", "mean"), steps=("oracle", "size"),
+        right=("right", "sum"))
+    bounds = [wilson_interval(int(r), int(n)) for r, n in zip(table["right"], table["steps"],
+                                                              strict=True)]
+    table["oracle_low"] = [low for low, _ in bounds]
+    table["oracle_high"] = [high for _, high in bounds]
+    return table.drop(columns="right").reset_index()
 
 
 #: the comparison's verifiers in table order: fact key -> display name ("{k}" is K)
