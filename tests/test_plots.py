@@ -46,3 +46,18 @@ def test_exchange_sweep_tells_bins_apart_beyond_colour():
     zero = [line for line in fig.axes[0].get_lines() if not line.get_label().startswith("bin")]
     assert all(line.get_zorder() < lines[0].get_zorder() for line in zero)  # drawn behind
     matplotlib.pyplot.close(fig)
+
+
+def test_budget_curves_mark_every_line_and_band_the_references():
+    rows = [{"difficulty": "easy", "selector": name, "N": n, "accuracy": 0.5,
+             "accuracy_low": 0.4, "accuracy_high": 0.6}
+            for name in ("majority vote", "weighted", "coverage") for n in (1, 2, 4)]
+    fig = plots.plot_budget_curves(pd.DataFrame(rows), x="N", hue="selector",
+                                   dashed=["coverage"])
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    # the three coincide; their markers differ, so each stays visible
+    assert len({line.get_marker() for line in lines.values()}) == 3
+    assert lines["coverage"].get_linestyle() == "--"
+    assert len(ax.collections) == 3  # a band for every line, the dashed reference included
+    matplotlib.pyplot.close(fig)

@@ -186,14 +186,19 @@ def plot_success_distribution(per_problem: pd.DataFrame, ax: plt.Axes | None = N
     return ax
 
 
+#: markers of :func:`plot_budget_curves`' lines, in order (open and filled alternate)
+LINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
+
+
 def plot_budget_curves(
     summary: pd.DataFrame, x: str, hue: str, facet: str = "difficulty", y: str = "accuracy",
     xlabel: str = "budget (generations)", ylabel: str = "accuracy",
     dashed: Sequence[str] = (), log_x: bool = True, log_base: int = 2,
 ) -> plt.Figure:
     """Accuracy (with its 95% band) against a budget, one line per ``hue`` value, one panel
-    per ``facet`` value. Lines named in ``dashed`` (references such as coverage or an
-    oracle) are drawn dashed and without a band.
+    per ``facet`` value. Lines named in ``dashed`` (references such as coverage, an oracle
+    or a baseline) are drawn dashed with a lighter band. Every line has a marker of its own,
+    so lines that coincide still show each of them.
 
     ``summary`` has columns ``x``, ``y``, ``{y}_low``, ``{y}_high``, ``hue`` and ``facet``.
     """
@@ -209,11 +214,14 @@ def plot_budget_curves(
             if rows.empty:
                 continue
             ref = line in dashed
-            ax.plot(rows[x], rows[y], color=colours[line], marker="o", ms=3, label=line,
+            rank = lines.index(line)
+            ax.plot(rows[x], rows[y], color=colours[line], label=line,
+                    marker=LINE_MARKERS[rank % len(LINE_MARKERS)], ms=6 - 0.6 * (rank % 4),
+                    mfc="none" if rank % 2 else colours[line],
                     ls="--" if ref else "-", lw=1.2 if ref else 1.6)
-            if not ref and f"{y}_low" in rows:
+            if f"{y}_low" in rows:
                 ax.fill_between(rows[x], rows[f"{y}_low"], rows[f"{y}_high"],
-                                color=colours[line], alpha=0.12, lw=0)
+                                color=colours[line], alpha=0.06 if ref else 0.12, lw=0)
         ax.set(xlabel=xlabel, title=str(panel), ylim=(-0.02, 1.02))
         if log_x:
             ax.set_xscale("log", base=log_base)
