@@ -310,3 +310,21 @@ def test_paired_claim_keys_are_unique_across_the_book():
                  + REVISION_CLAIMS)
         assert len({c.key for c in every}) == len(every)
         assert all(c.holds_text != c.fails_text for c in every)
+
+
+def test_paired_display_is_narrow_and_words_the_correction():
+    from ttc.claims import paired_display
+
+    table = pd.DataFrame({
+        "comparison": ["search vs vote", "search vs vote"], "variant": ["beam", "DVTS"],
+        "reference": ["majority vote"] * 2, "difficulty": ["all"] * 2, "budget": [16, 64],
+        "mean": [0.1, -0.2], "low": [0.02, -0.3], "high": [0.18, -0.1], "p": [0.04, 0.001],
+        "problems": [32, 32], "verdict": ["no detectable difference", "lower"]})
+    shown = paired_display(table)
+    assert list(shown.columns) == ["comparison", "variant − reference", "difficulty",
+                                   "budget", "difference [95%]", "problems", "verdict"]
+    assert shown["variant − reference"].iloc[0] == "beam − majority vote"
+    assert shown["difference [95%]"].tolist() == ["+0.10 [+0.02, +0.18]",
+                                                  "-0.20 [-0.30, -0.10]"]
+    assert shown["verdict"].tolist() == ["not detectable after Holm", "lower"]
+    assert paired_display(table.iloc[:0]).empty

@@ -188,6 +188,30 @@ def paired_verdicts(comparisons, n_boot: int = 10_000, seed: int = 0) -> pd.Data
     return table
 
 
+def paired_display(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`paired_verdicts` table as a chapter shows it, narrow enough for the page: the
+    comparison, "variant − reference", the difficulty and budget, the difference with its
+    95% interval in one column, the number of problems and the verdict (as
+    :func:`ttc.report.shown_verdict` words it next to an uncorrected interval)."""
+    from ttc.report import shown_verdict
+
+    columns = ["comparison", "variant − reference", "difficulty", "budget",
+               "difference [95%]", "problems", "verdict"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({
+        "comparison": table["comparison"],
+        "variant − reference": [f"{v} − {r}" for v, r in zip(table["variant"],
+                                                              table["reference"], strict=True)],
+        "difficulty": table["difficulty"], "budget": table["budget"],
+        "difference [95%]": [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in zip(
+            table["mean"], table["low"], table["high"], strict=True)],
+        "problems": table["problems"],
+        "verdict": [shown_verdict(v, lo, hi) for v, lo, hi in zip(
+            table["verdict"], table["low"], table["high"], strict=True)],
+    }, columns=columns)
+
+
 def paired_claim(key: str, holds_text: str, fails_text: str, *, verdict: str,
                  **where) -> Claim:
     """A claim over the ``paired`` table (:func:`paired_verdicts`): it holds when at least one
