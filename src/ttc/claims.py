@@ -193,7 +193,7 @@ def paired_display(table: pd.DataFrame) -> pd.DataFrame:
     comparison, "variant − reference", the difficulty and budget, the difference with its
     95% interval in one column, the number of problems and the verdict (as
     :func:`ttc.report.shown_verdict` words it next to an uncorrected interval)."""
-    from ttc.report import shown_verdict
+    from ttc.report import difference_text, shown_verdict
 
     columns = ["comparison", "variant − reference", "difficulty", "budget",
                "difference [95%]", "problems", "verdict"]
@@ -204,7 +204,7 @@ def paired_display(table: pd.DataFrame) -> pd.DataFrame:
         "variant − reference": [f"{v} − {r}" for v, r in zip(table["variant"],
                                                               table["reference"], strict=True)],
         "difficulty": table["difficulty"], "budget": table["budget"],
-        "difference [95%]": [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in zip(
+        "difference [95%]": [difference_text(m, lo, hi) for m, lo, hi in zip(
             table["mean"], table["low"], table["high"], strict=True)],
         "problems": table["problems"],
         "verdict": [shown_verdict(v, lo, hi) for v, lo, hi in zip(

@@ -47,6 +47,11 @@ def direction(change: float, up: str, down: str, level: str, tolerance: float = 
     return up if change > tolerance else down if change < -tolerance else level
 
 
+def difference_text(mean: float, low: float, high: float) -> str:
+    """A paired difference with its interval as the tables show it: ``+0.10 [+0.02, +0.18]``."""
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 #: what a Holm-corrected verdict reads where the uncorrected 95% interval printed beside it
 #: excludes zero but the corrected test does not reject: says why the two seem to disagree
 NOT_AFTER_HOLM = "not detectable after Holm"

@@ -991,7 +991,7 @@ def split_display(verdicts: pd.DataFrame) -> pd.DataFrame:
         "split": verdicts["split"].map("{:.2f}".format),
         "majority vote": verdicts["vote"].map("{:.2f}".format),
         "perfect verifier": verdicts["ceiling"].map("{:.2f}".format),
-        "split − vote [95%]": [f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in
+        "split − vote [95%]": [report.difference_text(m, lo, hi) for m, lo, hi in
                                zip(verdicts["difference"], verdicts["low"],
                                    verdicts["high"], strict=True)],
         "split against vote": [report.shown_verdict(v, lo, hi) for v, lo, hi in

@@ -34,7 +34,7 @@ from ttc.exchange import (
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by, paired_bootstrap
-from ttc.report import cell, fmt, shown_verdict
+from ttc.report import cell, difference_text, fmt, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
@@ -726,7 +726,7 @@ def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFra
     diff = "ceiling_difference" if prefix else "difference"
     short = {"test-time compute": "small wins", "larger model": "larger wins",
              "no detectable difference": "no detectable difference"}
-    cells = [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] {shown_verdict(short.get(v, v), lo, hi)}"
+    cells = [f"{difference_text(d, lo, hi)} {shown_verdict(short.get(v, v), lo, hi)}"
              for d, lo, hi, v in zip(exchange[diff], exchange[f"{prefix}low"],
                                      exchange[f"{prefix}high"], exchange[column], strict=True)]
     table = exchange.assign(cell=cells).pivot_table(index=["large", "R"], columns="bin",
