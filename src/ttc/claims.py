@@ -153,8 +153,8 @@ FLOOR_CLAIMS = (
           "with a perfect verifier, the fitted slopes (point estimates) say more training "
           "lowers the test-time compute needed for every target reached by two or more "
           "members",
-          "even with a perfect verifier, the fitted slopes (point estimates) do not say that "
-          "more training always lowers the test-time compute needed",
+          "even with a perfect verifier, the fitted slopes (point estimates) do not all say "
+          "that more training lowers the test-time compute needed",
           _ceiling_exchanges),
 )
 
