@@ -61,3 +61,13 @@ def test_budget_curves_mark_every_line_and_band_the_references():
     assert lines["coverage"].get_linestyle() == "--"
     assert len(ax.collections) == 3  # a band for every line, the dashed reference included
     matplotlib.pyplot.close(fig)
+
+
+def test_accuracy_by_difficulty_gives_each_model_a_marker():
+    rows = [{"model": m, "n_ops": n, "correct": 0.0, "problem": p}
+            for m in ("a", "b", "c") for n in (1, 2) for p in range(3)]
+    ax = plots.plot_accuracy_by_difficulty(pd.DataFrame(rows))
+    markers = {line.get_marker() for line in ax.get_lines()
+               if line.get_label() in ("a", "b", "c")}
+    assert len(markers) == 3  # three models at zero accuracy stay apart
+    matplotlib.pyplot.close(ax.figure)

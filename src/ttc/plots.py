@@ -99,8 +99,9 @@ def plot_accuracy_by_difficulty(
     """Mean of a 0/1 outcome against the number of operations, one line per model, with 95%
     bootstrap intervals over problems. ``results`` has one row per (model, problem)."""
     ax = _axes(ax)
-    sns.lineplot(data=results, x="n_ops", y=y, hue="model", marker="o", palette=PALETTE,
-                 errorbar=("ci", 95), n_boot=500, seed=0, ax=ax)
+    # a marker per model as well as a colour: members at zero accuracy lie on each other
+    sns.lineplot(data=results, x="n_ops", y=y, hue="model", style="model", markers=True,
+                 dashes=False, palette=PALETTE, errorbar=("ci", 95), n_boot=500, seed=0, ax=ax)
     ax.set(xlabel="operations per problem", ylabel="greedy accuracy", ylim=(-0.02, 1.02))
     ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
@@ -169,8 +170,9 @@ def plot_unsolved(per_problem: pd.DataFrame, ax: plt.Axes | None = None) -> plt.
     with 95% bootstrap intervals over the problems of each point (seeded)."""
     ax = _axes(ax)
     data = per_problem.assign(unsolved=(per_problem["c"] == 0).astype(float))
-    sns.lineplot(data=data, x="n_ops", y="unsolved", hue="model", marker="o",
-                 palette=PALETTE, errorbar=("ci", 95), n_boot=1000, seed=0,
+    sns.lineplot(data=data, x="n_ops", y="unsolved", hue="model", style="model",
+                 markers=True, dashes=False, palette=PALETTE, errorbar=("ci", 95), n_boot=1000,
+                 seed=0,
                  err_style="bars", err_kws={"capsize": 2, "lw": 1}, ax=ax)
     ax.set(xlabel="operations per problem", ylabel="share of problems never solved",
            ylim=(-0.02, 1.02))
