@@ -188,8 +188,14 @@ def plot_success_distribution(per_problem: pd.DataFrame, ax: plt.Axes | None = N
     return ax
 
 
-#: markers of :func:`plot_budget_curves`' lines, in order (open and filled alternate)
+#: markers of lines that may lie on each other, in order (budget curves, trade-off targets)
 LINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
+
+
+def _yerr(estimate, low, high) -> list:
+    """Error-bar lengths below and above each estimate of a 95% interval [low, high] (never
+    negative: a percentile interval can sit on its estimate)."""
+    return [(estimate - low).clip(lower=0), (high - estimate).clip(lower=0)]
 
 
 def plot_budget_curves(
@@ -264,8 +270,7 @@ def plot_calibration(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     colour = sns.color_palette(PALETTE)[2]
     if {"oracle_low", "oracle_high"} <= set(table.columns):
         ax.errorbar(table["prm"], table["oracle"],
-                    yerr=[(table["oracle"] - table["oracle_low"]).clip(lower=0),
-                          (table["oracle_high"] - table["oracle"]).clip(lower=0)],
+                    yerr=_yerr(table["oracle"], table["oracle_low"], table["oracle_high"]),
                     fmt="none", ecolor=colour, capsize=2, lw=1)
     ax.scatter(table["prm"], table["oracle"], s=sizes, color=colour, alpha=0.8)
     ax.plot(table["prm"], table["oracle"], color=sns.color_palette(PALETTE)[2], lw=1)
@@ -319,12 +324,12 @@ def plot_exchange(table: pd.DataFrame) -> plt.Figure:
             rows = data[data["R"] == r].sort_values("bin")
             x = rows["bin"].to_numpy() + (j - (len(r_values) - 1) / 2) * width
             ax.errorbar(x - width / 5, rows["difference"],
-                        yerr=[rows["difference"] - rows["low"], rows["high"] - rows["difference"]],
+                        yerr=_yerr(rows["difference"], rows["low"], rows["high"]),
                         fmt="o", ms=5, color=colours[r], capsize=2, lw=1,
                         label=f"R = {r:g}, learned")
             ax.errorbar(x + width / 5, rows["ceiling_difference"],
-                        yerr=[rows["ceiling_difference"] - rows["ceiling_low"],
-                              rows["ceiling_high"] - rows["ceiling_difference"]],
+                        yerr=_yerr(rows["ceiling_difference"], rows["ceiling_low"],
+                                   rows["ceiling_high"]),
                         fmt="o", ms=5, mfc="white", color=colours[r], capsize=2, lw=1,
                         label=f"R = {r:g}, perfect verifier")
         ax.axhline(0, color="0.3", lw=1)
@@ -406,8 +411,7 @@ def plot_break_even(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-#: markers of the trade-off figure's targets, and the factor between their rows of x marks
-TARGET_MARKERS = ("o", "s", "^", "D", "v")
+#: the factor between the trade-off figure's rows of x marks (one row per target)
 NEVER_STEP = 1.8
 
 
@@ -433,14 +437,14 @@ def plot_tradeoff(table: pd.DataFrame) -> plt.Figure:
             ok = rows[rows["reached"]]
             # a marker of its own per target: lines of targets reached at the same FLOPs
             # lie on each other, and the markers still show both
-            ax.plot(ok["train_flops"], ok["test_flops"], marker=TARGET_MARKERS[
-                rank % len(TARGET_MARKERS)], markersize=7 - 1.5 * (rank % 3),
+            ax.plot(ok["train_flops"], ok["test_flops"], marker=LINE_MARKERS[
+                rank % len(LINE_MARKERS)], markersize=7 - 1.5 * (rank % 3),
                 color=colours[target], label=f"accuracy {target:g}")
             if "test_flops_low" in ok:  # 95% intervals over problems, where they exist
                 bars = ok.dropna(subset=["test_flops_low", "test_flops_high"])
                 ax.errorbar(bars["train_flops"], bars["test_flops"],
-                            yerr=[(bars["test_flops"] - bars["test_flops_low"]).clip(lower=0),
-                                  (bars["test_flops_high"] - bars["test_flops"]).clip(lower=0)],
+                            yerr=_yerr(bars["test_flops"], bars["test_flops_low"],
+                                       bars["test_flops_high"]),
                             fmt="none", ecolor=colours[target], capsize=2, lw=1)
             missing = rows[~rows["reached"]]
             # one row of x marks per target, so targets a member never reaches do not overlap
@@ -474,8 +478,7 @@ def plot_generate_verify_split(points: pd.DataFrame) -> plt.Figure:
     def line(ax, rows, label, colour, style="-", marker="o"):
         rows = rows.sort_values("flops")
         ax.errorbar(rows["flops"], rows["accuracy"],
-                    yerr=[rows["accuracy"] - rows["accuracy_low"],
-                          rows["accuracy_high"] - rows["accuracy"]],
+                    yerr=_yerr(rows["accuracy"], rows["accuracy_low"], rows["accuracy_high"]),
                     color=colour, ls=style, marker=marker or None, markersize=4, capsize=2,
                     lw=1.2, label=label)
 
