@@ -47,6 +47,13 @@ def direction(change: float, up: str, down: str, level: str, tolerance: float = 
     return up if change > tolerance else down if change < -tolerance else level
 
 
+def interval_text(low: Any, high: Any, spec: str = "+.3f") -> str:
+    """An interval as the prose quotes it, "-0.130 to -0.020"; :data:`MISSING` without one."""
+    if low is None or high is None:
+        return MISSING
+    return f"{fmt(low, spec)} to {fmt(high, spec)}"
+
+
 def difference_text(mean: float, low: float, high: float) -> str:
     """A paired difference with its interval as the tables show it: ``+0.10 [+0.02, +0.18]``."""
     return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"

@@ -1048,8 +1048,7 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
             "split_acc": value("split"), "split_vote": value("vote"),
             "split_ceiling": value("ceiling"), "split_diff": value("difference", "+.2f"),
             "split_ci": (report.MISSING if last is None else
-                         f"{report.fmt(last['low'], '+.2f')} to "
-                         f"{report.fmt(last['high'], '+.2f')}"),
+                         report.interval_text(last["low"], last["high"], "+.2f")),
             "split_verdict": report.MISSING if last is None else report.shown_verdict(
                 str(last["verdict"]), last["low"], last["high"])}
     # how much of the largest budget compared the costliest measured split can spend
@@ -1154,9 +1153,7 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
         return report.MISSING if found is None else SELECTOR_WORDS[test].get(found, neutral)
 
     def interval(test: str) -> str:
-        low, high = get(test, "low"), get(test, "high")
-        return (report.MISSING if low is None else
-                f"{report.fmt(low, '+.3f')} to {report.fmt(high, '+.3f')}")
+        return report.interval_text(get(test, "low"), get(test, "high"))
 
     def difference(test: str) -> str:
         """The paired difference with its interval, as the prose quotes it."""
