@@ -5,9 +5,10 @@ step must move (weights, the key/value cache read and written, logits), turns th
 step time this machine's measured matmul throughput and memory bandwidth allow, and times
 
 * the project's decoders: :class:`ttc.lean_llama.LeanLlamaDecoder` (one key/value buffer per
-  row) and :class:`ttc.lean_llama.SharedPromptDecoder` (each distinct prompt's keys and values
-  stored once: what ``ttc.sampling`` runs for the book's 128 samples per problem, whose
-  bound counts the prompt's cache once per prompt), and
+  row), :class:`ttc.lean_llama.SharedPromptDecoder` (each distinct prompt's keys and values
+  stored once, whose bound counts the prompt's cache once per prompt) and
+  :class:`ttc.fused_decode.FusedSharedDecoder` (the same sharing with the step between the
+  matmuls compiled: what ``ttc.sampling`` runs for the book's 128 samples per problem), and
 * naive decoding with ``model.generate(num_return_sequences=...)`` per problem,
 
 on the same rows, context and number of steps (random weights: the time of a step does not
@@ -31,7 +32,7 @@ import time
 import torch
 from transformers import LlamaForCausalLM
 
-from ttc import lean_llama
+from ttc import fused_decode, lean_llama
 from ttc.family.specs import get_spec
 from ttc.tokenizer import build_tokenizer
 
@@ -200,9 +201,10 @@ def main() -> None:
           f"context {context}, one thread; each decoder's bound counts the bytes it must move"
           " (the shared one reads a prompt's cache once per prompt)\n")
     print("| member | N | FLOPs/step | bytes/step, per row / shared | bound, per row / shared |"
-          " per-row decoder | share of bound | shared decoder | share of bound | naive "
-          "`generate` | shared vs naive |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " per-row decoder | share of bound | shared decoder, eager | share of bound | "
+          "shared decoder, compiled (the book's) | share of bound | naive `generate` | "
+          "compiled vs naive |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     train_rows, breakdowns = [], []
     for spec in members:
         torch.manual_seed(0)
@@ -215,6 +217,10 @@ def main() -> None:
                             args.prompt, args.steps)
         shared = time_decoder(model, lean_llama.SharedPromptDecoder, args.rows, args.samples,
                               args.prompt, args.steps)
+        heads = model.config.num_attention_heads
+        fused_decode.attention_kernels(heads, model.config.hidden_size // heads)  # untimed
+        fused = time_decoder(model, fused_decode.FusedSharedDecoder, args.rows, args.samples,
+                             args.prompt, args.steps)
         naive = time_naive(model, max(1, args.rows // args.samples), args.samples,
                            args.prompt, 2 * args.steps)
         n = sum(p.numel() for name, p in model.named_parameters()
@@ -222,8 +228,8 @@ def main() -> None:
         print(f"| {spec.name} | {n:,} | {flops / 1e9:.2f} G | {moved / 1e6:.0f} / "
               f"{moved_shared / 1e6:.0f} MB | {bound * 1e3:.1f} / {bound_shared * 1e3:.1f} ms | "
               f"{lean * 1e3:.1f} ms | {bound / lean:.0%} | {shared * 1e3:.1f} ms | "
-              f"{bound_shared / shared:.0%} | {naive * 1e3:.1f} ms | {naive / shared:.1f}x |",
-              flush=True)
+              f"{bound_shared / shared:.0%} | {fused * 1e3:.1f} ms | {bound_shared / fused:.0%} | "
+              f"{naive * 1e3:.1f} ms | {naive / fused:.1f}x |", flush=True)
         if args.breakdown:
             breakdowns.append((spec.name, step_breakdown(model, args.rows, args.samples,
                                                          args.prompt, args.steps)))

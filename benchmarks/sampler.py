@@ -1,4 +1,5 @@
-"""Sampler throughput: ttc.sampling.generate (lean and generic loops) against a naive
+"""Sampler throughput: ttc.sampling.generate (lean and generic loops; the lean one with the
+eager and with the compiled shared-prompt step, :mod:`ttc.fused_decode`) against a naive
 per-problem ``model.generate(num_return_sequences=n)`` loop, on the same model and problems.
 
 Reports generated tokens per second and the share of the machine's matmul peak that the
@@ -20,11 +21,12 @@ distinct prompt (what :data:`ttc.lean_llama.SHARE_MIN_ROWS_PER_PROMPT` is chosen
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
 
-from ttc import lean_llama, upstream
+from ttc import fused_decode, lean_llama, upstream
 from ttc.chapters.ch02_family import FamilyChapterConfig
 from ttc.family.specs import get_spec
 from ttc.family.train import load_member, train_member
@@ -158,11 +160,14 @@ def main() -> None:
     tokens = naive(model, tokenizer, prompts, args.samples, config.max_new_tokens)
     rows.append(("naive model.generate per problem", tokens, time.perf_counter() - start))
     batch = [p for p in prompts for _ in range(args.samples)]
-    for backend in ("hf", "lean"):
+    for backend, fused in (("hf", True), ("lean", False), ("lean", True)):
+        # the lean loop with the eager shared step, and with the compiled one (the book's)
+        os.environ[fused_decode.ENV_VAR] = "1" if fused else "0"
         start = time.perf_counter()
         out = generate(model, tokenizer, batch, config.max_new_tokens, temperature=1.0,
                        seed=0, batch_size=512, backend=backend)
-        rows.append((f"ttc generate, backend={backend}, batch 512",
+        label = {"hf": "", "lean": ", compiled step" if fused else ", eager step"}[backend]
+        rows.append((f"ttc generate, backend={backend}{label}, batch 512",
                      sum(c.n_tokens for c in out), time.perf_counter() - start))
     base = rows[0][1] / rows[0][2]
     print("| sampler | tokens | seconds | tokens/s | vs naive | share of matmul peak |")

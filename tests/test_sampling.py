@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from ttc import lean_llama
+from ttc import fused_decode, lean_llama
 from ttc.sampling import generate
 from ttc.tokenizer import build_tokenizer
 
@@ -211,14 +211,21 @@ def test_shared_prompt_logits_match_transformers(n_kv_heads):
                                    atol=1e-5, rtol=1e-4)
 
 
-def test_decoder_for_shares_prompts_only_when_they_repeat():
+def test_decoder_for_shares_prompts_only_when_they_repeat(monkeypatch):
     model, tok = tiny_llama(), build_tokenizer()
     distinct = ["12+34-5=", "5*6=", "99-98+7*3=", "1="]
     ids, mask = left_padded(tok, distinct)
     assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.LeanLlamaDecoder
     repeats = lean_llama.SHARE_MIN_ROWS_PER_PROMPT
     ids, mask = left_padded(tok, [p for p in distinct for _ in range(repeats)])
+    # on CPU in float32 the shared prompts' step is the compiled one (ttc.fused_decode) ...
+    assert type(lean_llama.decoder_for(model, ids, mask, 4)) is fused_decode.FusedSharedDecoder
+    # ... unless it is turned off, or the model has fewer key heads than query heads
+    monkeypatch.setenv(fused_decode.ENV_VAR, "0")
     assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.SharedPromptDecoder
+    monkeypatch.delenv(fused_decode.ENV_VAR)
+    grouped = tiny_llama(n_kv_heads=1)
+    assert type(lean_llama.decoder_for(grouped, ids, mask, 4)) is lean_llama.SharedPromptDecoder
 
 
 def test_shared_prompt_greedy_tokens_match_transformers(monkeypatch):

@@ -72,9 +72,14 @@ def prompt_groups(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
 
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                 max_new_tokens: int) -> LeanLlamaDecoder | SharedPromptDecoder:
-    """The faster decoder for this batch: prompts shared when each repeats often enough."""
+    """The faster decoder for this batch: prompts shared when each repeats often enough,
+    with the compiled step of :mod:`ttc.fused_decode` where it runs (CPU, float32)."""
     first, _ = prompt_groups(ids, mask)
     if ids.shape[0] >= SHARE_MIN_ROWS_PER_PROMPT * len(first):
+        from ttc import fused_decode
+
+        if fused_decode.supports(model):
+            return fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens)
         return SharedPromptDecoder(model, ids, mask, max_new_tokens)
     return LeanLlamaDecoder(model, ids, mask, max_new_tokens)
 
@@ -226,14 +231,23 @@ class SharedPromptDecoder(_LlamaRunner):
         self.prompt_positions = (self.prompt_valid.long().cumsum(-1) - 1).clamp(min=0)
         self.prompt_keys: list[torch.Tensor] = []  # (G, H_kv, P, Dh) per layer, from prefill
         self.prompt_values: list[torch.Tensor] = []
-        shape = (batch, self.n_kv, max_new_tokens, self.head_dim)
-        self.keys = [torch.zeros(shape, dtype=self.dtype, device=ids.device)
-                     for _ in self.inner.layers]
-        self.values = [torch.zeros(shape, dtype=self.dtype, device=ids.device)
-                       for _ in self.inner.layers]
+        self._allocate_own(batch, max_new_tokens, ids.device)
         self.generated = 0  # filled positions of the generated cache (the same for every row)
         self.positions = self.prompt_positions[self.group, -1:]  # (B, 1): last prompt position
         self._regroup()
+
+    def _allocate_own(self, batch: int, max_new_tokens: int, device) -> None:
+        """The generated tokens' keys and values, (B, H_kv, T_new, Dh) per layer."""
+        shape = (batch, self.n_kv, max_new_tokens, self.head_dim)
+        self.keys = [torch.zeros(shape, dtype=self.dtype, device=device)
+                     for _ in self.inner.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype, device=device)
+                       for _ in self.inner.layers]
+
+    def _keep_own(self, rows: torch.Tensor) -> None:
+        """Keep the generated tokens' keys and values of ``rows`` only."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
 
     def _regroup(self) -> None:
         """Each row's slot in its prompt's block, the blocks, and the prompt padding bias."""
@@ -317,8 +331,7 @@ class SharedPromptDecoder(_LlamaRunner):
     def keep_rows(self, rows: torch.Tensor) -> None:
         """Drop every batch row not in ``rows`` (finished sequences), and prompts left
         without rows, from all buffers; regroup the rest."""
-        self.keys = [k.index_select(0, rows) for k in self.keys]
-        self.values = [v.index_select(0, rows) for v in self.values]
+        self._keep_own(rows)
         self.positions = self.positions.index_select(0, rows)
         group = self.group.index_select(0, rows)
         alive = torch.unique(group)  # sorted: prompts keep their order

@@ -1,0 +1,417 @@
+"""A decoding step for the family on CPU with everything between the matmuls compiled.
+
+:class:`ttc.lean_llama.SharedPromptDecoder` spends most of a step outside its matmuls: about a
+hundred small torch kernels per step, and attention as batched products of thousands of
+1 × 16 × T matrices whose cost is per matrix, not per byte (docs/benchmarks.md, "Speed, fifth
+round"). :class:`FusedSharedDecoder` keeps the linear layers as torch matmuls (MKL, at this
+machine's matmul peak) and the softmax in torch (its vectorised ``exp``), and runs the rest as
+numba loops, per layer:
+
+* RMSNorm, one pass over the rows;
+* the rotary embedding of the new query and key, the append to the row's cache, and the
+  scores against the row's prompt's cache and its own;
+* the probabilities times the values.
+
+The attention loops are written out for the model's head count and head size
+(:func:`kernel_source`): the cache is stored *dim-major*, ``(Dh, H)`` per position, and each
+score is written as one scalar sum per head, so that LLVM's straight-line vectoriser packs
+the heads into vector registers. (As loops over arrays the sums went through memory and
+stayed scalar, because numba's arrays may alias: 5 GB/s where a decode step's cache reads at
+20-40 GB/s.) numba leaves that vectoriser off by default; :func:`attention_kernels` turns it
+on for these two functions only. No reassociation is allowed, so every sum runs in the order
+written, and the result does not depend on how a loop was vectorised.
+
+numba ships its own LLVM, so no system compiler is needed. The compiled kernels are cached
+on disk (:func:`kernel_module`): the first use of a shape on a machine compiles for 3-22 s
+(more heads, longer), later ones load in well under a second.
+
+Same model, not the same rounding as :class:`SharedPromptDecoder` (logits agree to about
+5e-7): sampled tokens can differ where two tokens' cumulative probabilities straddle the
+draw, so samples carry the decoder's name in their cache key (:mod:`ttc.sampling`).
+``TTC_FUSED_DECODE=0`` turns the fused step off (:func:`enabled`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ttc.lean_llama import SharedPromptDecoder
+from ttc.lean_llama import supports as lean_supports
+
+ENV_VAR = "TTC_FUSED_DECODE"
+#: bump when the generated source changes in a way its text does not show (it is hashed)
+KERNEL_VERSION = 1
+#: numba's fast-math flags for the attention loops: no reassociation (``reassoc``), so sums
+#: keep their written order; ``contract`` allows fused multiply-adds
+FASTMATH = {"nsz", "arcp", "contract", "afn"}
+#: the widest attention (heads x head size) whose loops are written out: the family's widest
+#: is 128 (8 heads of 16), whose kernels compile in about 20 s; a hub model's 4,096 would
+#: not compile in useful time, so it keeps the eager step
+MAX_WIDTH = 256
+
+
+def enabled() -> bool:
+    """Whether the fused step may be used: numba importable and ``$TTC_FUSED_DECODE`` not
+    ``0``."""
+    if os.environ.get(ENV_VAR, "").strip() == "0":
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """True when :class:`FusedSharedDecoder` can run ``model``: a plain Llama
+    (:func:`ttc.lean_llama.supports`) in float32 on CPU, with as many key heads as query
+    heads, an even head size and at most :data:`MAX_WIDTH` attention channels (every family
+    member), and :func:`enabled`."""
+    if not lean_supports(model) or not enabled():
+        return False
+    config = model.config
+    weight = model.get_input_embeddings().weight
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return (weight.device.type == "cpu" and weight.dtype == torch.float32
+            and config.num_key_value_heads == config.num_attention_heads
+            and head_dim % 2 == 0
+            and config.num_attention_heads * head_dim <= MAX_WIDTH)
+
+
+def kernel_source(n_heads: int, head_dim: int) -> str:
+    """Python source of the two attention loops for ``n_heads`` heads of size ``head_dim``.
+
+    ``scores_kernel(qkv (B, 3, Dh, H), cos, sin (B, Dh/2), keys, values (B, T, Dh, H),
+    length, prompt_keys (G, P, Dh, H), prompt_bias (G, P), group (B,), scores (B, H, P +
+    length + 1))`` rotates each row's new query (scaled by 1/sqrt(Dh)) and key as the
+    model's rotary embedding does (pairs ``i`` and ``i + Dh/2``), writes the key and value at
+    position ``length`` of the row's cache, and the row's scores against its prompt's keys
+    (plus the padding bias, 0 or -inf) and its own keys 0..length.
+
+    ``weighted_kernel(probs (B, H, P + length + 1), values, length, prompt_values, group,
+    out (B, Dh, H))`` sums the prompt's and the row's values weighted by the probabilities.
+
+    Both are written with one scalar per head (and per dimension, for the query and the
+    weighted sums), so that LLVM packs the heads into vector registers; the scores of a row
+    are first stored by position, (positions, H), because the vectoriser starts from
+    consecutive stores, and transposed at the end of the row for the softmax.
+    """
+    heads, dims, half = range(n_heads), range(head_dim), head_dim // 2
+    scale = 1.0 / math.sqrt(head_dim)
+    decorator = "@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)"
+
+    def dot(array: str, h: int) -> str:
+        return " + ".join(f"q{d}_{h} * {array}[{d}, {h}]" for d in dims)
+
+    lines = [
+        f'"""Attention loops for {n_heads} heads of size {head_dim}, generated by',
+        'ttc.fused_decode.kernel_source; do not edit."""',
+        "import numba",
+        "import numpy as np",
+        "",
+        f"FASTMATH = set({sorted(FASTMATH)!r})",
+        "",
+        "",
+        decorator,
+        "def scores_kernel(qkv, cos, sin, keys, values, length, prompt_keys, prompt_bias,",
+        "                  group, scores):",
+        "    width = prompt_keys.shape[1]",
+        f"    scale = np.float32({scale!r})",
+        f"    by_position = np.empty((width + length + 1, {n_heads}), dtype=np.float32)",
+        "    for b in range(qkv.shape[0]):",
+        "        g = group[b]",
+        "        row = qkv[b]",
+        "        new_key = keys[b, length]",
+        "        new_value = values[b, length]",
+    ]
+    for i in range(half):
+        lines.append(f"        c, s = cos[b, {i}], sin[b, {i}]")
+        for h in heads:
+            lines += [
+                f"        q{i}_{h} = (row[0, {i}, {h}] * c - row[0, {i + half}, {h}] * s) * scale",
+                f"        q{i + half}_{h} = (row[0, {i + half}, {h}] * c + row[0, {i}, {h}] * s)"
+                " * scale",
+                f"        new_key[{i}, {h}] = row[1, {i}, {h}] * c - row[1, {i + half}, {h}] * s",
+                f"        new_key[{i + half}, {h}] = row[1, {i + half}, {h}] * c"
+                f" + row[1, {i}, {h}] * s",
+            ]
+    lines += ["        new_value[:, :] = row[2]"]
+    lines += [
+        "        for p in range(width):",
+        "            bias = prompt_bias[g, p]",
+        "            key = prompt_keys[g, p]",
+    ]
+    lines += [f"            s{h} = {dot('key', h)}" for h in heads]
+    lines += [f"            by_position[p, {h}] = s{h} + bias" for h in heads]
+    lines += [
+        "        for t in range(length + 1):",
+        "            key = keys[b, t]",
+    ]
+    lines += [f"            s{h} = {dot('key', h)}" for h in heads]
+    lines += [f"            by_position[width + t, {h}] = s{h}" for h in heads]
+    lines += [
+        "        out = scores[b]",
+        "        for j in range(width + length + 1):",
+    ]
+    lines += [f"            out[{h}, j] = by_position[j, {h}]" for h in heads]
+    lines += [
+        "",
+        "",
+        decorator,
+        "def weighted_kernel(probs, values, length, prompt_values, group, out):",
+        "    width = prompt_values.shape[1]",
+        "    for b in range(out.shape[0]):",
+        "        g = group[b]",
+        "        weight = probs[b]",
+    ]
+    lines += [f"        a{d}_{h} = np.float32(0.0)" for d in dims for h in heads]
+    for source, count, offset in (("prompt_values[g, p]", "width", ""),
+                                  ("values[b, p]", "length + 1", "width + ")):
+        lines += [
+            f"        for p in range({count}):",
+            f"            value = {source}",
+        ]
+        lines += [f"            w{h} = weight[{h}, {offset}p]" for h in heads]
+        lines += [f"            a{d}_{h} += w{h} * value[{d}, {h}]" for d in dims for h in heads]
+    lines += [f"        out[b, {d}, {h}] = a{d}_{h}" for d in dims for h in heads]
+    return "\n".join(lines) + "\n"
+
+
+def _signatures():
+    """The two kernels' argument types (compiled eagerly, so that the vectoriser setting
+    applies to their compilation)."""
+    import numba
+
+    f4, i8 = numba.float32, numba.int64
+    array4, array3, array2 = f4[:, :, :, ::1], f4[:, :, ::1], f4[:, ::1]
+    return {
+        "scores_kernel": (array4, array2, array2, array4, array4, i8, array4, array2, i8[::1],
+                          array3),
+        "weighted_kernel": (array3, array4, i8, array4, i8[::1], array3),
+    }
+
+
+def kernel_module(n_heads: int, head_dim: int) -> Path:
+    """The generated kernels' source file in the cache (``<cache>/kernels/``), written once,
+    atomically: numba caches the compiled code next to it, keyed by the file, so it must not
+    change once written (its name carries a hash of its text)."""
+    from ttc.cache import atomic_file, cache_root
+
+    source = kernel_source(n_heads, head_dim)
+    digest = hashlib.sha256(f"{KERNEL_VERSION}\n{source}".encode()).hexdigest()[:12]
+    path = cache_root() / "kernels" / f"attention_h{n_heads}_d{head_dim}_{digest}.py"
+    if not path.is_file():
+        with atomic_file(path) as tmp:
+            tmp.write_text(source)
+    return path
+
+
+_KERNELS: dict[tuple[int, int], tuple] = {}
+
+
+def attention_kernels(n_heads: int, head_dim: int) -> tuple:
+    """``(scores_kernel, weighted_kernel)`` (:func:`kernel_source`) compiled for this shape,
+    loaded from numba's on-disk cache when a previous process compiled them."""
+    if (n_heads, head_dim) in _KERNELS:
+        return _KERNELS[n_heads, head_dim]
+    import numba
+
+    path = kernel_module(n_heads, head_dim)
+    name = f"ttc_kernels_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    signatures = _signatures()
+    slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1
+    try:
+        kernels = tuple(getattr(module, kernel) for kernel in ("scores_kernel",
+                                                               "weighted_kernel"))
+        for kernel in kernels:
+            kernel.compile(signatures[kernel.py_func.__name__])
+    finally:
+        numba.config.SLP_VECTORIZE = slp
+    _KERNELS[n_heads, head_dim] = kernels
+    return kernels
+
+
+_RMS_NORM = None
+
+
+def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float, out: np.ndarray) -> None:
+    """``out = weight * x / sqrt(mean(x**2) + eps)`` row by row, as Llama's RMSNorm in
+    float32; x, out (B, C)."""
+    global _RMS_NORM
+    if _RMS_NORM is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+        def kernel(x, weight, eps, out):  # pragma: no cover - compiled
+            rows, width = x.shape
+            for b in range(rows):
+                total = np.float32(0.0)
+                for c in range(width):
+                    total += x[b, c] * x[b, c]
+                scale = np.float32(1.0) / np.sqrt(total / np.float32(width) + eps)
+                for c in range(width):
+                    out[b, c] = weight[c] * (x[b, c] * scale)
+
+        _RMS_NORM = kernel
+    _RMS_NORM(x, weight, np.float32(eps), out)
+
+
+_GATHER = None
+
+
+def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarray,
+                in_place: bool = False) -> None:
+    """``out[i, :filled] = source[rows[i], :filled]`` for caches (B, T, ...), in order of
+    i, so ``out`` may be ``source`` itself (``in_place``) when ``rows`` is increasing. Each
+    row's filled positions are one contiguous block (numpy's ``take`` on the strided slice
+    was five times slower)."""
+    global _GATHER
+    if _GATHER is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def kernel(source, rows, filled, out, in_place):  # pragma: no cover - compiled
+            for i in range(rows.shape[0]):
+                if rows[i] != i or not in_place:
+                    out[i, :filled] = source[rows[i], :filled]
+
+        _GATHER = kernel
+    _GATHER(source, rows, filled, out, in_place)
+
+
+class FusedSharedDecoder(SharedPromptDecoder):
+    """:class:`SharedPromptDecoder` whose decoding step runs the linear layers as torch
+    matmuls and the norms, rotary embedding and attention as compiled loops (see the module
+    docstring). Prefill is the parent's; the prompts' keys and values are then copied once
+    into dim-major arrays. The q/k/v projection's output columns and the output projection's
+    input rows are permuted once, so that the matmuls produce and read the dim-major order.
+    Needs :func:`supports`."""
+
+    def __init__(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                 max_new_tokens: int):
+        if not supports(model):
+            raise ValueError("FusedSharedDecoder needs a float32 plain Llama on CPU with as "
+                             "many key heads as query heads, and numba")
+        super().__init__(model, ids, mask, max_new_tokens)
+        heads, dim = self.n_heads, self.head_dim
+        self.kernels = attention_kernels(heads, dim)
+        # head-major index h * Dh + d of each dim-major position d * H + h
+        dim_major = torch.arange(heads * dim).view(heads, dim).t().reshape(-1)
+        self.weights = []
+        with torch.no_grad():
+            for layer in self.inner.layers:
+                attn, mlp = layer.self_attn, layer.mlp
+                qkv = torch.cat([attn.q_proj.weight[dim_major], attn.k_proj.weight[dim_major],
+                                 attn.v_proj.weight[dim_major]])  # (3 Dh H, C)
+                self.weights.append((
+                    layer.input_layernorm.weight.detach().numpy(),
+                    layer.input_layernorm.variance_epsilon,
+                    qkv.detach().t().contiguous(),  # (C, 3 Dh H)
+                    attn.o_proj.weight.detach()[:, dim_major].t(),  # (Dh H, C)
+                    layer.post_attention_layernorm.weight.detach().numpy(),
+                    layer.post_attention_layernorm.variance_epsilon,
+                    mlp.gate_proj.weight.detach().t(),  # (C, I)
+                    mlp.up_proj.weight.detach().t(),
+                    mlp.down_proj.weight.detach().t(),  # (I, C)
+                ))
+            self.final = (self.inner.norm.weight.detach().numpy(),
+                          self.inner.norm.variance_epsilon)
+            self.head = self.model.lm_head.weight.detach().t()  # (C, V)
+        self.inv_freq = self.inner.rotary_emb.inv_freq.detach().float()  # (Dh/2,)
+        self._buffers_for = -1
+
+    def _allocate_own(self, batch: int, max_new_tokens: int, device) -> None:
+        """The generated tokens' keys and values, (B, T_new, Dh, H) per layer (dim-major)."""
+        shape = (batch, max_new_tokens, self.head_dim, self.n_heads)
+        self.own_keys = [np.zeros(shape, np.float32) for _ in self.inner.layers]
+        self.own_values = [np.zeros(shape, np.float32) for _ in self.inner.layers]
+
+    def _keep_own(self, rows: torch.Tensor) -> None:
+        """Keep the rows' filled positions only, in place when the rows keep their order (a
+        copy of the whole buffers into fresh memory took an eighth of a sampling run); the
+        positions after them are never read before being written."""
+        index, filled = np.ascontiguousarray(rows.numpy()), self.generated
+        in_order = bool(np.all(np.diff(index) > 0)) if len(index) else True
+
+        def keep(buffer: np.ndarray) -> np.ndarray:
+            kept = buffer if in_order else np.empty_like(buffer)
+            gather_rows(buffer, index, filled, kept, in_order)
+            return kept[: len(index)]
+
+        self.own_keys = [keep(k) for k in self.own_keys]
+        self.own_values = [keep(v) for v in self.own_values]
+
+    def _regroup(self) -> None:
+        """The parent's grouping, plus the prompts' caches as dim-major (G, P, Dh, H) arrays
+        and their padding as a (G, P) bias."""
+        super()._regroup()
+        if self.prompt_keys:
+            self.dm_prompt_keys = [k.permute(0, 2, 3, 1).contiguous().numpy()
+                                   for k in self.prompt_keys]
+            self.dm_prompt_values = [v.permute(0, 2, 3, 1).contiguous().numpy()
+                                     for v in self.prompt_values]
+        self.bias = torch.zeros(self.prompt_valid.shape).masked_fill(
+            ~self.prompt_valid, float("-inf")).numpy()  # (G, P)
+        self.group_np = np.ascontiguousarray(self.group.numpy())
+
+    @torch.no_grad()
+    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = super().prefill(ids)
+        self._regroup()
+        return logits
+
+    def _buffers(self, batch: int) -> None:
+        """Per-step work buffers for ``batch`` rows, reused from step to step."""
+        if self._buffers_for == batch:
+            return
+        width, inner = self.n_heads * self.head_dim, self.weights[0][6].shape[1]
+        hidden = self.inner.embed_tokens.weight.shape[1]
+        self.h = torch.empty(batch, hidden)
+        self.qkv = torch.empty(batch, 3 * width)
+        self.attn_out = torch.empty(batch, width)
+        self.gate = torch.empty(batch, inner)
+        self.up = torch.empty(batch, inner)
+        self._buffers_for = batch
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append one token per row (B,); return next-token logits (B, V)."""
+        self.positions = self.positions + 1
+        batch, heads, dim = tokens.shape[0], self.n_heads, self.head_dim
+        self._buffers(batch)
+        angles = self.positions.float() * self.inv_freq  # (B, Dh/2)
+        cos, sin = torch.cos(angles).numpy(), torch.sin(angles).numpy()
+        x = self.inner.embed_tokens(tokens)  # (B, C)
+        h, qkv, out = self.h, self.qkv, self.attn_out
+        h_np, x_np = h.numpy(), x.numpy()
+        width = self.bias.shape[1]
+        scores_kernel, weighted_kernel = self.kernels
+        for index, (w_in, eps_in, qkv_w, o_w, w_post, eps_post, g_w, u_w, d_w) in enumerate(
+                self.weights):
+            rms_norm(x_np, w_in, eps_in, h_np)
+            torch.mm(h, qkv_w, out=qkv)  # (B, 3 Dh H)
+            scores = np.empty((batch, heads, width + self.generated + 1), np.float32)
+            scores_kernel(qkv.numpy().reshape(batch, 3, dim, heads), cos, sin,
+                          self.own_keys[index], self.own_values[index], self.generated,
+                          self.dm_prompt_keys[index], self.bias, self.group_np, scores)
+            probs = torch.softmax(torch.from_numpy(scores), dim=-1).numpy()
+            weighted_kernel(probs, self.own_values[index], self.generated,
+                            self.dm_prompt_values[index], self.group_np,
+                            out.numpy().reshape(batch, dim, heads))
+            x.addmm_(out, o_w)
+            rms_norm(x_np, w_post, eps_post, h_np)
+            torch.mm(h, g_w, out=self.gate)
+            torch.mm(h, u_w, out=self.up)
+            torch.nn.functional.silu(self.gate, inplace=True).mul_(self.up)
+            x.addmm_(self.gate, d_w)
+        rms_norm(x_np, self.final[0], self.final[1], h_np)
+        self.generated += 1
+        return h @ self.head  # (B, V)

@@ -1,0 +1,174 @@
+"""The compiled decoding step (ttc.fused_decode) against transformers and brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from tests.test_sampling import _reference_logits, left_padded, tiny_llama
+from ttc import fused_decode, lean_llama
+from ttc.sampling import generate
+from ttc.tokenizer import build_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def kernel_cache(tmp_path_factory, monkeypatch):
+    """One scratch cache for the whole module, so each shape compiles once."""
+    monkeypatch.setenv("TTC_CACHE", str(tmp_path_factory.getbasetemp() / "fused-cache"))
+
+
+def _rotate(x, cos, sin):
+    """The model's rotary embedding of x (..., Dh): pairs i and i + Dh/2."""
+    half = x.shape[-1] // 2
+    return np.concatenate([x[..., :half] * cos - x[..., half:] * sin,
+                           x[..., half:] * cos + x[..., :half] * sin], axis=-1)
+
+
+@pytest.mark.parametrize(("heads", "dim"), [(3, 8), (2, 16)])
+def test_attention_kernels_match_brute_force(heads, dim):
+    """Scores and weighted sums of the generated kernels against plain numpy, on random
+    caches with a padded prompt and rows of two prompts."""
+    rng = np.random.default_rng(0)
+    rows, groups, width, capacity, length = 5, 2, 4, 7, 3
+    f4 = np.float32
+    qkv = rng.standard_normal((rows, 3, dim, heads)).astype(f4)
+    angles = rng.uniform(0, 3, (rows, dim // 2)).astype(f4)
+    cos, sin = np.cos(angles), np.sin(angles)
+    keys = rng.standard_normal((rows, capacity, dim, heads)).astype(f4)
+    values = rng.standard_normal((rows, capacity, dim, heads)).astype(f4)
+    prompt_keys = rng.standard_normal((groups, width, dim, heads)).astype(f4)
+    prompt_values = rng.standard_normal((groups, width, dim, heads)).astype(f4)
+    bias = np.zeros((groups, width), f4)
+    bias[1, 0] = -np.inf  # prompt 1 is left-padded
+    group = np.array([0, 1, 1, 0, 1], dtype=np.int64)
+    old_keys, old_values = keys.copy(), values.copy()
+    scores = np.empty((rows, heads, width + length + 1), f4)
+    scores_kernel, weighted_kernel = fused_decode.attention_kernels(heads, dim)
+    scores_kernel(qkv, cos, sin, keys, values, length, prompt_keys, bias, group, scores)
+    out = np.empty((rows, dim, heads), f4)
+    probs = torch.softmax(torch.from_numpy(scores), -1).numpy()
+    weighted_kernel(probs, values, length, prompt_values, group, out)
+    for b in range(rows):
+        g = group[b]
+        for h in range(heads):
+            query = _rotate(qkv[b, 0, :, h], cos[b], sin[b]) / math.sqrt(dim)
+            key = _rotate(qkv[b, 1, :, h], cos[b], sin[b])
+            np.testing.assert_allclose(keys[b, length, :, h], key, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(values[b, length, :, h], qkv[b, 2, :, h])
+            own = np.concatenate([old_keys[b, :length, :, h], key[None]])  # (length+1, Dh)
+            expected = np.concatenate([prompt_keys[g, :, :, h] @ query + bias[g], own @ query])
+            np.testing.assert_allclose(scores[b, h], expected, rtol=1e-5, atol=1e-5)
+            weights = np.exp(expected - expected.max())
+            weights /= weights.sum()
+            own_values = np.concatenate([old_values[b, :length, :, h],
+                                         qkv[b, 2, :, h][None]])
+            mixed = weights[:width] @ prompt_values[g, :, :, h] + weights[width:] @ own_values
+            np.testing.assert_allclose(out[b, :, h], mixed, rtol=1e-4, atol=1e-5)
+    # the rows' caches are untouched outside position ``length``
+    np.testing.assert_array_equal(np.delete(keys, length, axis=1),
+                                  np.delete(old_keys, length, axis=1))
+
+
+def test_rms_norm_matches_the_models():
+    model = tiny_llama()
+    norm = model.model.layers[0].input_layernorm
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(6, 32)
+    out = np.empty((6, 32), np.float32)
+    fused_decode.rms_norm(x.numpy(), norm.weight.detach().numpy(), norm.variance_epsilon, out)
+    torch.testing.assert_close(torch.from_numpy(out), norm(x).detach(), rtol=1e-5, atol=1e-6)
+
+
+@torch.no_grad()
+def test_fused_logits_match_transformers():
+    """Prefill, steps, and steps after dropping rows (a prompt left without rows, unequal
+    groups): the logits of every row are transformers' for its prompt and tokens."""
+    model, tok = tiny_llama(), build_tokenizer()
+    prompts = ["5*6="] * 4 + ["12+34-5="] * 2 + ["99-98+7*3="] * 5 + ["12+34-5="]
+    ids, mask = left_padded(tok, prompts)
+    decoder = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=8)
+    torch.testing.assert_close(decoder.prefill(ids), _reference_logits(
+        model, ids, mask, ids[:, :0]), atol=1e-5, rtol=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    appended = ids[:, :0]
+    for _ in range(4):
+        token = torch.randint(3, 19, (len(prompts),), generator=generator)
+        appended = torch.cat([appended, token[:, None]], 1)
+        torch.testing.assert_close(decoder.step(token),
+                                   _reference_logits(model, ids, mask, appended),
+                                   atol=1e-5, rtol=1e-4)
+    keep = torch.tensor([0, 1, 3, 6, 9])
+    decoder.keep_rows(keep)
+    assert decoder.prompt_ids.shape[0] == 2
+    ids, mask, appended = ids[keep], mask[keep], appended[keep]
+    for _ in range(3):
+        token = torch.randint(3, 19, (len(keep),), generator=generator)
+        appended = torch.cat([appended, token[:, None]], 1)
+        torch.testing.assert_close(decoder.step(token),
+                                   _reference_logits(model, ids, mask, appended),
+                                   atol=1e-5, rtol=1e-4)
+
+
+def test_fused_greedy_tokens_match_transformers(monkeypatch):
+    model, tok = tiny_llama(), build_tokenizer()
+    monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)  # every batch shares
+    prompts = ["12+34-5=", "5*6=", "99-98+7*3="] * 6
+    hf = generate(model, tok, prompts, max_new_tokens=20, backend="hf", batch_size=18)
+    for batch_size in (18, 8):
+        assert generate(model, tok, prompts, max_new_tokens=20, backend="lean",
+                        batch_size=batch_size) == hf
+
+
+def test_fused_sampling_is_reproducible_and_close_to_the_eager_step(monkeypatch):
+    model, tok = tiny_llama(), build_tokenizer()
+    prompts = ["12+34=", "5*6=", "7-1="] * 8
+    monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)
+    a = generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
+    assert a == generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
+    monkeypatch.setenv(fused_decode.ENV_VAR, "0")  # the eager shared step, same random stream
+    eager = generate(model, tok, prompts, 16, temperature=1.0, seed=1, backend="lean")
+    assert sum(x == y for x, y in zip(a, eager, strict=True)) >= 0.9 * len(prompts)
+
+
+def test_supports_only_float32_cpu_models_with_a_key_head_per_query_head(monkeypatch):
+    assert fused_decode.supports(tiny_llama())
+    assert not fused_decode.supports(tiny_llama(n_kv_heads=1))
+    assert not fused_decode.supports(tiny_llama().double())
+    wide = LlamaForCausalLM(LlamaConfig(vocab_size=19, hidden_size=512, intermediate_size=64,
+                                        num_hidden_layers=1, num_attention_heads=8,
+                                        num_key_value_heads=8))
+    assert not fused_decode.supports(wide)  # 8 heads of 64: kept on the eager step
+    monkeypatch.setenv(fused_decode.ENV_VAR, "0")
+    assert not fused_decode.supports(tiny_llama())
+    with pytest.raises(ValueError, match="FusedSharedDecoder needs"):
+        ids, mask = left_padded(build_tokenizer(), ["5*6="] * 2)
+        fused_decode.FusedSharedDecoder(tiny_llama(), ids, mask, 4)
+
+
+def test_kernel_module_is_written_once_and_named_by_its_source():
+    path = fused_decode.kernel_module(2, 16)
+    assert path.read_text() == fused_decode.kernel_source(2, 16)
+    stamp = path.stat().st_mtime_ns
+    assert fused_decode.kernel_module(2, 16) == path and path.stat().st_mtime_ns == stamp
+    assert fused_decode.kernel_module(3, 8) != path
+
+
+def test_samples_name_the_fused_step_in_their_key(monkeypatch):
+    """Samples of the compiled step and of the eager one never share a cache entry."""
+    from types import SimpleNamespace
+
+    from ttc import sampling
+    from ttc.tasks import ARITHMETIC
+
+    model = tiny_llama()
+    problems = [SimpleNamespace(prompt=p) for p in ("5*6=", "12+3=")]
+    spec = sampling.SampleSpec(n_samples=2, max_new_tokens=8)
+    fused = sampling._sample_key(model, "m", problems, spec, "lean", ARITHMETIC)
+    monkeypatch.setenv(fused_decode.ENV_VAR, "0")
+    eager = sampling._sample_key(model, "m", problems, spec, "lean", ARITHMETIC)
+    assert fused != eager
