@@ -114,6 +114,31 @@ def test_fused_logits_match_transformers():
                                    atol=1e-5, rtol=1e-4)
 
 
+@torch.no_grad()
+def test_fused_rows_kept_out_of_order_keep_their_caches():
+    """keep_rows with rows not in increasing order (copied, not moved in place)."""
+    model, tok = tiny_llama(), build_tokenizer()
+    prompts = ["5*6="] * 3 + ["99-98+7*3="] * 3
+    ids, mask = left_padded(tok, prompts)
+    decoder = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=6)
+    decoder.prefill(ids)
+    generator = torch.Generator().manual_seed(1)
+    appended = ids[:, :0]
+    for _ in range(2):
+        token = torch.randint(3, 19, (len(prompts),), generator=generator)
+        appended = torch.cat([appended, token[:, None]], 1)
+        decoder.step(token)
+    keep = torch.tensor([4, 0, 5])
+    decoder.keep_rows(keep)
+    ids, mask, appended = ids[keep], mask[keep], appended[keep]
+    for _ in range(2):
+        token = torch.randint(3, 19, (len(keep),), generator=generator)
+        appended = torch.cat([appended, token[:, None]], 1)
+        torch.testing.assert_close(decoder.step(token),
+                                   _reference_logits(model, ids, mask, appended),
+                                   atol=1e-5, rtol=1e-4)
+
+
 def test_fused_greedy_tokens_match_transformers(monkeypatch):
     model, tok = tiny_llama(), build_tokenizer()
     monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)  # every batch shares

@@ -271,8 +271,8 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
     answers (grading is part of the table), another precision its name. The lean backend's
     key names its decoder version ("lean-shared": prompts' keys and values shared by their
     samples, :mod:`ttc.lean_llama`), whose float rounding differs from the earlier one, so a
-    warm cache never mixes samples of the two; "lean-fused" where the shared prompts'
-    decoding step is compiled (:mod:`ttc.fused_decode`, CPU), whose rounding differs again;
+    warm cache never mixes samples of the two; :data:`ttc.fused_decode.SAMPLE_KEY` where the
+    shared prompts' decoding step is compiled (CPU), whose rounding differs again;
     and tables with a ``logprob`` column have their own key, so that no table without it is
     read."""
     from ttc import fused_decode
@@ -281,7 +281,7 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
 
     decoder = backend
     if backend == "lean":
-        decoder = "lean-fused" if fused_decode.supports(model) else "lean-shared"
+        decoder = fused_decode.SAMPLE_KEY if fused_decode.supports(model) else "lean-shared"
     # "logprob": the table has the samples' log-probabilities (the samples are unchanged)
     parts: tuple = (model_key, [p.prompt for p in problems], spec, decoder, "logprob")
     if task.name != "arithmetic":
