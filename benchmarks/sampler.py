@@ -153,7 +153,7 @@ def main() -> None:
                   f"tokens/s, prompts shared {new:,.0f} tokens/s ({new / old:.2f}x)")
         return
     peak = matmul_peak_gflops()
-    print(f"{args.member}: N = {n_params:,}; {len(prompts)} problems x {args.samples} samples;"
+    print(f"{name}: N = {n_params:,}; {len(prompts)} problems x {args.samples} samples;"
           f" matmul peak {peak:.0f} GFLOP/s")
     rows = []
     start = time.perf_counter()
