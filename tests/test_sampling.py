@@ -218,14 +218,20 @@ def test_decoder_for_shares_prompts_only_when_they_repeat(monkeypatch):
     assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.LeanLlamaDecoder
     repeats = lean_llama.SHARE_MIN_ROWS_PER_PROMPT
     ids, mask = left_padded(tok, [p for p in distinct for _ in range(repeats)])
-    # on CPU in float32 the shared prompts' step is the compiled one (ttc.fused_decode) ...
-    assert type(lean_llama.decoder_for(model, ids, mask, 4)) is fused_decode.FusedSharedDecoder
+    assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.SharedPromptDecoder
+    # the sampler's choice: on CPU in float32 the shared prompts' step is the compiled one ...
+    chosen = fused_decode.decoder_for(model, ids, mask, 4)
+    assert type(chosen) is fused_decode.FusedSharedDecoder
     # ... unless it is turned off, or the model has fewer key heads than query heads
     monkeypatch.setenv(fused_decode.ENV_VAR, "0")
-    assert type(lean_llama.decoder_for(model, ids, mask, 4)) is lean_llama.SharedPromptDecoder
+    assert type(fused_decode.decoder_for(model, ids, mask, 4)) is lean_llama.SharedPromptDecoder
     monkeypatch.delenv(fused_decode.ENV_VAR)
     grouped = tiny_llama(n_kv_heads=1)
-    assert type(lean_llama.decoder_for(grouped, ids, mask, 4)) is lean_llama.SharedPromptDecoder
+    assert (type(fused_decode.decoder_for(grouped, ids, mask, 4))
+            is lean_llama.SharedPromptDecoder)
+    distinct_ids, distinct_mask = left_padded(tok, distinct)  # too few repeats to share
+    assert (type(fused_decode.decoder_for(model, distinct_ids, distinct_mask, 4))
+            is lean_llama.LeanLlamaDecoder)
 
 
 def test_shared_prompt_greedy_tokens_match_transformers(monkeypatch):

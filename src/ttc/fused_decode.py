@@ -5,7 +5,7 @@ hundred small torch kernels per step, and attention as batched products of thous
 1 × 16 × T matrices whose cost is per matrix, not per byte (docs/benchmarks.md, "Speed, fifth
 round"). :class:`FusedSharedDecoder` keeps the linear layers as torch matmuls (MKL, at this
 machine's matmul peak) and the softmax in torch (its vectorised ``exp``), and runs the rest as
-numba loops, per layer:
+numba loops, per layer (the sampler gets it from :func:`decoder_for`):
 
 * RMSNorm, one pass over the rows;
 * the rotary embedding of the new query and key, the append to the row's cache, and the
@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from ttc.lean_llama import SharedPromptDecoder
+from ttc.lean_llama import decoder_for as lean_decoder_for
 from ttc.lean_llama import supports as lean_supports
 
 ENV_VAR = "TTC_FUSED_DECODE"
@@ -283,6 +284,14 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarr
 
         _GATHER = kernel
     _GATHER(source, rows, filled, out, in_place)
+
+
+def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
+                max_new_tokens: int):
+    """:func:`ttc.lean_llama.decoder_for` with :class:`FusedSharedDecoder` for batches that
+    share their prompts, where it runs (:func:`supports`): the sampler's decoder."""
+    return lean_decoder_for(model, ids, mask, max_new_tokens,
+                            shared=FusedSharedDecoder if supports(model) else None)
 
 
 class FusedSharedDecoder(SharedPromptDecoder):

@@ -71,16 +71,15 @@ def prompt_groups(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
-                max_new_tokens: int) -> LeanLlamaDecoder | SharedPromptDecoder:
-    """The faster decoder for this batch: prompts shared when each repeats often enough,
-    with the compiled step of :mod:`ttc.fused_decode` where it runs (CPU, float32)."""
+                max_new_tokens: int, shared: type | None = None
+                ) -> LeanLlamaDecoder | SharedPromptDecoder:
+    """The faster decoder for this batch: prompts shared when each repeats often enough
+    (with ``shared``, default :class:`SharedPromptDecoder`, a subclass such as
+    :class:`ttc.fused_decode.FusedSharedDecoder`; :func:`ttc.fused_decode.decoder_for`
+    picks it where it runs)."""
     first, _ = prompt_groups(ids, mask)
     if ids.shape[0] >= SHARE_MIN_ROWS_PER_PROMPT * len(first):
-        from ttc import fused_decode
-
-        if fused_decode.supports(model):
-            return fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens)
-        return SharedPromptDecoder(model, ids, mask, max_new_tokens)
+        return (shared or SharedPromptDecoder)(model, ids, mask, max_new_tokens)
     return LeanLlamaDecoder(model, ids, mask, max_new_tokens)
 
 

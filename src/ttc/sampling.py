@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ttc import lean_llama
+from ttc import fused_decode, lean_llama
 from ttc.parallel import bar_row
 
 SAMPLES_TABLE = "samples.parquet"
@@ -169,11 +169,12 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
 def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends,
                        pad_id):
     """The same loop on :mod:`ttc.lean_llama`'s decoders, dropping finished rows (a batch that
-    repeats its prompts shares their keys and values: :func:`ttc.lean_llama.decoder_for`)."""
+    repeats its prompts shares their keys and values, with the compiled step on CPU:
+    :func:`ttc.fused_decode.decoder_for`)."""
     batch = ids.shape[0]
     out = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long, device=ids.device)
     logprob = torch.zeros(batch, dtype=torch.float64, device=ids.device)  # per original row
-    decoder = lean_llama.decoder_for(model, ids, mask, max_new_tokens)
+    decoder = fused_decode.decoder_for(model, ids, mask, max_new_tokens)
     rows = torch.arange(batch, device=ids.device)  # original row of each decoder row
     finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
     logits = decoder.prefill(ids)  # (B, V)
@@ -275,7 +276,6 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
     shared prompts' decoding step is compiled (CPU), whose rounding differs again;
     and tables with a ``logprob`` column have their own key, so that no table without it is
     read."""
-    from ttc import fused_decode
     from ttc.config import config_hash
     from ttc.devices import dtype_name
 
