@@ -1,4 +1,5 @@
-"""The compiled decoding step (ttc.fused_decode) against transformers and brute force."""
+"""The compiled decoding step (ttc.fused_decode) against transformers and brute force (its
+logits against transformers' are checked in tests/test_sampling.py, with the eager step's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tests.test_sampling import _reference_logits, left_padded, tiny_llama
+from tests.test_sampling import left_padded, steps_match_transformers, tiny_llama
 from ttc import fused_decode, lean_llama
 from ttc.sampling import generate
 from ttc.tokenizer import build_tokenizer
@@ -85,36 +86,6 @@ def test_rms_norm_matches_the_models():
 
 
 @torch.no_grad()
-def test_fused_logits_match_transformers():
-    """Prefill, steps, and steps after dropping rows (a prompt left without rows, unequal
-    groups): the logits of every row are transformers' for its prompt and tokens."""
-    model, tok = tiny_llama(), build_tokenizer()
-    prompts = ["5*6="] * 4 + ["12+34-5="] * 2 + ["99-98+7*3="] * 5 + ["12+34-5="]
-    ids, mask = left_padded(tok, prompts)
-    decoder = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=8)
-    torch.testing.assert_close(decoder.prefill(ids), _reference_logits(
-        model, ids, mask, ids[:, :0]), atol=1e-5, rtol=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    appended = ids[:, :0]
-    for _ in range(4):
-        token = torch.randint(3, 19, (len(prompts),), generator=generator)
-        appended = torch.cat([appended, token[:, None]], 1)
-        torch.testing.assert_close(decoder.step(token),
-                                   _reference_logits(model, ids, mask, appended),
-                                   atol=1e-5, rtol=1e-4)
-    keep = torch.tensor([0, 1, 3, 6, 9])
-    decoder.keep_rows(keep)
-    assert decoder.prompt_ids.shape[0] == 2
-    ids, mask, appended = ids[keep], mask[keep], appended[keep]
-    for _ in range(3):
-        token = torch.randint(3, 19, (len(keep),), generator=generator)
-        appended = torch.cat([appended, token[:, None]], 1)
-        torch.testing.assert_close(decoder.step(token),
-                                   _reference_logits(model, ids, mask, appended),
-                                   atol=1e-5, rtol=1e-4)
-
-
-@torch.no_grad()
 def test_fused_rows_kept_out_of_order_keep_their_caches():
     """keep_rows with rows not in increasing order (copied, not moved in place)."""
     model, tok = tiny_llama(), build_tokenizer()
@@ -123,20 +94,11 @@ def test_fused_rows_kept_out_of_order_keep_their_caches():
     decoder = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=6)
     decoder.prefill(ids)
     generator = torch.Generator().manual_seed(1)
-    appended = ids[:, :0]
-    for _ in range(2):
-        token = torch.randint(3, 19, (len(prompts),), generator=generator)
-        appended = torch.cat([appended, token[:, None]], 1)
-        decoder.step(token)
+    appended = steps_match_transformers(decoder, model, ids, mask, ids[:, :0], 2, generator)
     keep = torch.tensor([4, 0, 5])
     decoder.keep_rows(keep)
-    ids, mask, appended = ids[keep], mask[keep], appended[keep]
-    for _ in range(2):
-        token = torch.randint(3, 19, (len(keep),), generator=generator)
-        appended = torch.cat([appended, token[:, None]], 1)
-        torch.testing.assert_close(decoder.step(token),
-                                   _reference_logits(model, ids, mask, appended),
-                                   atol=1e-5, rtol=1e-4)
+    steps_match_transformers(decoder, model, ids[keep], mask[keep], appended[keep], 2,
+                             generator)
 
 
 def test_fused_greedy_tokens_match_transformers(monkeypatch):

@@ -178,37 +178,43 @@ def test_prompt_groups_finds_each_distinct_prompt():
     assert len(first) == 3 and sorted(first.tolist()) == [0, 1, 3]
 
 
-@pytest.mark.parametrize("n_kv_heads", [2, 1])
-@torch.no_grad()
-def test_shared_prompt_logits_match_transformers(n_kv_heads):
-    model, tok = tiny_llama(n_kv_heads), build_tokenizer()
-    # three prompts of different lengths, repeated 4, 3 and 5 times, not all adjacent
-    prompts = ["5*6="] * 4 + ["12+34-5="] * 2 + ["99-98+7*3="] * 5 + ["12+34-5="]
-    ids, mask = left_padded(tok, prompts)
-    decoder = lean_llama.SharedPromptDecoder(model, ids, mask, max_new_tokens=8)
-    assert decoder.prompt_ids.shape[0] == 3
-    torch.testing.assert_close(decoder.prefill(ids), _reference_logits(
-        model, ids, mask, ids[:, :0]), atol=1e-5, rtol=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    appended = ids[:, :0]
-    for _ in range(4):  # each row appends its own tokens
-        token = torch.randint(3, 19, (len(prompts),), generator=generator)
+def steps_match_transformers(decoder, model, ids, mask, appended, steps, generator):
+    """Feed ``steps`` random tokens per row to ``decoder``, checking its logits against
+    transformers' each time; returns the tokens appended so far."""
+    for _ in range(steps):
+        token = torch.randint(3, 19, (ids.shape[0],), generator=generator)
         appended = torch.cat([appended, token[:, None]], 1)
         torch.testing.assert_close(decoder.step(token),
                                    _reference_logits(model, ids, mask, appended),
                                    atol=1e-5, rtol=1e-4)
+    return appended
+
+
+@pytest.mark.parametrize(("decoder_kind", "n_kv_heads"),
+                         [("eager", 2), ("eager", 1), ("compiled", 2)])
+@torch.no_grad()
+def test_shared_prompt_logits_match_transformers(decoder_kind, n_kv_heads):
+    """The shared-prompt decoders, eager and compiled (ttc.fused_decode): prefill, steps, and
+    steps after dropping rows, every row's logits are transformers' for its own tokens."""
+    model, tok = tiny_llama(n_kv_heads), build_tokenizer()
+    decoder_cls = {"eager": lean_llama.SharedPromptDecoder,
+                   "compiled": fused_decode.FusedSharedDecoder}[decoder_kind]
+    # three prompts of different lengths, repeated 4, 3 and 5 times, not all adjacent
+    prompts = ["5*6="] * 4 + ["12+34-5="] * 2 + ["99-98+7*3="] * 5 + ["12+34-5="]
+    ids, mask = left_padded(tok, prompts)
+    decoder = decoder_cls(model, ids, mask, max_new_tokens=8)
+    assert decoder.prompt_ids.shape[0] == 3
+    torch.testing.assert_close(decoder.prefill(ids), _reference_logits(
+        model, ids, mask, ids[:, :0]), atol=1e-5, rtol=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    appended = steps_match_transformers(decoder, model, ids, mask, ids[:, :0], 4, generator)
     # drop rows: "5*6=" keeps 3 rows, "12+34-5=" none, "99-98+7*3=" 2 (unequal groups)
     keep = torch.tensor([0, 1, 3, 6, 9])
     decoder.keep_rows(keep)
     assert decoder.prompt_ids.shape[0] == 2
     assert sorted(torch.bincount(decoder.group).tolist()) == [2, 3]
-    ids, mask, appended = ids[keep], mask[keep], appended[keep]
-    for _ in range(3):
-        token = torch.randint(3, 19, (len(keep),), generator=generator)
-        appended = torch.cat([appended, token[:, None]], 1)
-        torch.testing.assert_close(decoder.step(token),
-                                   _reference_logits(model, ids, mask, appended),
-                                   atol=1e-5, rtol=1e-4)
+    steps_match_transformers(decoder, model, ids[keep], mask[keep], appended[keep], 3,
+                             generator)
 
 
 def test_decoder_for_shares_prompts_only_when_they_repeat(monkeypatch):
