@@ -386,6 +386,10 @@ class FusedSharedDecoder(SharedPromptDecoder):
         self.attn_out = torch.empty(batch, width)
         self.gate = torch.empty(batch, inner)
         self.up = torch.empty(batch, inner)
+        # scores and probabilities of every position a row can attend to, (B, H, P + T_new)
+        positions = self.bias.shape[1] + self.own_keys[0].shape[1]
+        self.score_buffer = torch.empty(batch * self.n_heads * positions)
+        self.prob_buffer = torch.empty(batch * self.n_heads * positions)
         self._buffers_for = batch
 
     @torch.no_grad()
@@ -399,18 +403,20 @@ class FusedSharedDecoder(SharedPromptDecoder):
         x = self.inner.embed_tokens(tokens)  # (B, C)
         h, qkv, out = self.h, self.qkv, self.attn_out
         h_np, x_np = h.numpy(), x.numpy()
-        width = self.bias.shape[1]
+        shape = (batch, heads, self.bias.shape[1] + self.generated + 1)
+        scores = self.score_buffer[:math.prod(shape)].view(shape)
+        probs = self.prob_buffer[:math.prod(shape)].view(shape)
         scores_kernel, weighted_kernel = self.kernels
         for index, (w_in, eps_in, qkv_w, o_w, w_post, eps_post, g_w, u_w, d_w) in enumerate(
                 self.weights):
             rms_norm(x_np, w_in, eps_in, h_np)
             torch.mm(h, qkv_w, out=qkv)  # (B, 3 Dh H)
-            scores = np.empty((batch, heads, width + self.generated + 1), np.float32)
             scores_kernel(qkv.numpy().reshape(batch, 3, dim, heads), cos, sin,
                           self.own_keys[index], self.own_values[index], self.generated,
-                          self.dm_prompt_keys[index], self.bias, self.group_np, scores)
-            probs = torch.softmax(torch.from_numpy(scores), dim=-1).numpy()
-            weighted_kernel(probs, self.own_values[index], self.generated,
+                          self.dm_prompt_keys[index], self.bias, self.group_np,
+                          scores.numpy())
+            torch.softmax(scores, dim=-1, out=probs)
+            weighted_kernel(probs.numpy(), self.own_values[index], self.generated,
                             self.dm_prompt_values[index], self.group_np,
                             out.numpy().reshape(batch, dim, heads))
             x.addmm_(out, o_w)
