@@ -33,6 +33,7 @@ draw, so samples carry the decoder's name in their cache key (:mod:`ttc.sampling
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import math
@@ -56,8 +57,8 @@ SAMPLE_KEY = "lean-fused-2"
 #: numba's fast-math flags for the attention loops: no reassociation (``reassoc``), so sums
 #: keep their written order; ``contract`` allows fused multiply-adds
 FASTMATH = {"nsz", "arcp", "contract", "afn"}
-#: the widest attention (heads x head size) whose loops are written out: the family's widest
-#: is 128 (8 heads of 16), whose kernels compile in about 20 s; a hub model's 4,096 would
+#: the widest attention (heads x head size) whose loops are generated: the family's widest
+#: is 128 (8 heads of 16), whose kernels compile in about 10 s; a hub model's 4,096 would
 #: not compile in useful time, so it keeps the eager step
 MAX_WIDTH = 256
 
@@ -209,14 +210,10 @@ def kernel_module(n_heads: int, head_dim: int) -> Path:
     return path
 
 
-_KERNELS: dict[tuple[int, int], tuple] = {}
-
-
+@functools.cache
 def attention_kernels(n_heads: int, head_dim: int) -> tuple:
     """``(scores_kernel, weighted_kernel)`` (:func:`kernel_source`) compiled for this shape,
     loaded from numba's on-disk cache when a previous process compiled them."""
-    if (n_heads, head_dim) in _KERNELS:
-        return _KERNELS[n_heads, head_dim]
     import numba
 
     path = kernel_module(n_heads, head_dim)
@@ -234,36 +231,39 @@ def attention_kernels(n_heads: int, head_dim: int) -> tuple:
             kernel.compile(signatures[kernel.py_func.__name__])
     finally:
         numba.config.SLP_VECTORIZE = slp
-    _KERNELS[n_heads, head_dim] = kernels
     return kernels
 
 
-_RMS_NORM = None
+@functools.cache
+def _row_loops() -> tuple:
+    """The step's two shape-independent loops, compiled on first use: RMSNorm and the
+    gather of kept rows (see :func:`rms_norm` and :func:`gather_rows`)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+    def norm(x, weight, eps, out):  # pragma: no cover - compiled
+        rows, width = x.shape
+        for b in range(rows):
+            total = np.float32(0.0)
+            for c in range(width):
+                total += x[b, c] * x[b, c]
+            scale = np.float32(1.0) / np.sqrt(total / np.float32(width) + eps)
+            for c in range(width):
+                out[b, c] = weight[c] * (x[b, c] * scale)
+
+    @numba.njit(cache=True, nogil=True)
+    def gather(source, rows, filled, out, in_place):  # pragma: no cover - compiled
+        for i in range(rows.shape[0]):
+            if rows[i] != i or not in_place:
+                out[i, :filled] = source[rows[i], :filled]
+
+    return norm, gather
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float, out: np.ndarray) -> None:
     """``out = weight * x / sqrt(mean(x**2) + eps)`` row by row, as Llama's RMSNorm in
     float32; x, out (B, C)."""
-    global _RMS_NORM
-    if _RMS_NORM is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-        def kernel(x, weight, eps, out):  # pragma: no cover - compiled
-            rows, width = x.shape
-            for b in range(rows):
-                total = np.float32(0.0)
-                for c in range(width):
-                    total += x[b, c] * x[b, c]
-                scale = np.float32(1.0) / np.sqrt(total / np.float32(width) + eps)
-                for c in range(width):
-                    out[b, c] = weight[c] * (x[b, c] * scale)
-
-        _RMS_NORM = kernel
-    _RMS_NORM(x, weight, np.float32(eps), out)
-
-
-_GATHER = None
+    _row_loops()[0](x, weight, np.float32(eps), out)
 
 
 def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarray,
@@ -272,18 +272,7 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarr
     i, so ``out`` may be ``source`` itself (``in_place``) when ``rows`` is increasing. Each
     row's filled positions are one contiguous block (numpy's ``take`` on the strided slice
     was five times slower)."""
-    global _GATHER
-    if _GATHER is None:
-        import numba
-
-        @numba.njit(cache=True, nogil=True)
-        def kernel(source, rows, filled, out, in_place):  # pragma: no cover - compiled
-            for i in range(rows.shape[0]):
-                if rows[i] != i or not in_place:
-                    out[i, :filled] = source[rows[i], :filled]
-
-        _GATHER = kernel
-    _GATHER(source, rows, filled, out, in_place)
+    _row_loops()[1](source, rows, filled, out, in_place)
 
 
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
