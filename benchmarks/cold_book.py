@@ -110,19 +110,21 @@ def phases(marks: list[tuple[float, str]], samples: list[tuple[float, float]], s
 
 def build(clone: Path, cache: Path, profile: str, log: Path
           ) -> tuple[list[str], list[tuple[float, str]], float, float]:
-    """Run ``ttc book`` in ``clone`` with an empty ``cache`` (its progress bars and errors go
-    to ``log``); return its runner lines, the phase marks, and the build's start and stop
-    (time.monotonic())."""
+    """Run ``ttc book`` in ``clone`` with an empty ``cache`` (everything it prints, progress
+    bars included, goes to ``log``); return its runner lines, the phase marks, and the
+    build's start and stop (time.monotonic())."""
     env = dict(os.environ, TTC_CACHE=str(cache), PYTHONPATH=str(clone / "src"))
     lines, marks = [], []
     start = time.monotonic()
-    with log.open("w") as errors, subprocess.Popen(
+    with log.open("w") as output, subprocess.Popen(
             [sys.executable, "-m", "ttc", "book", "--profile", profile], cwd=clone, env=env,
-            stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1) as process:
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            if not line.startswith("[ttc]"):
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+        for line in process.stdout:  # progress bars' carriage returns end lines too
+            output.write(line)
+            at = line.find("[ttc]")  # a runner line may follow a bar that did not end
+            if at < 0:
                 continue
+            line = line[at:].rstrip("\n")
             print(line, flush=True)
             lines.append(line)
             now = time.monotonic()
@@ -154,7 +156,7 @@ def main() -> None:
     sampler = CoreSampler()
     sampler.start()
     try:
-        lines, marks, start, stop = build(clone, cache, args.profile, work / "stderr.log")
+        lines, marks, start, stop = build(clone, cache, args.profile, work / "build.log")
     finally:
         sampler.stop()
     after = matmul_gflops()
