@@ -16,6 +16,7 @@ from ttc.chapters.ch04_verifiers import (
     best_of_n_curves,
     calibration,
     comparison_table,
+    distinct_chain_picks,
     facts,
     mc_label_stats,
     quality_value,
@@ -186,8 +187,39 @@ def _tables():
         "best_of_n": pd.DataFrame({"N": [1, 2, 4, 8]}),
         "best_of_n_summary": summary,
         "comparison": comparison_table(*_comparison_inputs(), n_boot=200),
+        "distinct_picks": distinct_chain_picks(_scored_by_hand()),
         **_split_tables(),
     }
+
+
+def _scored_by_hand():
+    """Two medium problems and an easy one, five samples each (problem 1 has a sixth, which
+    must be ignored: every problem is read on its first five). Problem 0: chain a right,
+    drawn 3 times; b and c wrong, once each; the ORM's top is b, the PRM's c. Problem 1: x
+    right once, y wrong 4 times; the ORM's top is x, the PRM's y (and the ignored z would
+    top both). Problem 2 (easy): e right, 5 times."""
+    chains = {0: [("a", True, 0.5, 0.5)] * 3 + [("b", False, 0.9, 0.2), ("c", False, 0.1, 0.8)],
+              1: [("x", True, 0.9, 0.1)] + [("y", False, 0.1, 0.9)] * 4
+              + [("z", False, 1.0, 1.0)],
+              2: [("e", True, 0.5, 0.5)] * 5}
+    ops = {0: 3, 1: 4, 2: 1}
+    return pd.DataFrame([{"problem": p, "n_ops": ops[p], "completion": c, "finished": True,
+                          "correct": right, "orm": orm, "prm_last": prm}
+                         for p, rows in chains.items() for c, right, orm, prm in rows])
+
+
+def test_distinct_chain_picks_by_hand():
+    table = distinct_chain_picks(_scored_by_hand()).set_index("difficulty")
+    medium, easy = table.loc[MEDIUM], table.loc[EASY]
+    assert medium["problems"] == 2 and medium["N"] == 5
+    assert medium["distinct"] == 2.5  # 3 and 2 (z is not among the first five)
+    assert medium["drawn_once"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert medium["sample_right"] == pytest.approx((3 / 5 + 1 / 5) / 2)
+    assert medium["distinct_right"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert medium["ORM top drawn once"] == 1.0  # b, x
+    assert medium["PRM last top drawn once"] == 0.5  # c, but y was drawn 4 times
+    assert (easy["distinct"], easy["drawn_once"], easy["sample_right"],
+            easy["distinct_right"]) == (1, 0.0, 1.0, 1.0)
 
 
 def _split_tables():
@@ -296,6 +328,10 @@ def test_facts_quote_the_tables():
     assert out["cmp_cot_small_within"] == "1.00" and out["cmp_cot_large_within"] == "0.00"
     assert out["cmp_cot_large_tokens"] == "240" and out["cmp_checker_within"] == "1.00"
     assert out["cmp_orm_pooled"] == "0.50"
+    # chance baselines of a pick, medium problems (_scored_by_hand)
+    assert out["distinct_chains"] == "2" and out["distinct_once"] == "0.58"
+    assert out["sample_right"] == "0.40" and out["distinct_right"] == "0.42"
+    assert out["prm_top_once"] == "0.50"
 
 
 def _per_problem_best_of_n(n=20):
@@ -370,6 +406,7 @@ def test_facts_on_empty_tables_read_na():
         "comparison": pd.DataFrame({"score": ["GenRM"], "auc_within": [float("nan")],
                                     "auc_within_low": [float("nan")],
                                     "auc_within_high": [float("nan")]}),
+        "distinct_picks": pd.DataFrame({"difficulty": []}),
         **{name: table.iloc[:0] for name, table in _split_tables().items()},
     }
     out = facts(tables, CONFIG)
@@ -380,7 +417,7 @@ def test_facts_on_empty_tables_read_na():
                 "prm_best_small", "weighted_vs_vote", "best_trend", "cmp_problems",
                 "cmp_genrm_within", "cmp_genrm_ci", "cmp_cot_large_vs", "cmp_orm_tokens",
                 "split_budget_n", "split_chosen", "split_diff", "split_ci", "split_verdict",
-                "split_frontier_share"):
+                "split_frontier_share", "distinct_chains", "distinct_right", "prm_top_once"):
         assert out[key] == "n/a", key
 
 

@@ -490,6 +490,50 @@ def best_of_n_curves(problems: list[Problem], scored: pd.DataFrame, n_resamples:
     return frame
 
 
+#: the scores whose top pick :func:`distinct_chain_picks` follows: column label -> column
+TOP_PICKS = {"ORM": "orm", "PRM last": "prm_last"}
+
+
+def distinct_chain_picks(scored: pd.DataFrame, columns: dict[str, str] | None = None
+                         ) -> pd.DataFrame:
+    """Why plain best-of-N can fall *below* a single sample: the chance baselines of picking
+    among a problem's samples and among its distinct chains, by difficulty.
+
+    A verifier that cannot tell a problem's chains apart picks its top-scored chain at random
+    among the *distinct* chains, not among the samples: identical chains get identical
+    scores. Right answers tend to be a few chains drawn many times, wrong ones many chains
+    drawn once, so that pick is right less often than a random sample. Per problem, on its
+    first ``n`` samples (``n`` the smallest number any problem has, as in
+    :func:`best_of_n_curves`): ``distinct`` chains (completion and finished flag), the share
+    of them ``drawn_once``, ``sample_right`` (the share of samples that are right: a random
+    sample's accuracy) and ``distinct_right`` (the share of distinct chains that are right: a
+    random distinct chain's accuracy), and for each score of ``columns`` (default
+    :data:`TOP_PICKS`) ``<label> top drawn once``, whether its top-scored chain was drawn
+    once. Returns the means over problems per ``difficulty`` (with ``problems`` and ``N``).
+    """
+    columns = TOP_PICKS if columns is None else columns
+    n = int(scored.groupby("problem").size().min())
+    rows = []
+    for problem, group in scored.groupby("problem", sort=True):
+        group = group.iloc[:n]
+        counts = group.groupby(["completion", "finished"], sort=False)["correct"].agg(
+            ["size", "first"])  # (distinct chains,): times drawn, right or not
+        row = {"problem": problem, "difficulty": difficulty_group(int(group["n_ops"].iloc[0])),
+               "distinct": len(counts), "drawn_once": float((counts["size"] == 1).mean()),
+               "sample_right": float(group["correct"].mean()),
+               "distinct_right": float(counts["first"].astype(bool).mean())}
+        for label, column in columns.items():
+            top = group.loc[group[column].idxmax()]
+            row[f"{label} top drawn once"] = float(
+                counts.loc[(top["completion"], top["finished"]), "size"] == 1)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    summary = frame.drop(columns="problem").groupby("difficulty", sort=True).mean()
+    summary.insert(0, "problems", frame.groupby("difficulty", sort=True).size())
+    summary.insert(1, "N", n)
+    return summary.reset_index()
+
+
 def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     """Share of oracle-right step prefixes per bin of PRM score (a reliability table), with
     a 95% Wilson interval of each bin's share (``oracle_low``, ``oracle_high``; prefixes of
@@ -787,6 +831,8 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
     ``quality`` (per score: AUC against the outcome, and for the PRM against oracle steps),
     ``calibration`` (PRM score bins against oracle), ``best_of_n`` (per selector, problem,
     N), ``best_of_n_summary`` (per selector, difficulty, N with 95% intervals),
+    ``distinct_picks`` (chance baselines among samples and among distinct chains:
+    :func:`distinct_chain_picks`),
     ``comparison`` (every verifier, the scalar-head ones, the likelihood, GenRM, GenRM-CoT
     and the checker, on the same subset of test samples: :func:`comparison_table`),
     ``scored`` (chapter 3's samples of the policy with every verifier's score: what later
@@ -854,6 +900,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "calibration": calibration(steps),
         "best_of_n": curves_bon,
         "best_of_n_summary": mean_by(curves_bon, ["selector", "difficulty", "N"], "accuracy"),
+        "distinct_picks": distinct_chain_picks(scored),
         "selector_tests": selector_tests(curves_bon, config.n_boot, config.seed),
         "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
         **generate_verify_split(config, inputs, problems, scored, rationales),
@@ -1073,7 +1120,7 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     ``<selector>_max`` and ``<selector>_small`` for every key of :data:`QUOTED_SELECTORS`,
     ``weighted_vs_vote`` (weighted PRM best-of-N "above"/"below"/"level with" majority vote
     at ``n_max``) and ``best_trend`` (PRM best-of-N "rises"/"falls"/"stays flat" from
-    ``n_small`` to ``n_max``).
+    ``n_small`` to ``n_max``). Chance baselines of a pick: :func:`distinct_pick_facts`.
     """
     info, mc_labels, quality = tables["verifiers"], tables["mc_labels"], tables["quality"]
     summary = tables["best_of_n_summary"]
@@ -1111,7 +1158,25 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
         out[f"{key}_max"] = report.fmt(at(selector, n_max))
         out[f"{key}_small"] = report.fmt(at(selector, n_small))
     out |= selector_facts(tables.get("selector_tests"))
+    out |= distinct_pick_facts(tables["distinct_picks"])
     return out
+
+
+def distinct_pick_facts(picks: pd.DataFrame, difficulty: str = MEDIUM) -> dict[str, str]:
+    """The prose's chance baselines on medium problems (:func:`distinct_chain_picks`):
+    ``distinct_chains`` (per problem, of ``n_max``), ``distinct_once`` (share drawn once),
+    ``sample_right``, ``distinct_right`` and ``prm_top_once`` (the PRM's top pick drawn
+    once); "n/a" where the group is missing."""
+    row = picks[picks["difficulty"] == difficulty]
+
+    def get(column: str) -> float:
+        return float(row[column].iloc[0]) if len(row) else float("nan")
+
+    return {"distinct_chains": report.fmt(get("distinct"), ".0f"),
+            "distinct_once": report.fmt(get("drawn_once")),
+            "sample_right": report.fmt(get("sample_right")),
+            "distinct_right": report.fmt(get("distinct_right")),
+            "prm_top_once": report.fmt(get("PRM last top drawn once"))}
 
 
 #: how the prose reads each verdict of :func:`selector_tests`: test -> verdict -> words
