@@ -8,6 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from tests.test_claims import with_capitals
 from ttc.chapters import ch06_revisions as ch6
 from ttc.claims import REVISION_CLAIMS
 from ttc.tasks import Problem
@@ -224,7 +225,7 @@ def test_facts_by_hand():
         "last_seq": "0.40", "vote_seq": "0.50",
         # all-parallel: the verifier (0.8 + 0.4) / 2 against majority vote (0.7 + 0.3) / 2
         "verifier_par": "0.60", "vote_par": "0.50",
-    } | {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
+    } | with_capitals({claim.key: claim.fails_text for claim in REVISION_CLAIMS})
     assert ch6.facts(_tables(), replace(config, verifier="ORM"))["verifier_name"] == (
         "chapter 4's ORM")
     # later minus first attempts is -1/3 on problem 0 and -1/2 on problem 1: both below, but
@@ -293,7 +294,7 @@ def test_facts_of_empty_tables_read_missing():
     facts = ch6.facts(empty, ch6.RevisionsChapterConfig(budgets=(4, 16)))
     fixed = {"history": "4", "b_max": "16", "budgets": "4, 16", "n_problems": "0",
              "verifier_name": "the policy's likelihood"}  # from the config, not the tables
-    claims = {claim.key: claim.fails_text for claim in REVISION_CLAIMS}
+    claims = with_capitals({claim.key: claim.fails_text for claim in REVISION_CLAIMS})
     assert {k: v for k, v in facts.items() if k in fixed} == fixed
     assert {k: v for k, v in facts.items() if k in claims} == claims
     assert {v for k, v in facts.items() if k not in fixed | claims} == {"n/a"}

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.test_claims import with_capitals
 from ttc.chapters import ch08_floor as ch8
 from ttc.claims import FLOOR_CLAIMS
 
@@ -242,7 +243,7 @@ def _tables():
 
 
 def test_facts_by_hand():
-    claims = {claim.key: claim.holds_text for claim in FLOOR_CLAIMS}
+    claims = with_capitals({claim.key: claim.holds_text for claim in FLOOR_CLAIMS})
     assert ch8.facts(_tables(), ch8.FloorChapterConfig()) == {
         "n_samples": "16", "smallest": "a", "largest": "z", "policy": "p",
         "drawn": "16 per problem, but z 4, as many as cost the policy's 16", "policy_n": "16",
@@ -268,13 +269,13 @@ def test_facts_claims_follow_the_slopes():
     tables["slopes"].loc[0, "slope"] = -0.2  # majority vote exchanges for one target
     tables["slopes"].loc[3, "slope"] = 0.1  # the ceiling does not, for one target
     facts = ch8.facts(tables, ch8.FloorChapterConfig())
-    assert facts == facts | {claim.key: claim.fails_text for claim in FLOOR_CLAIMS}
+    assert facts == facts | with_capitals({claim.key: claim.fails_text for claim in FLOOR_CLAIMS})
 
 
 def test_facts_of_empty_tables_read_missing():
     empty = {name: frame.iloc[:0] for name, frame in _tables().items()}
     facts = ch8.facts(empty, ch8.FloorChapterConfig())
-    claims = {c.key: c.text(empty) for c in FLOOR_CLAIMS}
+    claims = with_capitals({c.key: c.text(empty) for c in FLOOR_CLAIMS})
     counts = {"vote_never": "0", "vote_cells": "0", "pair_wins": "0", "pair_cells": "0",
               "n_targets": "0", "ceiling_fitted": "0", "vote_fitted": "0"}
     assert {k: facts[k] for k in claims} == claims

@@ -69,6 +69,20 @@ def test_each_claim_fails_on_contradicting_results(key, contradiction):
     assert CLAIMS[key].text(tables) == CLAIMS[key].fails_text
 
 
+def test_easiest_bin_claim_names_a_ceiling_where_both_are_always_right():
+    """Both sides right on every problem of the easiest bin: nothing to win, and the
+    sentence says so instead of reading like a loss."""
+    from ttc.claims import CEILING_NOTE
+
+    perfect = exchange_table(lambda m, r, b: 1.0 if b == 1 else snell_like(m, r, b),
+                             large=lambda m, b: {1: 1.0, 2: 0.6, 3: 0.3}[b])
+    claim = CLAIMS["claim_easy_small_r"]
+    assert not claim.holds(perfect)
+    assert claim.text(perfect) == claim.fails_text + CEILING_NOTE
+    level = exchange_table(lambda m, r, b: 0.92 if b == 1 else snell_like(m, r, b))
+    assert claim.text(level) == claim.fails_text  # level, but below the ceiling
+
+
 def test_ceiling_claim_fails_when_even_the_ceiling_never_wins():
     tables = exchange_table(snell_like, ceiling_gain=-0.3)
     claim = CLAIMS["claim_ceiling"]
@@ -181,6 +195,11 @@ def test_paired_verdicts_of_nothing_is_an_empty_table():
 
     table = paired_verdicts([])
     assert table.empty and list(table.columns) == PAIRED_COLUMNS
+
+
+def with_capitals(texts: dict[str, str]) -> dict[str, str]:
+    """Claim facts as the chapters publish them: each also under ``<key>_cap``, capitalised."""
+    return texts | {f"{k}_cap": v[:1].upper() + v[1:] for k, v in texts.items()}
 
 
 def paired_table(rows) -> dict[str, pd.DataFrame]:
@@ -300,6 +319,24 @@ def test_paired_claim_selects_rows_by_value_and_extreme():
     assert paired_claim("k", "yes", "no", budget="min", verdict="higher").holds(tables)
     assert not paired_claim("k", "yes", "no", budget="max", verdict="higher").holds(tables)
     assert not paired_claim("k", "yes", "no", comparison="other", verdict="higher").holds(tables)
+
+
+def test_paired_claim_that_fails_only_after_holm_says_so():
+    """The negative sentence names the correction where the comparison's own test rejects
+    and the difference lies on the claim's side of zero (ch. 6: -0.19 [-0.34, -0.06], not
+    detectable after Holm), and only there."""
+    from ttc.claims import AFTER_HOLM_NOTE, paired_claim
+
+    lower = paired_claim("k", "fewer", "not detectably fewer", comparison="c", verdict="lower")
+    higher = paired_claim("k", "more", "not detectably more", comparison="c", verdict="higher")
+    tables = paired_table([("c", "v", "all", 4, NONE)])
+    tables["paired"][["mean", "low", "high", "p"]] = [-0.19, -0.34, -0.06, 0.01]
+    assert lower.text(tables) == "not detectably fewer" + AFTER_HOLM_NOTE
+    assert higher.text(tables) == "not detectably more"  # the difference is on the other side
+    tables["paired"]["p"] = 0.5  # the test alone does not reject either (two problems)
+    assert lower.text(tables) == "not detectably fewer"
+    tables["paired"][["low", "high", "verdict"]] = [-0.34, -0.06, "lower"]
+    assert lower.text(tables) == "fewer"
 
 
 def test_paired_claim_keys_are_unique_across_the_book():

@@ -30,9 +30,14 @@ class Claim:
     holds_text: str
     fails_text: str
     holds: Callable[[Tables], bool]
+    #: words appended to ``fails_text`` when they apply (empty otherwise): e.g. that a
+    #: difference is detectable alone but not after a correction for many comparisons
+    fails_note: Callable[[Tables], str] | None = None
 
     def text(self, tables: Tables) -> str:
-        return self.holds_text if self.holds(tables) else self.fails_text
+        if self.holds(tables):
+            return self.holds_text
+        return self.fails_text + (self.fails_note(tables) if self.fails_note else "")
 
 
 def _largest(exchange: pd.DataFrame) -> pd.DataFrame:
@@ -43,10 +48,25 @@ def _largest(exchange: pd.DataFrame) -> pd.DataFrame:
 TTC_WINS, LARGER_WINS = "test-time compute", "larger model"
 
 
-def _ttc_wins_easiest_at_smallest_r(tables: Tables) -> bool:
+def _easiest_at_smallest_r(tables: Tables) -> pd.DataFrame:
     rows = _largest(tables["exchange"])
-    rows = rows[(rows["R"] == rows["R"].min()) & (rows["bin"] == rows["bin"].min())]
+    return rows[(rows["R"] == rows["R"].min()) & (rows["bin"] == rows["bin"].min())]
+
+
+def _ttc_wins_easiest_at_smallest_r(tables: Tables) -> bool:
+    rows = _easiest_at_smallest_r(tables)
     return len(rows) > 0 and bool((rows["verdict"] == TTC_WINS).all())
+
+
+#: what the easiest-bin claim adds when both sides are right on every problem of the bin
+CEILING_NOTE = (", where both are right on every problem: a ceiling that leaves nothing to "
+                "win")
+
+
+def _both_at_ceiling(tables: Tables) -> str:
+    rows = _easiest_at_smallest_r(tables)
+    full = (rows["small_accuracy"] >= 1 - 1e-9) & (rows["large_accuracy"] >= 1 - 1e-9)
+    return CEILING_NOTE if len(rows) and bool(full.all()) else ""
 
 
 def _larger_wins_hardest_at_every_r(tables: Tables) -> bool:
@@ -101,7 +121,7 @@ COMPUTE_OPTIMAL_CLAIMS = (
           "largest member on the easiest bin",
           "even at the smallest R, the small model with test-time compute does not "
           "detectably beat the largest member on the easiest bin",
-          _ttc_wins_easiest_at_smallest_r),
+          _ttc_wins_easiest_at_smallest_r, _both_at_ceiling),
     Claim("claim_hardest",
           "on the hardest bin every larger member detectably wins at every R",
           "on the hardest bin not every comparison is a detectable win for the larger member",
@@ -212,24 +232,42 @@ def paired_display(table: pd.DataFrame) -> pd.DataFrame:
     }, columns=columns)
 
 
+#: what a paired claim that fails adds when its uncorrected interval alone would decide it
+AFTER_HOLM_NOTE = (" after Holm's correction for the comparisons read together (alone, it "
+                   "would be detectable)")
+
+
 def paired_claim(key: str, holds_text: str, fails_text: str, *, verdict: str,
                  **where) -> Claim:
     """A claim over the ``paired`` table (:func:`paired_verdicts`): it holds when at least one
     row selected by ``where`` (column = value; ``"max"``/``"min"`` for a numeric column's
     largest or smallest value among the rows selected so far) has ``verdict``. An empty
-    selection never holds, so on an empty table every such claim reads ``fails_text``."""
+    selection never holds, so on an empty table every such claim reads ``fails_text``. A
+    claim that fails only because of the correction (a selected row's own test rejects at
+    the 5% level, with the difference on the ``verdict``'s side of zero) says so
+    (:data:`AFTER_HOLM_NOTE`)."""
 
-    def holds(tables: Tables) -> bool:
+    def selected(tables: Tables) -> pd.DataFrame:
         rows = tables["paired"]
         for column, value in where.items():
             if len(rows) == 0:
-                return False
+                return rows
             if value in ("min", "max"):
                 value = getattr(rows[column], value)()
             rows = rows[rows[column] == value]
+        return rows
+
+    def holds(tables: Tables) -> bool:
+        rows = selected(tables)
         return len(rows) > 0 and bool((rows["verdict"] == verdict).any())
 
-    return Claim(key, holds_text, fails_text, holds)
+    def note(tables: Tables) -> str:
+        rows = selected(tables)
+        side = rows["mean"] > 0 if verdict == HIGHER else rows["mean"] < 0
+        alone = side & (rows["p"] < 0.05)
+        return AFTER_HOLM_NOTE if len(rows) and bool(alone.any()) else ""
+
+    return Claim(key, holds_text, fails_text, holds, note)
 
 
 def learned_search_comparison(verifier: str) -> str:
@@ -318,11 +356,8 @@ REVISION_CLAIMS = (
 )
 
 
-def glue_claims(claims, tables: Tables) -> dict[str, str]:
-    """Glue every claim's sentence under its key; return the sentences."""
-    from ttc import report
-
+def claim_facts(claims, tables: Tables) -> dict[str, str]:
+    """Every claim's sentence under its key, and under ``<key>_cap`` with a capital first
+    letter (for a sentence or bullet that starts with it)."""
     texts = {claim.key: claim.text(tables) for claim in claims}
-    for key, text in texts.items():
-        report.glue(key, text)
-    return texts
+    return texts | {f"{key}_cap": text[:1].upper() + text[1:] for key, text in texts.items()}

@@ -19,7 +19,12 @@ import pandas as pd
 
 from ttc import report
 from ttc.cache import artifact_path, load_tables, save_tables
-from ttc.claims import learned_search_comparison, paired_verdicts, search_claims
+from ttc.claims import (
+    claim_facts,
+    learned_search_comparison,
+    paired_verdicts,
+    search_claims,
+)
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
 from ttc.flops import inference_flops
@@ -417,5 +422,4 @@ def facts(tables, config: SearchChapterConfig) -> dict[str, str]:
         "easy_beam_lo": report.fmt(acc(BEAM, b_min, EASY)),
         "easy_beam_hi": report.fmt(acc(BEAM, b_max, EASY)),
         "easy_bon_hi": report.fmt(acc(WEIGHTED, b_max, EASY)),
-    } | {claim.key: claim.text({"paired": paired})
-         for claim in search_claims(config.verifier, verifier_name)}
+    } | claim_facts(search_claims(config.verifier, verifier_name), {"paired": paired})

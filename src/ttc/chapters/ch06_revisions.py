@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ttc.cache import artifact_path, load_tables, save_tables
-from ttc.claims import REVISION_CLAIMS, paired_verdicts
+from ttc.claims import REVISION_CLAIMS, claim_facts, paired_verdicts
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
 from ttc.flops import inference_flops
@@ -463,4 +463,4 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     out["last_seq"], out["vote_seq"] = fmt(seq["last majority"]), fmt(seq["majority"])
     out["verifier_par"], out["vote_par"] = fmt(par["verifier"]), fmt(par["majority"])
     paired = paired_comparisons(tables, config)
-    return out | {claim.key: claim.text({"paired": paired}) for claim in REVISION_CLAIMS}
+    return out | claim_facts(REVISION_CLAIMS, {"paired": paired})

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ttc.claims import COMPUTE_OPTIMAL_CLAIMS
+from ttc.claims import COMPUTE_OPTIMAL_CLAIMS, claim_facts
 from ttc.config import ConfigError, require_distinct_ints, require_range
 from ttc.exchange import (
     GREEDY,
@@ -915,7 +915,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
                                          else per_query["vs_greedy"]),
         "uncharged_query_sentence": _per_problem_sentence(top, per_query),
     })
-    out.update({claim.key: claim.text(tables) for claim in COMPUTE_OPTIMAL_CLAIMS})
+    out.update(claim_facts(COMPUTE_OPTIMAL_CLAIMS, tables))
     if "seed_spread" in tables:
         out.update(study_sentences(tables, out["policy"]))
     return out

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ttc.claims import FLOOR_CLAIMS, MARGIN
+from ttc.claims import FLOOR_CLAIMS, MARGIN, claim_facts
 from ttc.config import ConfigError, require_range
 from ttc.flops import exchange_factor, inference_flops
 from ttc.metrics import mean_by
@@ -311,7 +311,7 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     lift = gain["best_at_any_k"] - gain["greedy"]  # per member: best vote minus greedy
     out["vote_gain_min"] = fmt(lift.min() if len(gain) else None, "+.3f")
     out["vote_gain_max"] = fmt(lift.max() if len(gain) else None, "+.3f")
-    out |= {claim.key: claim.text(tables) for claim in FLOOR_CLAIMS}
+    out |= claim_facts(FLOOR_CLAIMS, tables)
 
     out["pair_wins"] = fmt(int((deployment["winner"] == "test-time compute").sum()))
     out["pair_cells"] = fmt(len(deployment))
