@@ -47,6 +47,12 @@ def test_shown_verdict_names_the_correction_only_where_it_decides():
     assert shown_verdict(neutral, 0.0, 0.1) == neutral  # touches zero
     assert shown_verdict("below", -0.13, -0.02) == "below"  # a kept verdict is unchanged
     assert shown_verdict("tie", 0.1, 0.2, neutral="tie") == NOT_AFTER_HOLM
+    # with the comparison's own p-value: Holm decides only where the test alone rejects
+    assert shown_verdict(neutral, -0.28, -0.03, p=0.03) == NOT_AFTER_HOLM
+    assert shown_verdict(neutral, -0.28, -0.03, p=0.068) == (
+        "not detectable (sign-flip p = 0.07)")
+    assert shown_verdict(neutral, -0.28, 0.03, p=0.5) == neutral
+    assert shown_verdict(neutral, -0.28, -0.03, p=float("nan")) == NOT_AFTER_HOLM
 
 
 def test_direction_words_and_missing():
@@ -479,4 +485,7 @@ def test_split_display_joins_the_interval_and_shortens_the_group():
     tables = _split_tables()
     tables["split_verdicts"].loc[0, ["low", "high"]] = [-0.04, -0.01]  # excludes zero, not kept
     assert split_display(tables["split_verdicts"])["split against vote"].tolist() == [
-        "not detectable after Holm", "below", "no detectable difference"]
+        "not detectable (sign-flip p = 0.30)", "below", "no detectable difference"]
+    tables["split_verdicts"].loc[0, "p"] = 0.01  # the test alone rejects: Holm decides
+    assert split_display(tables["split_verdicts"])["split against vote"].iloc[0] == (
+        "not detectable after Holm")

@@ -437,6 +437,12 @@ def test_winners_table_says_when_only_holm_keeps_a_difference_from_counting():
     details = exchange_details(table)
     assert details["verdict"].iloc[6] == "not detectable after Holm"
     assert details["verdict"].iloc[0] == "test-time compute"  # a kept verdict is unchanged
+    # where the sign-flip test does not reject even alone, the table says so, not "Holm"
+    table["p"] = 0.2
+    rows = winners_table(table).set_index(["large", "R"])
+    assert rows.loc[("big", 22.0), "bin 1"] == (
+        "+0.06 [+0.02, +0.12] not detectable (sign-flip p = 0.20)")
+    assert exchange_details(table)["verdict"].iloc[6] == "not detectable (sign-flip p = 0.20)"
 
 
 def test_exchange_details_headers_and_formats():

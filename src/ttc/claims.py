@@ -227,8 +227,8 @@ def paired_display(table: pd.DataFrame) -> pd.DataFrame:
         "difference [95%]": [difference_text(m, lo, hi) for m, lo, hi in zip(
             table["mean"], table["low"], table["high"], strict=True)],
         "problems": table["problems"],
-        "verdict": [shown_verdict(v, lo, hi) for v, lo, hi in zip(
-            table["verdict"], table["low"], table["high"], strict=True)],
+        "verdict": [shown_verdict(v, lo, hi, p=p) for v, lo, hi, p in zip(
+            table["verdict"], table["low"], table["high"], table["p"], strict=True)],
     }, columns=columns)
 
 

@@ -65,12 +65,17 @@ NOT_AFTER_HOLM = "not detectable after Holm"
 
 
 def shown_verdict(verdict: str, low: float, high: float,
-                  neutral: str = "no detectable difference") -> str:
+                  neutral: str = "no detectable difference", p: float | None = None) -> str:
     """The verdict as a table or sentence shows it next to its uncorrected 95% interval
     [``low``, ``high``]: a neutral verdict whose interval excludes zero reads
     :data:`NOT_AFTER_HOLM` (the difference is detectable alone, not among the family of
-    comparisons read together); everything else is unchanged."""
+    comparisons read together), or, where the comparison's own p-value ``p`` (the paired
+    sign-flip test, :func:`ttc.metrics.paired_bootstrap`) is 0.05 or more, "not detectable
+    (sign-flip p = ...)": the percentile interval and the test then disagree, and the test
+    decides. Everything else is unchanged."""
     if verdict == neutral and (low > 0 or high < 0):
+        if p is not None and p == p and p >= 0.05:
+            return f"not detectable (sign-flip p = {p:.2f})"
         return NOT_AFTER_HOLM
     return verdict
 

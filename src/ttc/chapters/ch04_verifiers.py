@@ -1041,9 +1041,9 @@ def split_display(verdicts: pd.DataFrame) -> pd.DataFrame:
         "split − vote [95%]": [report.difference_text(m, lo, hi) for m, lo, hi in
                                zip(verdicts["difference"], verdicts["low"],
                                    verdicts["high"], strict=True)],
-        "split against vote": [report.shown_verdict(v, lo, hi) for v, lo, hi in
+        "split against vote": [report.shown_verdict(v, lo, hi, p=p) for v, lo, hi, p in
                                zip(verdicts["verdict"], verdicts["low"], verdicts["high"],
-                                   strict=True)]})
+                                   verdicts["p"], strict=True)]})
     return out.reset_index(drop=True)
 
 
@@ -1097,7 +1097,7 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
             "split_ci": (report.MISSING if last is None else
                          report.interval_text(last["low"], last["high"], "+.2f")),
             "split_verdict": report.MISSING if last is None else report.shown_verdict(
-                str(last["verdict"]), last["low"], last["high"])}
+                str(last["verdict"]), last["low"], last["high"], p=last["p"])}
     # how much of the largest budget compared the costliest measured split can spend
     medium_points = points[(points["difficulty"] == MEDIUM) & (points["method"] == SPLIT)]
     out["split_fill"] = (report.MISSING if last is None or medium_points.empty else

@@ -719,16 +719,19 @@ def winners_table(exchange: pd.DataFrame, column: str = "verdict") -> pd.DataFra
     one column per difficulty bin ("bin 1", ...) holding the difference with its 95%
     interval and the Holm-corrected verdict (``column``: ``"verdict"`` for the learned
     candidates, ``"ceiling_verdict"`` for the perfect verifier), which reads "not detectable
-    after Holm" where the interval alone excludes zero (:func:`ttc.report.shown_verdict`)."""
+    after Holm" where the interval alone excludes zero, or names the sign-flip p-value where
+    that test does not reject even alone (:func:`ttc.report.shown_verdict`)."""
     if exchange.empty:
         return pd.DataFrame(columns=["large", "R"])
     prefix = "ceiling_" if column.startswith("ceiling") else ""
     diff = "ceiling_difference" if prefix else "difference"
     short = {"test-time compute": "small wins", "larger model": "larger wins",
              "no detectable difference": "no detectable difference"}
-    cells = [f"{difference_text(d, lo, hi)} {shown_verdict(short.get(v, v), lo, hi)}"
-             for d, lo, hi, v in zip(exchange[diff], exchange[f"{prefix}low"],
-                                     exchange[f"{prefix}high"], exchange[column], strict=True)]
+    pvalues = exchange[f"{prefix}p"] if f"{prefix}p" in exchange else [None] * len(exchange)
+    cells = [f"{difference_text(d, lo, hi)} {shown_verdict(short.get(v, v), lo, hi, p=p)}"
+             for d, lo, hi, v, p in zip(exchange[diff], exchange[f"{prefix}low"],
+                                        exchange[f"{prefix}high"], exchange[column], pvalues,
+                                        strict=True)]
     table = exchange.assign(cell=cells).pivot_table(index=["large", "R"], columns="bin",
                                                    values="cell", aggfunc="first")
     table.columns = [f"bin {c}" for c in table.columns]
@@ -757,9 +760,11 @@ def exchange_details(exchange: pd.DataFrame) -> pd.DataFrame:
     shown = exchange[columns].copy()
     for column, prefix in (("verdict", ""), ("ceiling_verdict", "ceiling_")):
         if column in shown and {f"{prefix}low", f"{prefix}high"} <= set(exchange.columns):
-            shown[column] = [shown_verdict(v, lo, hi) for v, lo, hi in zip(
+            pvalues = (exchange[f"{prefix}p"] if f"{prefix}p" in exchange
+                       else [None] * len(exchange))
+            shown[column] = [shown_verdict(v, lo, hi, p=p) for v, lo, hi, p in zip(
                 exchange[column], exchange[f"{prefix}low"], exchange[f"{prefix}high"],
-                strict=True)]
+                pvalues, strict=True)]
     return shown.rename(columns={c: EXCHANGE_DETAILS[c][0] for c in columns})
 
 
