@@ -215,7 +215,9 @@ def _scored_by_hand():
 
 
 def test_distinct_chain_picks_by_hand():
-    table = distinct_chain_picks(_scored_by_hand()).set_index("difficulty")
+    table = distinct_chain_picks(_scored_by_hand())
+    assert table["difficulty"].tolist() == [EASY, MEDIUM]  # easy to hard
+    table = table.set_index("difficulty")
     medium, easy = table.loc[MEDIUM], table.loc[EASY]
     assert medium["problems"] == 2 and medium["N"] == 5
     assert medium["distinct"] == 2.5  # 3 and 2 (z is not among the first five)

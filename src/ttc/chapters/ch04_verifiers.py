@@ -509,7 +509,8 @@ def distinct_chain_picks(scored: pd.DataFrame, columns: dict[str, str] | None = 
     sample's accuracy) and ``distinct_right`` (the share of distinct chains that are right: a
     random distinct chain's accuracy), and for each score of ``columns`` (default
     :data:`TOP_PICKS`) ``<label> top drawn once``, whether its top-scored chain was drawn
-    once. Returns the means over problems per ``difficulty`` (with ``problems`` and ``N``).
+    once. Returns the means over problems per ``difficulty`` (with ``problems`` and ``N``),
+    easy to hard.
     """
     columns = TOP_PICKS if columns is None else columns
     n = int(scored.groupby("problem").size().min())
@@ -531,7 +532,9 @@ def distinct_chain_picks(scored: pd.DataFrame, columns: dict[str, str] | None = 
     summary = frame.drop(columns="problem").groupby("difficulty", sort=True).mean()
     summary.insert(0, "problems", frame.groupby("difficulty", sort=True).size())
     summary.insert(1, "N", n)
-    return summary.reset_index()
+    order = {name: i for i, name in enumerate(DIFFICULTY_GROUPS)}  # easy, medium, hard
+    return summary.reset_index().sort_values("difficulty", key=lambda c: c.map(order),
+                                             ignore_index=True)
 
 
 def calibration(steps: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
