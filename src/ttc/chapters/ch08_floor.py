@@ -163,8 +163,9 @@ def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
                r_values) -> pd.DataFrame:
     """Over all problems, for every (smaller, larger) pair of members and every R: samples
     the smaller one may draw per query at matched total FLOPs with the larger one's single
-    greedy answer, its majority-vote accuracy with that many (the largest k tried that fits),
-    and the larger member's greedy accuracy."""
+    greedy answer, its majority-vote accuracy with that many (the largest k of chapter 3's
+    curve that fits: a power of two, so it understates a vote over the whole allowance), and
+    the larger member's greedy accuracy."""
     n = members.set_index("model")["N"]
     tokens = greedy.groupby("model")["n_tokens"].mean()
     acc = greedy.groupby("model")["correct"].mean()
