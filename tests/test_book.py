@@ -65,6 +65,30 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path):
     assert len(result.stderr.splitlines()) < 30
 
 
+def test_injected_parameters_are_labelled_as_this_builds():
+    import nbformat
+
+    from ttc.runner import label_injected_parameters
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("# Parameters (defaults)\nepochs = 2",
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("# Parameters\nepochs = 3\nprofile = \"cpu\"\n",
+                                  metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("# Parameters\nx = 1")])  # not injected: unchanged
+    label_injected_parameters(notebook, "cpu")
+    sources = [cell.source for cell in notebook.cells]
+    assert sources[0] == "# Parameters (defaults)\nepochs = 2"
+    assert sources[1] == ("# Parameters of this build (profile cpu); they replace the defaults "
+                          "in the cell above\nepochs = 3\nprofile = \"cpu\"\n")
+    assert sources[2] == "# Parameters\nx = 1"
+
+
+def test_smoke_chapters_label_their_injected_parameters(smoke_book: Path):
+    text = page_text(smoke_book / "notebooks" / "04_verifiers.html")
+    assert "Parameters of this build (profile smoke)" in text
+
+
 def test_duplicate_scripts_are_dropped():
     from ttc.runner import _dedupe_scripts
 

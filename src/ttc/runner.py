@@ -68,6 +68,19 @@ def is_current(output: Path, key: str) -> bool:
     return notebook.metadata.get("ttc", {}).get("build_key") == key
 
 
+def label_injected_parameters(notebook, profile: str) -> None:
+    """Head the cell papermill injects (tag ``injected-parameters``, first line
+    ``# Parameters``) with what it is, so that a reader of the rendered chapter does not take
+    the defaults cell above it for the values this build ran with."""
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            lines = cell.source.split("\n")
+            if lines and lines[0].strip() == "# Parameters":
+                lines[0] = (f"# Parameters of this build (profile {profile}); they replace "
+                            "the defaults in the cell above")
+                cell.source = "\n".join(lines)
+
+
 def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None = None,
                      profile: str | None = None, build: str | None = None,
                      source_dir: Path | None = None) -> Path:
@@ -99,6 +112,10 @@ def execute_notebook(key: str, parameters: dict[str, Any], out_dir: Path | None 
             str(staged), str(executed), parameters=parameters, kernel_name=kernel,
             cwd=str(notebooks_dir()), progress_bar=sys.stderr.isatty(), log_output=False,
         )
+        if profile is not None:
+            done = nbformat.read(executed, as_version=4)
+            label_injected_parameters(done, Path(str(profile)).stem)
+            nbformat.write(done, executed)
         executed.replace(output)  # the copy is current only once it ran to the end
     except PapermillExecutionError as err:
         source_lines = "\n    ".join(err.source.splitlines()[:12])
