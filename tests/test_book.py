@@ -79,8 +79,8 @@ def test_injected_parameters_are_labelled_as_this_builds():
     label_injected_parameters(notebook, "cpu")
     sources = [cell.source for cell in notebook.cells]
     assert sources[0] == "# Parameters (defaults)\nepochs = 2"
-    assert sources[1] == ("# Parameters of this build (profile cpu); they replace the defaults "
-                          "in the cell above\nepochs = 3\nprofile = \"cpu\"\n")
+    assert sources[1] == ("# Parameters of this build (profile cpu), replacing the defaults "
+                          "above\nepochs = 3\nprofile = \"cpu\"\n")
     assert sources[2] == "# Parameters\nx = 1"
 
 

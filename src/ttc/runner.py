@@ -76,8 +76,8 @@ def label_injected_parameters(notebook, profile: str) -> None:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             lines = cell.source.split("\n")
             if lines and lines[0].strip() == "# Parameters":
-                lines[0] = (f"# Parameters of this build (profile {profile}); they replace "
-                            "the defaults in the cell above")
+                lines[0] = (f"# Parameters of this build (profile {profile}), replacing the "
+                            "defaults above")
                 cell.source = "\n".join(lines)
 
 
