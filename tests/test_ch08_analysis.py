@@ -160,6 +160,11 @@ def test_deployment_by_hand():
     assert table["small_majority"].tolist() == pytest.approx([0.6, 0.5, 0.3])
     assert table["large_greedy"].tolist() == pytest.approx([0.5] * 3)
     assert table["winner"].tolist() == ["test-time compute", "tie", "larger model"]
+    # the bracket from above: the next k of the curve at or above the allowance (22 is past
+    # the curve's last k, 16: no bracket, the last k again)
+    assert table["k_upper"].tolist() == [16, 16, 8]
+    assert table["small_majority_upper"].tolist() == pytest.approx([0.6, 0.6, 0.5])
+    assert table["winner_upper"].tolist() == ["test-time compute", "test-time compute", "tie"]
 
 
 def test_deployment_when_not_one_sample_is_affordable():
@@ -170,6 +175,8 @@ def test_deployment_when_not_one_sample_is_affordable():
     assert row["k_used"] == 0
     assert np.isnan(row["small_majority"])
     assert row["winner"] == "larger model"
+    assert (row["k_upper"], row["small_majority_upper"]) == (1, pytest.approx(0.1))
+    assert row["winner_upper"] == "larger model"
 
 
 def test_winner_margin():
@@ -237,7 +244,11 @@ def _tables():
         "small_majority": [0.5, 0.4, 0.3, 0.2, 0.55, 0.45],
         "large_greedy": [0.4, 0.4, 0.65, 0.65, 0.65, 0.65],
         "winner": ["test-time compute", "tie", "larger model", "larger model",
-                   "larger model", "larger model"]})
+                   "larger model", "larger model"],
+        "k_upper": [16, 4, 16, 8, 16, 4],
+        "small_majority_upper": [0.5, 0.45, 0.3, 0.25, 0.6, 0.5],
+        "winner_upper": ["test-time compute", "test-time compute", "larger model",
+                         "larger model", "larger model", "larger model"]})
     return {"unsolved": unsolved, "out_of_reach": reach, "tradeoff": pd.DataFrame(rows),
             "slopes": slopes, "deployment": deployment, "members": members, "setup": setup}
 
@@ -257,7 +268,8 @@ def test_facts_by_hand():
         # best vote minus greedy: a 0.2, p 0.1, z 0.05
         "vote_gain_min": "+0.050", "vote_gain_max": "+0.200",
         **claims,
-        "pair_wins": "1", "pair_cells": "6",
+        "pair_wins": "1", "pair_cells": "6", "pair_wins_upper": "2", "pair_changed": "1",
+        "dep_small_lo_upper": "0.60", "dep_k_lo_upper": "16",
         "dep_k_lo": "8", "dep_k_hi": "2", "dep_r_lo": "0.5", "dep_r_hi": "10",
         "dep_afford_lo": "9.0", "dep_afford_hi": "2.5",
         "dep_small_lo": "0.55", "dep_large": "0.65",
@@ -277,6 +289,7 @@ def test_facts_of_empty_tables_read_missing():
     facts = ch8.facts(empty, ch8.FloorChapterConfig())
     claims = with_capitals({c.key: c.text(empty) for c in FLOOR_CLAIMS})
     counts = {"vote_never": "0", "vote_cells": "0", "pair_wins": "0", "pair_cells": "0",
+              "pair_wins_upper": "0", "pair_changed": "0",
               "n_targets": "0", "ceiling_fitted": "0", "vote_fitted": "0"}
     assert {k: facts[k] for k in claims} == claims
     assert {k: facts[k] for k in counts} == counts

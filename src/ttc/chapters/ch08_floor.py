@@ -146,7 +146,8 @@ def tradeoff_slopes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 DEPLOYMENT_COLUMNS = ["small", "large", "M", "R", "samples_affordable", "k_used",
-                      "small_majority", "large_greedy", "winner"]
+                      "small_majority", "large_greedy", "winner", "k_upper",
+                      "small_majority_upper", "winner_upper"]
 
 
 def winner(small_accuracy: float, large_accuracy: float) -> str:
@@ -165,7 +166,14 @@ def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
     the smaller one may draw per query at matched total FLOPs with the larger one's single
     greedy answer, its majority-vote accuracy with that many (the largest k of chapter 3's
     curve that fits: a power of two, so it understates a vote over the whole allowance), and
-    the larger member's greedy accuracy."""
+    the larger member's greedy accuracy.
+
+    Chapter 3 evaluates the vote at powers of two only, so the vote over the exact allowance
+    is bracketed: ``k_upper`` is the smallest k of the curve at or above the allowance (the
+    largest k of the curve where the allowance exceeds them all, which then brackets nothing),
+    ``small_majority_upper`` the vote there and ``winner_upper`` the winner with it. A vote
+    rarely loses accuracy with more samples, so a winner that is the same with both
+    ``small_majority`` and ``small_majority_upper`` does not hang on the powers of two."""
     n = members.set_index("model")["N"]
     tokens = greedy.groupby("model")["n_tokens"].mean()
     acc = greedy.groupby("model")["correct"].mean()
@@ -182,11 +190,16 @@ def deployment(per_k: pd.DataFrame, greedy: pd.DataFrame, members: pd.DataFrame,
                 k_afford = exchange_factor(m, r) * tokens[large] / per_sample
                 usable = [k for k in curve.index if k <= k_afford]
                 small_acc = float(curve.loc[max(usable)]) if usable else np.nan
+                above = [k for k in curve.index if k >= k_afford]
+                k_upper = min(above) if above else max(curve.index)
+                upper_acc = float(curve.loc[k_upper])
                 rows.append({"small": small, "large": large, "M": m, "R": r,
                              "samples_affordable": k_afford,
                              "k_used": max(usable) if usable else 0,
                              "small_majority": small_acc, "large_greedy": float(acc[large]),
-                             "winner": winner(small_acc, float(acc[large]))})
+                             "winner": winner(small_acc, float(acc[large])),
+                             "k_upper": k_upper, "small_majority_upper": upper_acc,
+                             "winner_upper": winner(upper_acc, float(acc[large]))})
     return pd.DataFrame(rows, columns=DEPLOYMENT_COLUMNS)
 
 
@@ -316,6 +329,10 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
 
     out["pair_wins"] = fmt(int((deployment["winner"] == "test-time compute").sum()))
     out["pair_cells"] = fmt(len(deployment))
+    # the same with the bracket from above: the vote at the next power of two
+    out["pair_wins_upper"] = fmt(int((deployment["winner_upper"]
+                                      == "test-time compute").sum()))
+    out["pair_changed"] = fmt(int((deployment["winner_upper"] != deployment["winner"]).sum()))
     mine = deployment[deployment["small"] == the_policy]
     big = mine[mine["M"] == mine["M"].max()]
     lo = big[big["R"] == big["R"].min()]
@@ -325,5 +342,7 @@ def facts(tables, config: FloorChapterConfig) -> dict[str, str]:
     out["dep_afford_hi"] = fmt(cell(hi, "samples_affordable"), ".1f")
     out["dep_r_lo"], out["dep_r_hi"] = fmt(cell(lo, "R"), "g"), fmt(cell(hi, "R"), "g")
     out["dep_small_lo"] = fmt(cell(lo, "small_majority"))
+    out["dep_small_lo_upper"] = fmt(cell(lo, "small_majority_upper"))
+    out["dep_k_lo_upper"] = fmt(cell(lo, "k_upper"))
     out["dep_large"] = fmt(cell(lo, "large_greedy"))
     return out
