@@ -19,7 +19,14 @@ For training it reports FLOPs per step (6·N per token plus attention) and the s
 matmul peak reached. Everything runs on one thread, the way the book's worker processes run
 (:mod:`ttc.parallel`), with the two-thread matmul peak shown for reference.
 
-    .venv/bin/python benchmarks/roofline.py [--members f32x2,f128x4] [--steps 40] [--breakdown]
+This machine's speed moves within minutes (one run measured f128x4's compiled step at 28 ms and
+naive ``generate`` at 84 ms, the next at 32 and 69), so a ratio of two times measured minutes
+apart says little. ``--repeats K`` (default 3) measures the one-thread peak, the compiled step,
+naive ``generate`` and a training step K times per member, interleaved, and reports medians,
+with the range of the per-repeat compiled-vs-naive ratios.
+
+    .venv/bin/python benchmarks/roofline.py [--members f32x2,f128x4] [--steps 40] [--repeats 3]
+        [--breakdown]
 
 Prints a Markdown table to paste into docs/benchmarks.md. A benchmark, not a test.
 """
@@ -27,6 +34,7 @@ Prints a Markdown table to paste into docs/benchmarks.md. A benchmark, not a tes
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -184,9 +192,14 @@ def main() -> None:
                         help="samples per problem (the book's chapter 3: 128)")
     parser.add_argument("--prompt", type=int, default=20, help="prompt tokens")
     parser.add_argument("--steps", type=int, default=40, help="timed decode steps")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved measurements of the peak, the compiled step, naive "
+                             "generate and training per member; medians are reported")
     parser.add_argument("--breakdown", action="store_true",
                         help="also profile where a step of the shared decoder spends its time")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     members = [get_spec(name) for name in args.members.split(",")]
     tokenizer = build_tokenizer()
 
@@ -195,7 +208,8 @@ def main() -> None:
     bandwidth = copy_gbytes()
     torch.set_num_threads(1)
     print(f"machine: fp32 matmul {peak:.0f} GFLOP/s on one thread ({peak2:.0f} on two); "
-          f"copy bandwidth {bandwidth:.1f} GB/s on one thread\n")
+          f"copy bandwidth {bandwidth:.1f} GB/s on one thread; each member's bound uses the "
+          f"median of {args.repeats} one-thread peaks measured beside its timings\n")
     context = args.prompt + args.steps  # the cache length at the middle of the timed steps
     print(f"decoding: {args.rows} rows, {args.samples} per prompt of {args.prompt} tokens, "
           f"context {context}, one thread; each decoder's bound counts the bytes it must move"
@@ -203,39 +217,48 @@ def main() -> None:
     print("| member | N | FLOPs/step | bytes/step, per row / shared | bound, per row / shared |"
           " per-row decoder | share of bound | shared decoder, eager | share of bound | "
           "shared decoder, compiled (the book's) | share of bound | naive `generate` | "
-          "compiled vs naive |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "compiled vs naive | per repeat |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     train_rows, breakdowns = [], []
     for spec in members:
         torch.manual_seed(0)
         model = LlamaForCausalLM(spec.llama_config(len(tokenizer), 256)).eval()
         flops, moved = decode_step_cost(model, args.rows, context)
         _, moved_shared = decode_step_cost(model, args.rows, context, args.samples, args.prompt)
-        bound = max(flops / (peak * 1e9), moved / (bandwidth * 1e9))
-        bound_shared = max(flops / (peak * 1e9), moved_shared / (bandwidth * 1e9))
         lean = time_decoder(model, lean_llama.LeanLlamaDecoder, args.rows, args.samples,
                             args.prompt, args.steps)
         shared = time_decoder(model, lean_llama.SharedPromptDecoder, args.rows, args.samples,
                               args.prompt, args.steps)
         heads = model.config.num_attention_heads
         fused_decode.attention_kernels(heads, model.config.hidden_size // heads)  # untimed
-        fused = time_decoder(model, fused_decode.FusedSharedDecoder, args.rows, args.samples,
-                             args.prompt, args.steps)
-        naive = time_naive(model, max(1, args.rows // args.samples), args.samples,
-                           args.prompt, 2 * args.steps)
+        peaks, fused_times, naive_times = [], [], []
+        for _ in range(args.repeats):  # interleaved, so that a drift of the machine hits both
+            peaks.append(matmul_gflops(1, seconds=0.5))
+            torch.set_num_threads(1)
+            fused_times.append(time_decoder(model, fused_decode.FusedSharedDecoder, args.rows,
+                                            args.samples, args.prompt, args.steps))
+            naive_times.append(time_naive(model, max(1, args.rows // args.samples),
+                                          args.samples, args.prompt, 2 * args.steps))
+        peak_here = statistics.median(peaks)
+        fused, naive = statistics.median(fused_times), statistics.median(naive_times)
+        ratios = [b / a for a, b in zip(fused_times, naive_times, strict=True)]
+        bound = max(flops / (peak_here * 1e9), moved / (bandwidth * 1e9))
+        bound_shared = max(flops / (peak_here * 1e9), moved_shared / (bandwidth * 1e9))
         n = sum(p.numel() for name, p in model.named_parameters()
                 if "embed_tokens" not in name and "lm_head" not in name)
         print(f"| {spec.name} | {n:,} | {flops / 1e9:.2f} G | {moved / 1e6:.0f} / "
               f"{moved_shared / 1e6:.0f} MB | {bound * 1e3:.1f} / {bound_shared * 1e3:.1f} ms | "
               f"{lean * 1e3:.1f} ms | {bound / lean:.0%} | {shared * 1e3:.1f} ms | "
               f"{bound_shared / shared:.0%} | {fused * 1e3:.1f} ms | {bound_shared / fused:.0%} | "
-              f"{naive * 1e3:.1f} ms | {naive / fused:.1f}x |", flush=True)
+              f"{naive * 1e3:.1f} ms | {naive / fused:.1f}x | "
+              f"{min(ratios):.1f}-{max(ratios):.1f}x |", flush=True)
         if args.breakdown:
             breakdowns.append((spec.name, step_breakdown(model, args.rows, args.samples,
                                                          args.prompt, args.steps)))
         model = LlamaForCausalLM(spec.llama_config(len(tokenizer), 128))
-        seconds, train_flops = time_training(model, 16, 128)
-        train_rows.append((spec.name, train_flops, seconds))
+        timings = [time_training(model, 16, 128) for _ in range(args.repeats)]
+        seconds = statistics.median(t for t, _ in timings)
+        train_rows.append((spec.name, timings[0][1], seconds, peak_here))
     if breakdowns:
         kinds = ["linear layers", "attention products", "softmax", "element-wise",
                  "copies and indexing", "other"]
@@ -245,13 +268,14 @@ def main() -> None:
         print("|---|" + "---|" * len(kinds))
         for name, shares in breakdowns:
             print(f"| {name} | " + " | ".join(f"{shares.get(k, 0.0):.0%}" for k in kinds) + " |")
-    print("\ntraining: batch 16 x 128 tokens, AdamW, one thread\n")
-    print("| member | FLOPs/step | ms/step | GFLOP/s | share of matmul peak |")
-    print("|---|---|---|---|---|")
-    for name, train_flops, seconds in train_rows:
+    print("\ntraining: batch 16 x 128 tokens, AdamW, one thread (median step of "
+          f"{args.repeats} runs; the member's median one-thread peak)\n")
+    print("| member | FLOPs/step | ms/step | GFLOP/s | one-thread peak | share of matmul peak |")
+    print("|---|---|---|---|---|---|")
+    for name, train_flops, seconds, peak_here in train_rows:
         rate = train_flops / seconds / 1e9
         print(f"| {name} | {train_flops / 1e9:.1f} G | {seconds * 1e3:.0f} | {rate:.0f} | "
-              f"{rate / peak:.0%} |")
+              f"{peak_here:.0f} GFLOP/s | {rate / peak_here:.0%} |")
 
 
 if __name__ == "__main__":
