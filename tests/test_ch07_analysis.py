@@ -507,7 +507,10 @@ def test_facts_quote_the_tables():
     assert out["largest"] == "big" and out["largest_M"] == "5.0"
     assert out["r_lo"] == "0.16" and out["r_hi"] == "22"
     assert out["n_wins"] == "2" and out["n_ties"] == "1" and out["n_cells"] == "8"
-    assert out["n_losses"] == "5"
+    assert out["n_losses"] == "5" and out["n_ties_alone"] == "0"
+    assert out["easy_ceiling_chosen"] == "n/a"  # the table has no ceiling_chosen column
+    chose = {**tables, "exchange": tables["exchange"].assign(ceiling_chosen="majority vote")}
+    assert facts(chose, config)["easy_ceiling_chosen"] == "majority vote"
     assert out["easy_small"] == "0.90" and out["easy_large"] == "0.60"
     assert out["easy_diff"] == "+0.30" and out["easy_low"] == "+0.25"
     assert out["easy_high"] == "+0.35" and out["easy_ceiling"] == "1.00"
@@ -683,6 +686,9 @@ def test_saving_verdict_needs_the_interval_above_one():
 
     assert saving_verdict(tables(1.2)) == "a detectable saving"
     assert saving_verdict(tables(1.0)) == "no detectable saving"  # one is no saving
+    # a ratio of equal budgets, rounded: the cpu run's lower end was 1.0000000000000002
+    assert saving_verdict(tables(1.0000000000000002)) == "no detectable saving"
+    assert saving_verdict(tables(1.001)) == "a detectable saving"
     assert saving_verdict(tables(float("nan"))) == "no detectable saving"
     assert saving_verdict({}) == "no detectable saving"
 
@@ -697,3 +703,21 @@ def test_accounting_charges_nothing_for_a_likelihood_the_sampler_kept():
     row = kept[kept["item"].str.contains("kept by the sampler")]
     assert len(row) == 1 and row["flops"].iloc[0] == 0 and row["charged"].iloc[0] == "yes"
     assert not kept["item"].str.contains("likelihood's re-read").any()
+
+
+def test_ties_detectable_alone_counts_the_cells_labelled_not_after_holm():
+    from ttc.chapters.ch07_compute_optimal import ties_detectable_alone
+
+    exchange = pd.DataFrame({
+        "verdict": ["no detectable difference"] * 4 + ["larger model"],
+        "low": [-0.3, -0.1, 0.02, -0.3, -0.4],
+        "high": [-0.05, 0.1, 0.2, -0.01, -0.2],
+        "p": [0.01, 0.5, 0.03, 0.2, 0.001]})
+    # row 0: interval below zero, p < 0.05: detectable alone, not after Holm; row 1: the
+    # interval holds zero; row 2: above zero, p < 0.05; row 3: the interval excludes zero
+    # but its sign-flip p is 0.2, so the test keeps it undetected even alone; row 4: a verdict
+    assert ties_detectable_alone(exchange) == 2
+    assert ties_detectable_alone(exchange.drop(columns="p")) == 3  # without p: the interval
+    ceiling = exchange.add_prefix("ceiling_")
+    assert ties_detectable_alone(ceiling, "ceiling_") == 2
+    assert ties_detectable_alone(pd.DataFrame()) == 0

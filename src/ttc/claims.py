@@ -131,8 +131,12 @@ COMPUTE_OPTIMAL_CLAIMS = (
           "even at the largest R, test-time compute detectably wins some bin",
           _ttc_never_wins_at_largest_r),
     Claim("claim_shrinks",
-          "the small model's mean margin (point estimates, over bins) never grows as R grows",
-          "the small model's mean margin (point estimates, over bins) is not monotone in R",
+          "against the largest member, the small model's mean margin over the bins (point "
+          "estimates, at the R values of the verdict tables) never rises by more than a point "
+          "as R grows",
+          "against the largest member, the small model's mean margin over the bins (point "
+          "estimates, at the R values of the verdict tables) rises by more than a point "
+          "somewhere as R grows",
           _gain_shrinks_with_r),
     cell_claim("claim_ceiling",
                "with a perfect verifier, test-time compute detectably wins at least one cell",

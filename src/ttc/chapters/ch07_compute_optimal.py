@@ -34,7 +34,7 @@ from ttc.exchange import (
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by, paired_bootstrap
-from ttc.report import cell, difference_text, fmt, shown_verdict
+from ttc.report import NOT_AFTER_HOLM, cell, difference_text, fmt, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
@@ -520,8 +520,8 @@ def accounting(score_half: pd.DataFrame, bin_half: pd.DataFrame, prompt_tokens: 
     FLOPs are summed over: :data:`SCOPE_TEST`, the exchange's test problems; :data:`SCOPE_SUBSET`,
     chapter 5's problems of the revisions; :data:`SCOPE_ONCE`, a one-off cost),
     ``vs_greedy`` (FLOPs over the largest member's greedy inference FLOPs on the same
-    problems, the test problems for one-off costs: the smallest allowance of the exchange
-    against it, reached as R grows) and ``vs_pretraining`` (over the policy's pretraining).
+    problems, the test problems for one-off costs: the allowance against the largest member
+    approaches it as R grows) and ``vs_pretraining`` (over the policy's pretraining).
 
     Charged items are at the exchange's largest budget: every scored sample of every
     problem. ``score_half``/``bin_half``: the policy's samples (``problem``, ``n_tokens``)
@@ -808,20 +808,43 @@ def _interval_text(tables, kind: str, statistic: str) -> str:
     return f"[{fmt(low, '.1f')}, {fmt(high, '.1f')}]"
 
 
+#: how far above 1 a saving's lower end must be to count as a saving (rounding of a ratio)
+SAVING_ATOL = 1e-9
+
+
 def saving_verdict(tables, kind: str = "oracle") -> str:
     """Whether the median saving is detectable: "a detectable saving" when the lower end
     of its 95% interval is above 1 (the compute-optimal choice needs less compute than the
-    baseline), "no detectable saving" otherwise or without an interval."""
+    baseline), "no detectable saving" otherwise or without an interval.
+
+    A saving is a ratio of budgets, so a resample whose median cell saves nothing gives 1 up
+    to rounding (1.0000000000000002 under ``cpu``): a lower end within :data:`SAVING_ATOL`
+    of 1 is 1, no saving."""
     rows = tables["saving_intervals"] if "saving_intervals" in tables else pd.DataFrame()
     rows = rows[rows["bins"] == kind] if len(rows) else rows
     low = cell(rows, "median_low")
     if low is None or low != low:
         return "no detectable saving"
-    return "a detectable saving" if low > 1.0 else "no detectable saving"
+    return "a detectable saving" if low > 1.0 + SAVING_ATOL else "no detectable saving"
 
 
 def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
+
+
+def ties_detectable_alone(exchange: pd.DataFrame, prefix: str = "") -> int:
+    """Cells with no detectable difference after Holm's correction that are detectable read
+    alone: their own 95% interval excludes zero and their sign-flip p-value is below 0.05,
+    the cells the tables label :data:`ttc.report.NOT_AFTER_HOLM`
+    (:func:`ttc.report.shown_verdict`). ``prefix``: ``"ceiling_"`` for the perfect
+    verifier's columns."""
+    verdict, low, high, p = (f"{prefix}{c}" for c in ("verdict", "low", "high", "p"))
+    if not {verdict, low, high} <= set(exchange.columns):
+        return 0
+    p_values = exchange[p] if p in exchange else pd.Series(np.nan, index=exchange.index)
+    shown = [shown_verdict(v, lo, hi, p=pv) for v, lo, hi, pv
+             in zip(exchange[verdict], exchange[low], exchange[high], p_values, strict=True)]
+    return sum(label == NOT_AFTER_HOLM for label in shown)
 
 
 def surely_ahead(break_even_table: pd.DataFrame, pool: str) -> int:
@@ -882,6 +905,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "n_wins": fmt(_count(exchange, "verdict", "test-time compute")),
         "n_losses": fmt(_count(exchange, "verdict", "larger model")),
         "n_ties": fmt(_count(exchange, "verdict", "no detectable difference")),
+        "n_ties_alone": fmt(ties_detectable_alone(exchange)),
         "ceiling_wins": fmt(_count(exchange, "ceiling_verdict", "test-time compute")),
         "ceiling_losses": fmt(_count(exchange, "ceiling_verdict", "larger model")),
         "ceiling_ties": fmt(_count(exchange, "ceiling_verdict", "no detectable difference")),
@@ -892,6 +916,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "easy_low": fmt(cell(first, "low"), "+.2f"),
         "easy_high": fmt(cell(first, "high"), "+.2f"),
         "easy_ceiling": fmt(cell(first, "ceiling_accuracy")),
+        "easy_ceiling_chosen": fmt(cell(first, "ceiling_chosen")),
         "easy_k": fmt(cell(first, "k_affordable"), ".1f"),
         "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
                               .mean()) if len(exchange) else None),
