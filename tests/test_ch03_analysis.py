@@ -364,5 +364,11 @@ def test_matched_text_names_the_members_that_draw_fewer():
     config = ch03.SamplingChapterConfig(n_samples=128, flops_matched_to="f64x3")
     drawn = pd.Series({"f32x2": 128, "f64x3": 128, "f96x3": 64, "f128x4": 32})
     text = ch03.matched_text(drawn, config)
-    assert "larger than f64x3" in text and "f96x3 64, f128x4 32" in text
+    assert text == ("the members larger than f64x3 draw fewer, the smallest power of two whose "
+                    "inference FLOPs are at least those of f64x3's 128 samples (2·N per token, "
+                    "counted at equal tokens per sample; f96x3 64, f128x4 32), so that every "
+                    "member spans at least the same compute")
     assert ch03.matched_text(pd.Series({"f32x2": 128}), config) == "every member draws as many"
+    # a count of 2 may be the rule's floor (matched_samples never draws fewer): it says so
+    tiny = ch03.matched_text(pd.Series({"f64x3": 128, "huge": 2}), config)
+    assert "smallest power of two (at least 2) whose" in tiny and "; huge 2)" in tiny

@@ -219,6 +219,8 @@ def test_facts_by_hand():
         "best_tied_easy": "1", "n_lengths_easy": "2",
         "best_tied_medium": "0", "n_lengths_medium": "0",
         "best_tied_hard": "n/a", "n_lengths_hard": "n/a",
+        # easy: its best length alone at the top; medium has no lengths scored: left out
+        "best_split_text": "4 attempts per chain is alone at the top on easy problems (0.80)",
         # oracle: (1.0 + 0.6) / 2 parallel against (0.9 + 0.5) / 2 sequential
         "oracle_par": "0.80", "oracle_seq": "0.70",
         # one chain: last attempts (0.6 + 0.2) / 2 against every attempt (0.8 + 0.2) / 2
@@ -230,6 +232,69 @@ def test_facts_by_hand():
         "chapter 4's ORM")
     # later minus first attempts is -1/3 on problem 0 and -1/2 on problem 1: both below, but
     # two problems are no evidence (sign-flip p = 0.5), so every claim reads its fails text
+
+
+def _tie_tables():
+    """Majority vote at budget 8 (chain lengths 1, 2, 4, 8): easy 0.5, 0.5, 0.25, 0.5 (three
+    lengths tie at the top), medium 0.25, 0.5, 0.25, 0.25 (length 2 alone at the top), hard 0
+    everywhere (all four tie); the best split is the shortest at the top."""
+    accuracy = {EASY: [0.5, 0.5, 0.25, 0.5], MEDIUM: [0.25, 0.5, 0.25, 0.25],
+                HARD: [0.0, 0.0, 0.0, 0.0]}
+    rows = [{"budget": 8, "length": length, "chains": 8 // length, "rule": "majority",
+             "difficulty": difficulty, "accuracy": acc}
+            for difficulty, accs in accuracy.items()
+            for length, acc in zip((1, 2, 4, 8), accs, strict=True)]
+    # ignored: another rule at the top on hard problems, another budget on medium ones
+    rows += [{"budget": 8, "length": 4, "chains": 2, "rule": "oracle", "difficulty": HARD,
+              "accuracy": 1.0},
+             {"budget": 4, "length": 4, "chains": 1, "rule": "majority",
+              "difficulty": MEDIUM, "accuracy": 0.5}]
+    best_split = pd.DataFrame({"budget": [8, 8, 8, 4], "difficulty": [EASY, MEDIUM, HARD, MEDIUM],
+                               "length": [1, 2, 1, 4], "accuracy": [0.5, 0.5, 0.0, 0.5]})
+    return pd.DataFrame(rows), best_split
+
+
+def test_best_lengths_count_the_lengths_tied_at_the_top():
+    summary, best_split = _tie_tables()
+    best = ch6.best_lengths(summary, best_split, 8)
+    assert best.index.tolist() == [EASY, MEDIUM, HARD]
+    assert best["length"].tolist() == [1, 2, 1]
+    assert best["accuracy"].tolist() == [0.5, 0.5, 0.0]
+    assert best["tied"].tolist() == [3, 1, 4]  # 0.5 three times; 0.5 once; 0.0 four times
+    assert best["n_lengths"].tolist() == [4, 4, 4]
+    # at budget 4 only medium has a best split, and one length scored: alone at the top
+    at_4 = ch6.best_lengths(summary, best_split, 4)
+    assert at_4.index.tolist() == [MEDIUM] and at_4["tied"].tolist() == [1]
+
+
+def test_best_split_text_names_a_best_length_only_when_it_is_alone():
+    summary, best_split = _tie_tables()
+    best = ch6.best_lengths(summary, best_split, 8)
+    assert ch6.best_split_text(best) == (
+        "3 of 4 lengths tie at 0.50 on easy problems and all 4 lengths tie at 0.00 on hard "
+        "problems: no length is better than the others there; 2 attempts per chain is alone "
+        "at the top on medium problems (0.50)")
+    # one group, tied: no length is named
+    assert ch6.best_split_text(best.loc[[EASY]]) == (
+        "3 of 4 lengths tie at 0.50 on easy problems: no length is better than the others")
+    # one group, alone; one attempt per chain is singular
+    alone = best.loc[[MEDIUM]].assign(length=1)
+    assert ch6.best_split_text(alone) == (
+        "1 attempt per chain is alone at the top on medium problems (0.50)")
+    # three tied groups are listed "a, b and c"; a group whose lengths were not scored
+    # (tied 0) is left out, and with none left the text is missing
+    three = best.assign(tied=[3, 2, 4])
+    assert ch6.best_split_text(three).startswith(
+        "3 of 4 lengths tie at 0.50 on easy problems, 2 of 4 lengths tie at 0.50 on medium "
+        "problems and all 4 lengths tie at 0.00 on hard problems: no length")
+    assert ch6.best_split_text(best.assign(tied=0)) == "n/a"
+    assert ch6.best_split_text(best.iloc[:0]) == "n/a"
+    # the facts quote the same rule, with the body's numbers next to it
+    tables = {**_tables(), "summary": summary, "best_split": best_split}
+    facts = ch6.facts(tables, ch6.RevisionsChapterConfig(budgets=(4, 8)))
+    assert facts["best_split_text"] == ch6.best_split_text(best)
+    assert [facts[f"best_{k}_medium"] for k in ("len", "acc", "tied")] == ["2", "0.50", "1"]
+    assert facts["best_tied_easy"] == "3" and facts["n_lengths_hard"] == "4"
 
 
 def _paired_tables(n=12):

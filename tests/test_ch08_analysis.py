@@ -210,11 +210,16 @@ def test_unsolved_curves_policy_deployment_and_winners():
 
 # -- facts ------------------------------------------------------------------------------------
 
+#: chapter 8's ``drawn`` fact for members p (the policy, N 20, 16 samples) and z (N 40, 4)
+DRAWN = ("16 per problem, but z 4, the smallest power of two whose inference FLOPs are "
+                     "at least those of the policy's 16 samples (2·N per token, counted at equal "
+                     "tokens per sample)")
+
+
 def _tables():
     members = pd.DataFrame({"model": ["p", "z", "a"], "N": [20, 40, 10],
                             "D": [1, 1, 1], "train_flops": [2e3, 4e3, 1e3]})
-    setup = pd.DataFrame([{"policy": "p", "n_samples": 16, "policy_n": 16,
-                           "drawn": "16 per problem, but z 4, as many as cost the policy's 16"}])
+    setup = pd.DataFrame([{"policy": "p", "n_samples": 16, "policy_n": 16, "drawn": DRAWN}])
     reach = pd.DataFrame({"small": ["a", "a", "p"], "large": ["p", "z", "z"],
                           "M": [2.0, 4.0, 2.0], "large_greedy_right": [20, 30, 30],
                           "out_of_reach": [4, 15, 6], "share": [0.2, 0.5, 0.2]})
@@ -257,7 +262,7 @@ def test_facts_by_hand():
     claims = with_capitals({claim.key: claim.holds_text for claim in FLOOR_CLAIMS})
     assert ch8.facts(_tables(), ch8.FloorChapterConfig()) == {
         "n_samples": "16", "smallest": "a", "largest": "z", "policy": "p",
-        "drawn": "16 per problem, but z 4, as many as cost the policy's 16", "policy_n": "16",
+        "drawn": DRAWN, "policy_n": "16",
         "reach_n": "6", "reach_of": "30", "reach_share": "0.20", "tiny_share": "0.50",
         "hard_small": "0.90", "hard_policy": "0.45",
         # medians of 10 and 10^0.5 = 3.16 saved; of vote slopes 0.5 and 1.5
@@ -305,13 +310,49 @@ def test_facts_when_the_policy_is_the_largest_member():
     assert facts["hard_policy"] == "0.10"
 
 
-def test_drawn_text_quotes_who_drew_fewer():
-    per_problem = pd.DataFrame({"model": ["f32x2", "f32x2", "f64x3", "f128x4"],
-                                "n": [128, 128, 128, 32]})
-    assert ch8.drawn_text(per_problem) == ("128 per problem, but f128x4 32, as many as cost "
-                                           "the policy's 128")
-    assert ch8.drawn_text(per_problem[per_problem["model"] != "f128x4"]) == "128 per problem"
-    assert ch8.drawn_text(per_problem.iloc[:0]) == ch8.fmt(None)
+def test_drawn_text_states_chapter_3s_rule():
+    """The cpu profile's counts (chapter 3, :func:`ttc.upstream.matched_samples` with f64x3
+    the reference): f96x3 (2.25 times f64x3's N) draws 64, which cost 144 of f64x3's samples
+    (32 would cost 72, short of 128), f128x4 (5.33 times) 32, which cost 170 (16: 85). They
+    cost at least the reference's 128, not as much: the text says so, and names the rule."""
+    per_problem = pd.DataFrame({"model": ["f32x2", "f32x2", "f64x3", "f96x3", "f128x4"],
+                                "n": [128, 128, 128, 64, 32]})
+    rule = ("the smallest power of two whose inference FLOPs are at least those of the "
+            "policy's 128 samples (2·N per token, counted at equal tokens per sample)")
+    assert ch8.drawn_text(per_problem, "f64x3", "f64x3") == (
+        f"128 per problem, but f96x3 64 and f128x4 32, each {rule}")
+    # one member drew fewer: no "each"; a reference that is not the policy is named
+    one = per_problem[per_problem["model"] != "f96x3"]
+    assert ch8.drawn_text(one, "f64x3", "f64x3") == f"128 per problem, but f128x4 32, {rule}"
+    assert ch8.drawn_text(one, "f64x3", "f32x2") == f"128 per problem, but f128x4 32, {rule}" \
+        .replace("the policy's", "f64x3's")
+    # three members listed "a, b and c"; a count of 2 may be the rule's floor, so it says so
+    three = pd.DataFrame({"model": ["s", "m", "l", "xl"], "n": [16, 8, 4, 2]})
+    assert ch8.drawn_text(three, "s", "s") == (
+        "16 per problem, but m 8, l 4 and xl 2, each the smallest power of two (at least 2) "
+        "whose inference FLOPs are at least those of the policy's 16 samples (2·N per token, "
+        "counted at equal tokens per sample)")
+    # without a reference the counts are listed without a rule; all equal: one number
+    assert ch8.drawn_text(one) == "128 per problem, but f128x4 32"
+    assert ch8.drawn_text(per_problem[per_problem["n"] == 128], "f64x3", "f64x3") == (
+        "128 per problem")
+    assert ch8.drawn_text(per_problem.iloc[:0], "f64x3", "f64x3") == ch8.fmt(None)
+
+
+def test_drawn_text_agrees_with_the_sampling_rule():
+    """The counts chapter 3 draws by its rule are the ones the text calls the smallest power
+    of two at or above the reference's FLOPs (sizes of the cpu profile's members)."""
+    from ttc.chapters.ch03_sampling import SamplingChapterConfig
+    from ttc.upstream import matched_samples
+
+    sizes = {"f32x2": 32_928, "f64x3": 197_056, "f96x3": 443_040, "f128x4": 1_049_728}
+    counts = matched_samples(SamplingChapterConfig(n_samples=128, flops_matched_to="f64x3"),
+                             sizes)
+    assert counts == {"f32x2": 128, "f64x3": 128, "f96x3": 64, "f128x4": 32}
+    budget = 128 * sizes["f64x3"]
+    for model in ("f96x3", "f128x4"):  # at least the reference's FLOPs, and half would not be
+        assert counts[model] * sizes[model] >= budget > counts[model] // 2 * sizes[model]
+        assert counts[model] * sizes[model] > budget  # more, not as much
 
 
 def _identical_problems(n=6):

@@ -554,9 +554,14 @@ def matched_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
     if fewer.empty:
         return "every member draws as many"
     listed = ", ".join(f"{model} {count:,}" for model, count in fewer.items())
-    return (f"the members larger than {config.flops_matched_to} draw fewer, the smallest power "
-            f"of two that costs at least as many inference FLOPs ({listed}), so that every "
-            "member spans the same compute")
+    # the rule of ttc.upstream.matched_samples: it counts parameters and rounds up, so the
+    # fewer samples cost at least the reference's, not as much
+    floor = " (at least 2)" if (fewer == 2).any() else ""
+    reference = config.flops_matched_to
+    return (f"the members larger than {reference} draw fewer, the smallest power of two{floor} "
+            f"whose inference FLOPs are at least those of {reference}'s "
+            f"{config.n_samples:,} samples (2·N per token, counted at equal tokens per sample; "
+            f"{listed}), so that every member spans at least the same compute")
 
 
 def hard_samples_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:

@@ -417,6 +417,60 @@ def paired_comparisons(tables, config: RevisionsChapterConfig, last: int = 8) ->
                             for name, variant, reference, budget, diffs in plan])
 
 
+def best_lengths(summary: pd.DataFrame, best_split: pd.DataFrame, budget: int
+                 ) -> pd.DataFrame:
+    """Per difficulty group that has a best split at ``budget`` (in
+    :data:`~ttc.upstream.DIFFICULTY_GROUPS` order, indexed by group): the best chain length
+    by majority vote (``best_split``'s: the shortest where several tie), its ``accuracy``,
+    ``tied``, how many chain lengths of ``summary`` reach that accuracy (``np.isclose``: the
+    chapter's one tie rule; 1 when the best length is alone at the top) and ``n_lengths``,
+    how many chain lengths ``summary`` scores for the group."""
+    top = best_split[best_split["budget"] == budget].set_index("difficulty")
+    votes = summary[(summary["rule"] == "majority") & (summary["budget"] == budget)]
+    rows = []
+    for difficulty in DIFFICULTY_GROUPS:
+        if difficulty not in top.index:
+            continue
+        accuracy = float(top.loc[difficulty, "accuracy"])
+        lengths = votes[votes["difficulty"] == difficulty]
+        rows.append({"difficulty": difficulty, "length": int(top.loc[difficulty, "length"]),
+                     "accuracy": accuracy,
+                     "tied": int(np.isclose(lengths["accuracy"], accuracy).sum()),
+                     "n_lengths": len(lengths)})
+    columns = ["difficulty", "length", "accuracy", "tied", "n_lengths"]
+    return pd.DataFrame(rows, columns=columns).set_index("difficulty")
+
+
+def _joined(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def best_split_text(best: pd.DataFrame) -> str:
+    """Which chain lengths are at the top by majority vote, per difficulty group, as the
+    Summary quotes it (``best``: :func:`best_lengths`): the groups where several lengths tie
+    at the top (no length is better there), then those where one length is alone at the top,
+    named; :data:`~ttc.report.MISSING` where no group has its lengths scored."""
+    ties, alone = [], []
+    for difficulty, row in best.iterrows():
+        key, accuracy = str(difficulty).split()[0], fmt(row["accuracy"])
+        tied, n_lengths, length = int(row["tied"]), int(row["n_lengths"]), int(row["length"])
+        if tied > 1:
+            count = f"all {n_lengths}" if tied == n_lengths else f"{tied} of {n_lengths}"
+            ties.append(f"{count} lengths tie at {accuracy} on {key} problems")
+        elif tied == 1:
+            attempts = "attempt" if length == 1 else "attempts"
+            alone.append(f"{length} {attempts} per chain is alone at the top on {key} "
+                         f"problems ({accuracy})")
+    clauses = []
+    if ties:
+        there = " there" if len(ties) > 1 or alone else ""
+        clauses.append(f"{_joined(ties)}: no length is better than the others{there}")
+    if alone:
+        clauses.append(_joined(alone))
+    return "; ".join(clauses) if clauses else fmt(None)
+
+
 def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     """What chapter 6's prose quotes, as display text ("n/a" where a value is missing), with
     the sentences of :data:`ttc.claims.REVISION_CLAIMS`, decided by
@@ -442,19 +496,16 @@ def facts(tables, config: RevisionsChapterConfig) -> dict[str, str]:
     out["revised_share"] = fmt(cell(overall, "share"))
     out["revised_n"] = fmt(cell(overall, "right_with_next"))
 
-    top = best_split[best_split["budget"] == b_max].set_index("difficulty")
-    votes = summary[(summary["rule"] == "majority") & (summary["budget"] == b_max)]
+    best = best_lengths(summary, best_split, b_max)
     for difficulty in DIFFICULTY_GROUPS:
         key = difficulty.split()[0]
-        found = difficulty in top.index
-        out[f"best_len_{key}"] = fmt(top.loc[difficulty, "length"] if found else None)
-        out[f"best_acc_{key}"] = fmt(top.loc[difficulty, "accuracy"] if found else None)
-        # how many chain lengths reach the best accuracy: "best" is often a tie
-        lengths = votes[votes["difficulty"] == difficulty]
-        out[f"best_tied_{key}"] = fmt(
-            int(np.isclose(lengths["accuracy"], top.loc[difficulty, "accuracy"]).sum())
-            if found else None)
-        out[f"n_lengths_{key}"] = fmt(len(lengths) if found else None)
+        found = difficulty in best.index  # (a row of ``best`` would read lengths as floats)
+        row = {column: best.at[difficulty, column] for column in best} if found else {}
+        out[f"best_len_{key}"] = fmt(row.get("length"))
+        out[f"best_acc_{key}"] = fmt(row.get("accuracy"))
+        out[f"best_tied_{key}"] = fmt(row.get("tied"))
+        out[f"n_lengths_{key}"] = fmt(row.get("n_lengths"))
+    out["best_split_text"] = best_split_text(best)
 
     rules = rule_accuracy(summary, b_max)
     par = {rule: float(rules.get((rule, 1), np.nan)) for rule in SELECTIONS}

@@ -230,7 +230,9 @@ def run(config: FloorChapterConfig, inputs, progress: bool = True
             "members": members,
             "setup": pd.DataFrame([{"policy": policy(inputs),
                                     "n_samples": int(per_problem["n"].max()),
-                                    "drawn": drawn_text(per_problem),
+                                    "drawn": drawn_text(
+                                        per_problem, ch3.config.flops_matched_to,
+                                        policy(inputs)),
                                     "policy_n": _drawn(per_problem).get(policy(inputs))}])}
 
 
@@ -239,17 +241,34 @@ def _drawn(per_problem: pd.DataFrame) -> pd.Series:
     return per_problem.groupby("model", sort=False)["n"].first().astype(int)
 
 
-def drawn_text(per_problem: pd.DataFrame) -> str:
+def drawn_text(per_problem: pd.DataFrame, reference: str = "", policy_name: str = "") -> str:
     """How many samples per problem the members drew, as the prose quotes it: one number
-    when all drew as many, else the most and the members that drew fewer."""
+    when all drew as many, else the most and the members that drew fewer, with chapter 3's
+    rule for them (:func:`ttc.upstream.matched_samples`): a member larger than ``reference``
+    (chapter 3's ``flops_matched_to``) draws the smallest power of two (at least 2) whose
+    inference FLOPs, at 2·N per token and equal tokens per sample, reach those of
+    ``reference``'s samples; it is named "the policy" when it is ``policy_name``. The rule
+    counts parameters and rounds up, so those samples cost at least as much as the
+    reference's, not as much. Without a ``reference`` the rule is left out."""
     drawn = _drawn(per_problem)
     if drawn.empty:
         return fmt(None)
     most = int(drawn.max())
     fewer = drawn[drawn < most]
-    listed = " and ".join(f"{model} {count:,}" for model, count in fewer.items())
-    return f"{most:,} per problem" + (
-        f", but {listed}, as many as cost the policy's {most:,}" if listed else "")
+    text = f"{most:,} per problem"
+    if fewer.empty:
+        return text
+    listed = [f"{model} {count:,}" for model, count in fewer.items()]
+    text += f", but {', '.join(listed[:-1])} and {listed[-1]}" if len(listed) > 1 \
+        else f", but {listed[0]}"
+    if not reference:
+        return text
+    whose = "the policy's" if reference == policy_name else f"{reference}'s"
+    each = "each " if len(fewer) > 1 else ""
+    floor = " (at least 2)" if (fewer == 2).any() else ""
+    return (f"{text}, {each}the smallest power of two{floor} whose inference FLOPs are at least "
+            f"those of {whose} {most:,} samples (2·N per token, counted at equal tokens per "
+            "sample)")
 
 
 # -- what the prose, the figures and the tables read ------------------------------------------
