@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from types import SimpleNamespace
 
 import pandas as pd
@@ -12,21 +13,27 @@ from ttc.chapters import ch05_search
 from ttc.chapters.ch05_search import (
     EASY,
     HARD,
+    REJECTED,
     SearchChapterConfig,
     accuracy_at,
+    annotate,
     baselines,
     best_variant,
     budget_lines,
     facts,
+    first_rejected,
     lookahead_token_ratio,
+    mark_rejected,
     oracle_variants,
     over_optimisation,
     paired_comparisons,
+    verifier_charge,
     wrong_examples,
 )
 from ttc.claims import search_claims
 from ttc.config import ConfigError
 from ttc.report import direction
+from ttc.tasks import Problem, TaskConfig, first_error, generate_problems
 
 MEDIUM = "medium (3-5 ops)"
 BEAM, DVTS = "beam, width 4", "DVTS, width 4"
@@ -131,6 +138,33 @@ def test_wrong_examples_first_per_length_shortest_first():
     assert examples["chosen"].tolist() == ["b", "a", "d"]
     assert wrong_examples(_results(), BEAM, 16, limit=2)["chosen"].tolist() == ["b", "a"]
     assert wrong_examples(_results(), DVTS, 4).empty
+    assert "marked" not in examples  # no checker's verdict in these results
+
+
+def test_wrong_examples_mark_the_first_step_the_checker_rejects():
+    """The table of wrong chains marks the first step the exact checker rejects (every
+    later step continues a rejected prefix), and keeps the steps written: a one-operation
+    problem whose chosen chain has two steps is the policy's mistake, shown as it is."""
+    problems = [ONE_OP, THREE_OPS, THREE_OPS, ONE_OP]
+    results = annotate(pd.DataFrame({
+        "variant": [BEAM] * 4, "budget": [16] * 4, "problem": [0, 1, 2, 3],
+        "n_ops": [1, 3, 3, 1], "correct": [False, False, False, True],
+        "chosen": ["93-93=-2;-2-91=-93", "30-78=-48;-48*4=-184;-184+66=-118",
+                   "30-78=-48;-48*4=-192", "93-91=2"],
+        "policy_tokens": [1] * 4, "verifier_tokens": [1] * 4}), problems, 10, 0)
+    examples = wrong_examples(results, BEAM, 16)
+    assert examples["n_ops"].tolist() == [1, 3]  # the first wrong chain per length
+    assert examples["n_steps"].tolist() == [2, 3]
+    assert examples["rejected_step"].tolist() == [1, 2]
+    assert examples["marked"].tolist() == [f"93-93=-2{REJECTED};-2-91=-93",
+                                           f"30-78=-48;-48*4=-184{REJECTED};-184+66=-118"]
+    assert examples["rejected_why"].tolist() == ["applies -93, not -91; 93-93 is 0, not -2",
+                                                 "-48*4 is -192, not -184"]
+    assert mark_rejected("30-78=-48;-48*4=-192", 3) == "30-78=-48;-48*4=-192"  # missing
+    assert mark_rejected("93-91=2", 0) == "93-91=2"
+    assert list(over_optimisation(results).columns) == [
+        "variant", "budget", "n_ops", "problem", "chosen", "n_steps", "rejected_step",
+        "rejected_why"]
 
 
 def _token_rows(verifier, method, width, tokens, budget=16):
@@ -371,13 +405,91 @@ def one_problem(monkeypatch):
 
 def test_weighted_best_of_n_uses_the_searches_verifier(one_problem):
     """Weighted best-of-N weighs by the column of the verifier that guides the searches and
-    charges it 2·N per token of that verifier's model (both samples read: 20 tokens)."""
+    charges it 2·N per token of that verifier's model (both samples read: 20 tokens): the
+    PRM's base member's; for the likelihood nothing where the sampler kept it (a
+    ``logprob`` column), the policy's where it had to be read again."""
     config = SearchChapterConfig(budgets=(2,), methods=(BEAM,))
-    for cfg, right, verifier_n in ((config, 1.0, 100),
-                                   (SearchChapterConfig(budgets=(2,), methods=(BEAM,),
-                                                        verifier="PRM"), 0.0, 1000)):
-        table = baselines(cfg, one_problem).set_index("variant")
+    prm = SearchChapterConfig(budgets=(2,), methods=(BEAM,), verifier="PRM")
+    scored = one_problem["04_verifiers"]["scored"]
+    kept = {"04_verifiers": {"scored": scored.assign(logprob=[-0.1, -2.3])}}
+    for cfg, inputs, right, verifier_n in ((config, kept, 1.0, 0), (config, one_problem, 1.0, 100),
+                                           (prm, kept, 0.0, 1000),
+                                           (prm, one_problem, 0.0, 1000)):
+        table = baselines(cfg, inputs).set_index("variant")
         assert table.loc[WEIGHTED, "correct"] == right, cfg.verifier
         assert table.loc[WEIGHTED, "flops"] == pytest.approx(2 * 100 * 20
                                                              + 2 * verifier_n * 20)
         assert table.loc[VOTE, "flops"] == pytest.approx(2 * 100 * 20)  # no verifier
+
+
+def test_verifier_charge_is_nothing_for_the_kept_likelihood(one_problem):
+    config = SearchChapterConfig(budgets=(2,), methods=(BEAM,))
+    prm = SearchChapterConfig(budgets=(2,), methods=(BEAM,), verifier="PRM")
+    assert verifier_charge(config, one_problem) == 0  # the search's steps keep it
+    assert verifier_charge(config, one_problem, kept=False) == 100  # a re-read: the policy
+    assert verifier_charge(prm, one_problem) == verifier_charge(prm, one_problem, False) == 1000
+
+
+def test_annotate_charges_the_tokens_by_hand():
+    """FLOPs are charged afresh from the tokens (a stored table's columns are replaced):
+    2·N per policy token, 2·N_verifier per verifier token, nothing at N = 0."""
+    problem = Problem(93, (("-", 91),))
+    stored = pd.DataFrame({"problem": [0, 0], "chosen": ["93-91=2", None],
+                           "policy_tokens": [8, 30], "verifier_tokens": [8, 30],
+                           "policy_flops": [1.0, 1.0], "verifier_flops": [5.0, 5.0],
+                           "flops": [6.0, 6.0]})
+    free = annotate(stored, [problem], 100, 0)
+    assert free["policy_flops"].tolist() == [1600.0, 6000.0]
+    assert free["verifier_flops"].tolist() == [0.0, 0.0]
+    assert free["flops"].tolist() == [1600.0, 6000.0]
+    prm = annotate(stored, [problem], 100, 1000)
+    assert prm["verifier_flops"].tolist() == [16000.0, 60000.0]
+    assert prm["flops"].tolist() == [17600.0, 66000.0]
+    assert stored["flops"].tolist() == [6.0, 6.0]  # the input is left alone
+    # the checker's verdict: a right chain, and no chain at all
+    assert free["n_steps"].tolist() == [1, 0]
+    assert free["rejected_step"].tolist() == [0, 0]
+    assert free["rejected_why"].tolist() == ["", ""]
+
+
+# -- the exact checker's verdict on the chosen chains ---------------------------------------
+
+#: 93-91 (one operation) and 30-78*4+66 (three: -48, -192, -126)
+ONE_OP, THREE_OPS = Problem(93, (("-", 91),)), Problem(30, (("-", 78), ("*", 4), ("+", 66)))
+
+
+@pytest.mark.parametrize("problem,chain,step,why", [
+    (ONE_OP, "93-91=2", 0, ""),
+    # the chain of the reader's report: the policy wrote a wrong step, then one more
+    (ONE_OP, "93-93=-2;-2-91=-93", 1, "applies -93, not -91; 93-93 is 0, not -2"),
+    (ONE_OP, "93-91=2;2-91=-89", 2, "a step the problem does not have (1 operation)"),
+    (ONE_OP, "93-91=3", 1, "93-91 is 2, not 3"),
+    (ONE_OP, "93-91", 1, "not a step"),
+    (THREE_OPS, "30-78=-48;-48*4=-184;-184+66=-118", 2, "-48*4 is -192, not -184"),
+    (THREE_OPS, "30-78=-48;-49*4=-196;-196+66=-130", 2, "starts from -49, not -48"),
+    (THREE_OPS, "30-78=-48;-48*4=-192", 3, "missing: stops after 2 of 3 steps"),
+    (THREE_OPS, "30-78=-48;-48*4=-192;-192+66=-126;-126*1=-126", 4,
+     "a step the problem does not have (3 operations)"),
+])
+def test_first_rejected_by_hand(problem, chain, step, why):
+    assert first_rejected(problem, chain) == (step, why)
+
+
+def test_first_rejected_agrees_with_the_checker():
+    """The step is the checker's first wrong one (``first_error``, 0-based), on chains with
+    every kind of mistake: the reasons only say why."""
+    rng = random.Random(0)
+    problems = generate_problems(TaskConfig(min_ops=1, max_ops=6), "test", 4, 0)
+    for problem in problems:
+        for _ in range(30):
+            steps = problem.step_texts
+            steps = steps[: rng.randint(0, len(steps))] + (
+                [] if rng.random() < 0.5 else [rng.choice(["1+1=2", "5*5=24", "x", "7-9=-2"])])
+            steps = [s if rng.random() < 0.8 else s.replace(rng.choice("0123456789"),
+                                                          rng.choice("0123456789"))
+                     for s in steps]
+            chain = ";".join(steps)
+            error = first_error(problem, chain)
+            step, why = first_rejected(problem, chain)
+            assert step == (0 if error is None else error + 1), chain
+            assert (why == "") == (step == 0), chain

@@ -1,6 +1,7 @@
 """Search methods on a deterministic toy policy: correctness with a perfect verifier, budgets
 respected exactly, whole chains only, exact token counts, determinism and config checks."""
 
+import math
 import random
 from functools import cache
 
@@ -391,3 +392,94 @@ def test_run_search_without_parameter_counts_has_no_flops():
                        ToyPolicy(list(problems)), OracleVerifier(problems))
     assert table["policy_flops"].isna().all() and table["verifier_flops"].isna().all()
     assert (table["policy_tokens"] > 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The policy's likelihood is kept by the sampler: a search guided by it pays nothing more.
+
+def tiny_policy_model():
+    """A tiny random Llama over the arithmetic tokenizer (as tests/test_sampling.py's)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=19, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                         max_position_embeddings=128, pad_token_id=0, bos_token_id=1,
+                         eos_token_id=2)
+    return LlamaForCausalLM(config).eval()
+
+
+def test_likelihood_of_a_partial_chain_is_the_sum_of_its_steps_kept_logprobs():
+    """Chapter 5 charges the policy's likelihood 0 FLOPs: the step policy returns with every
+    step the log-probability the sampler kept of its tokens, and summed over the steps of a
+    chain so far they give the likelihood verifier's score (which re-reads the chain,
+    teacher-forced) of every prefix, finished or not, to float precision. A random model
+    also draws special tokens that decoding drops from the text (<pad>, <bos>, <unk>: a
+    trained policy almost never does, 41 of chapter 3's 40,960 samples under `cpu`); there
+    the kept log-probability is that of the tokens drawn, the verifier's that of the text,
+    so those rows are left out."""
+    from ttc.search import LMStepPolicy
+    from ttc.tokenizer import build_tokenizer
+    from ttc.verifiers import LikelihoodVerifier
+
+    model, tokenizer = tiny_policy_model(), build_tokenizer()
+    policy = LMStepPolicy(model, tokenizer, max_new_tokens=40, max_step_tokens=10)
+    verifier = LikelihoodVerifier(model, tokenizer)
+    prompts = [p.prompt for p in problems_of(1, 4, 3)] * 8
+    prefixes, kept = [""] * len(prompts), [0.0] * len(prompts)
+    open_, visible = [True] * len(prompts), [True] * len(prompts)
+    compared = {False: 0, True: 0}  # unfinished, finished
+    for round_index in range(3):
+        rows = [i for i in range(len(prompts)) if open_[i]]
+        steps = policy.next_steps([prompts[i] for i in rows], [prefixes[i] for i in rows],
+                                  1.0, round_index)
+        for i, step in zip(rows, steps, strict=True):
+            if not (step.finished or step.stopped):  # a runaway step: search drops it
+                open_[i] = False
+                continue
+            prefixes[i] += step.text
+            kept[i] += step.logprob
+            open_[i] = not step.finished
+            visible[i] &= step.n_tokens == len(step.text) + step.finished  # <eos> not in text
+            if visible[i]:
+                (scores,) = verifier.step_scores([prompts[i]], [prefixes[i]], [step.finished])
+                assert len(scores) == n_step_ends(prefixes[i], step.finished)
+                assert math.log(scores[-1]) == pytest.approx(kept[i], rel=1e-5, abs=1e-5)
+                compared[step.finished] += 1
+    assert min(compared.values()) >= 10, compared  # finished and unfinished prefixes
+
+
+def test_a_step_finished_in_two_generations_keeps_both_logprobs(monkeypatch):
+    """A separator of several characters that a stop token only began is generated further;
+    the step's kept log-probability is that of both pieces."""
+    from dataclasses import replace
+
+    from ttc.search import LMStepPolicy
+    from ttc.tasks import ARITHMETIC
+    from ttc.tokenizer import build_tokenizer
+
+    policy = LMStepPolicy(None, build_tokenizer(), max_new_tokens=20, max_step_tokens=8,
+                          task=replace(ARITHMETIC, separator="=;"))
+    pieces = iter([[Completion("1+2;", 4, False, True, logprob=-1.25)],
+                   [Completion("=;", 2, False, True, logprob=-0.5)]])
+    monkeypatch.setattr(policy, "_generate", lambda *args, **kwargs: next(pieces))
+    (step,) = policy.next_steps(["1+2="], [""], 1.0, 0)
+    assert (step.text, step.n_tokens, step.stopped) == ("1+2;=;", 6, True)
+    assert step.logprob == pytest.approx(-1.75)
+
+
+def test_run_search_charges_a_verifier_at_n_zero_nothing():
+    """By hand: 2·N per generated token for the policy, 0 for a verifier charged at N = 0
+    (the policy's own likelihood, kept by the sampler), 2·N per read token otherwise."""
+    problems = problems_of(n_per_ops=1)[:3]
+    config = method_config("beam", budget=4, width=2)
+    free = run_search("beam", config, problems, ToyPolicy(list(problems), 0.7),
+                      OracleVerifier(problems), 1_000, 0)
+    paid = run_search("beam", config, problems, ToyPolicy(list(problems), 0.7),
+                      OracleVerifier(problems), 1_000, 50)
+    for table in (free, paid):
+        assert (table["policy_flops"] == [2 * 1_000 * t for t in table["policy_tokens"]]).all()
+    assert (free["verifier_flops"] == 0.0).all()
+    assert (paid["verifier_flops"] == [2 * 50 * t for t in paid["verifier_tokens"]]).all()
+    assert (free["verifier_tokens"] == paid["verifier_tokens"]).all()  # still counted

@@ -8,6 +8,13 @@ in generations; some searches also run with the exact step checker. Best-of-N wi
 selection and majority vote come from chapter 3's cached samples of the same problems
 (sampling N whole chains is exactly what they did), weighted by the same verifier's scores as
 chapter 4 computed them.
+
+FLOPs are 2·N per token the policy generates and per token a verifier reads, with the PRM's
+own N; the policy's likelihood costs nothing more, since the sampler keeps the log-probability
+of every token it draws (:func:`verifier_charge`). Not charged: prompt tokens, the prefixes
+the policy and the verifier read again at every round (a prefix cache keeps them), and the
+likelihood's re-reading of each chain in this implementation (it recomputes what the sampler
+kept).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from ttc.metrics import mean_by
 from ttc.parallel import run_jobs
 from ttc.search import METHODS, LMStepPolicy, method_config, run_search
 from ttc.selection import selection_curve
+from ttc.tasks import STEP_SEP, Problem, apply_op, first_error, parse_steps
 from ttc.upstream import (
     EASY,
     HARD,
@@ -133,11 +141,11 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
                        config.oracle_methods, config.max_steps, config.temperature,
                        config.seed, "v1"))
     folder = artifact_path("search", key)
+    n_policy, n_verifier = member_sizes(inputs)[policy(inputs)], verifier_charge(config, inputs)
     if (cached := load_tables(folder, ["results.parquet"])) is not None:
-        return cached["results.parquet"]
-    sizes = member_sizes(inputs)
+        return annotate(cached["results.parquet"], problems, n_policy, n_verifier)
     shared = (policy_path, verifier_path, fconfig.device, max_new_tokens(inputs), problems,
-              sizes[policy(inputs)], verifier_size(config, inputs), config)
+              n_policy, n_verifier, config)
     runs = [(config.verifier, label, budget) for label in config.methods
             for budget in config.budgets]
     runs += [("oracle", label, budget) for label in config.oracle_methods
@@ -151,24 +159,96 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
                       costs=[budget for _, _, budget in runs])
     table = pd.concat(frames, ignore_index=True)
     table["difficulty"] = table["n_ops"].map(difficulty_group)
-    table["flops"] = table["policy_flops"] + table["verifier_flops"]
     save_tables(folder, {"results.parquet": table})
+    return annotate(table, problems, n_policy, n_verifier)
+
+
+def charged_flops(n_params: int, tokens: float) -> float:
+    """2·N FLOPs per token (:func:`ttc.flops.inference_flops`); 0 for N = 0, what
+    :func:`verifier_charge` gives for work the sampler already did."""
+    return 0.0 if n_params == 0 else inference_flops(n_params, tokens)
+
+
+def verifier_charge(config: SearchChapterConfig, inputs, kept: bool = True) -> int:
+    """N the learned verifier is charged at per token it reads (2·N FLOPs each): the PRM's
+    base member's for the PRM; for the policy's own likelihood 0 where the sampler kept it
+    (``kept``), else the policy's (a second pass over each chain).
+
+    The search's steps come from :class:`ttc.search.LMStepPolicy`, whose sampler keeps the
+    untempered log-probability of every token it draws (``Completion.logprob``), and the
+    likelihood of a chain so far is the sum over its steps: it is always kept there.
+    :class:`ttc.verifiers.LikelihoodVerifier` recomputes the same numbers by re-reading each
+    chain (tests/test_search.py checks that they agree), a convenience of this
+    implementation that a search need not pay for, and that is not charged. Best-of-N's
+    samples kept it where chapter 4's ``scored`` table has a ``logprob`` column."""
+    sizes = member_sizes(inputs)
+    if config.verifier == "likelihood":
+        return 0 if kept else sizes[policy(inputs)]
+    return sizes[verifier_base(inputs)]
+
+
+def annotate(table: pd.DataFrame, problems: list[Problem], n_policy: int,
+             n_verifier: int) -> pd.DataFrame:
+    """Search results (one row per run and problem) with what follows from them: FLOPs
+    (``policy_flops``, ``verifier_flops`` and their sum ``flops``: 2·N per token, the policy
+    at ``n_policy`` and the verifier at ``n_verifier``, :func:`verifier_charge`; a stored
+    table is charged afresh), the steps of the chosen chain (``n_steps``) and the first of
+    them the exact checker rejects (``rejected_step``, 1-based, 0 where it rejects none),
+    with why (``rejected_why``; :func:`first_rejected`). ``problems``: the chapter's
+    problems, in the order of the ``problem`` column."""
+    table = table.copy()
+    table["policy_flops"] = [charged_flops(n_policy, t) for t in table["policy_tokens"]]
+    table["verifier_flops"] = [charged_flops(n_verifier, t) for t in table["verifier_tokens"]]
+    table["flops"] = table["policy_flops"] + table["verifier_flops"]
+    chains = [c if isinstance(c, str) else None for c in table["chosen"]]
+    verdicts = [(0, "") if c is None else first_rejected(problems[p], c)
+                for p, c in zip(table["problem"], chains, strict=True)]
+    table["n_steps"] = [0 if c is None else len(parse_steps(c)) for c in chains]
+    table["rejected_step"] = [step for step, _ in verdicts]
+    table["rejected_why"] = [why for _, why in verdicts]
     return table
 
 
-def verifier_size(config: SearchChapterConfig, inputs) -> int:
-    """N of the learned verifier's model, which its FLOPs (2·N per token read) are charged
-    at: the policy's for its own likelihood, the PRM's base member's for the PRM."""
-    sizes = member_sizes(inputs)
-    return sizes[policy(inputs) if config.verifier == "likelihood" else verifier_base(inputs)]
+def first_rejected(problem: Problem, chain: str) -> tuple[int, str]:
+    """The first step of ``chain`` the exact checker rejects (1-based; 0 if it rejects none:
+    :func:`ttc.tasks.first_error`) and why. The checker (:func:`ttc.tasks.step_labels`)
+    rejects a step that is malformed, that the problem does not have (past its last
+    operation), that does not start from the true running value, whose operation and
+    operand are not the problem's next, or whose result is wrong; every later step continues
+    a rejected prefix and is rejected too. A right chain that stops early is rejected at the
+    first step it leaves out."""
+    index = first_error(problem, chain)
+    if index is None:
+        return 0, ""
+    steps = parse_steps(chain)
+    if index >= len(steps):
+        return index + 1, f"missing: stops after {len(steps)} of {problem.n_ops} steps"
+    step = steps[index]
+    if step is None:
+        return index + 1, "not a step"
+    if index >= problem.n_ops:
+        plural = "s" if problem.n_ops != 1 else ""
+        return index + 1, f"a step the problem does not have ({problem.n_ops} operation{plural})"
+    value = problem.first if index == 0 else problem.values[index - 1]
+    op, right = problem.steps[index]
+    reasons = []
+    if step.left != value:
+        reasons.append(f"starts from {step.left}, not {value}")
+    if (step.op, step.right) != (op, right):
+        reasons.append(f"applies {step.op}{step.right}, not {op}{right}")
+    result = apply_op(step.left, step.op, step.right)
+    if step.result != result:
+        reasons.append(f"{step.left}{step.op}{step.right} is {result}, not {step.result}")
+    return index + 1, "; ".join(reasons)
 
 
 def search_job(job) -> pd.DataFrame:
     """One search run (a job of :func:`ttc.parallel.run_jobs`): ``job`` is (shared, run) with
     shared = (policy checkpoint, learned verifier's checkpoint (the policy's for the
-    likelihood), device, max_new_tokens, problems, N of the policy, N of the learned verifier,
-    chapter config) and run = (judge, variant label, budget), the judge ``"likelihood"``,
-    ``"PRM"`` or ``"oracle"`` (the exact step checker, charged as the learned verifier)."""
+    likelihood), device, max_new_tokens, problems, N of the policy, N the learned verifier is
+    charged at (:func:`verifier_charge`), chapter config) and run = (judge, variant label,
+    budget), the judge ``"likelihood"``, ``"PRM"`` or ``"oracle"`` (the exact step checker,
+    charged as the learned verifier)."""
     from ttc.family.train import load_member
     from ttc.verifiers import LikelihoodVerifier, OracleVerifier, load_verifier
 
@@ -193,10 +273,13 @@ def search_job(job) -> pd.DataFrame:
 def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
     """Weighted best-of-N (by the chapter's learned verifier: the chain's likelihood, or the
     PRM's last step) and majority vote at each budget, from chapter 3's samples of the same
-    problems as chapter 4 scored them: one row per (variant, budget, problem)."""
+    problems as chapter 4 scored them: one row per (variant, budget, problem). The verifier
+    is charged as :func:`verifier_charge` says: the likelihood costs nothing where the
+    sampler kept it (chapter 4's table has a ``logprob`` column)."""
     scored = inputs["04_verifiers"]["scored"]
     all_problems = main_problems(inputs)
-    n_policy, n_verifier = member_sizes(inputs)[policy(inputs)], verifier_size(config, inputs)
+    n_policy = member_sizes(inputs)[policy(inputs)]
+    n_verifier = verifier_charge(config, inputs, kept="logprob" in scored)
     score_column = LEARNED_VERIFIERS[config.verifier][1]
     _, indices = search_problems(inputs, config.n_problems_per_ops)
     n = int(scored.groupby("problem").size().min())
@@ -213,9 +296,9 @@ def baselines(config: SearchChapterConfig, inputs) -> pd.DataFrame:
             accuracy = selection_curve(answers, str(problem.answer), budgets, weights, rule,
                                        config.selection_resamples, seed=config.seed + index)
             for budget, acc in zip(budgets, accuracy, strict=True):
-                policy_flops = inference_flops(n_policy, budget * tokens)
-                verifier_flops = 0.0 if column is None else inference_flops(n_verifier,
-                                                                           budget * tokens)
+                policy_flops = charged_flops(n_policy, budget * tokens)
+                verifier_flops = (0.0 if column is None
+                                  else charged_flops(n_verifier, budget * tokens))
                 rows.append({"variant": label, "budget": budget, "problem": local,
                              "n_ops": problem.n_ops, "correct": acc,
                              "policy_tokens": budget * tokens,
@@ -230,7 +313,8 @@ def run(config: SearchChapterConfig, inputs, progress: bool = True
     """Search variants and sampling baselines on the same problems and budgets.
 
     Tables: ``results`` (one row per search variant, budget and problem: answer, grades,
-    tokens, FLOPs, chosen chain), ``baselines`` (the same for best-of-N and majority vote,
+    tokens, FLOPs, chosen chain, its steps and the first the exact checker rejects:
+    :func:`annotate`), ``baselines`` (the same for best-of-N and majority vote,
     expected accuracy from chapter 3's samples), ``summary`` (accuracy with 95% intervals and
     mean FLOPs per variant, difficulty and budget), ``overall`` (the same over all
     problems) and ``setup`` (one row: the policy and the PRM's base member, chapter 4's, the
@@ -263,20 +347,44 @@ def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table.merge(flops, on=by)
 
 
+#: marks, in a chain shown, the first step the exact checker rejects
+REJECTED = "✗"
+#: the checker's verdict on a chosen chain, in the results (:func:`annotate`)
+CHECKER_COLUMNS = ["n_steps", "rejected_step", "rejected_why"]
+
+
 def over_optimisation(results: pd.DataFrame) -> pd.DataFrame:
-    """Chosen chains that are wrong, with the text their verifier preferred: its mistakes."""
+    """Chosen chains that are wrong, with the text their verifier preferred: its mistakes,
+    with the exact checker's verdict on them where ``results`` has it (:func:`annotate`)."""
     wrong = results[~results["correct"].astype(bool) & results["chosen"].notna()]
-    return wrong[["variant", "budget", "n_ops", "problem", "chosen"]].reset_index(drop=True)
+    columns = ["variant", "budget", "n_ops", "problem", "chosen"]
+    return wrong[columns + [c for c in CHECKER_COLUMNS if c in wrong]].reset_index(drop=True)
+
+
+def mark_rejected(chain: str, step: int) -> str:
+    """``chain`` with :data:`REJECTED` after its ``step``-th step (1-based), the first the
+    exact checker rejects; unchanged for 0, or for a step the chain lacks (a missing one)."""
+    parts = chain.split(STEP_SEP)
+    if not 1 <= step <= len(parts):
+        return chain
+    parts[step - 1] += REJECTED
+    return STEP_SEP.join(parts)
 
 
 def wrong_examples(results: pd.DataFrame, variant: str, budget: int,
                    limit: int = 6) -> pd.DataFrame:
     """A few of ``variant``'s wrong chosen chains at ``budget``: the first (by problem order)
-    of each number of operations, shortest problems first, at most ``limit`` rows."""
+    of each number of operations, shortest problems first, at most ``limit`` rows; where
+    ``results`` has the checker's verdict, ``marked`` is the chain with :data:`REJECTED`
+    after the first step the checker rejects."""
     wrong = over_optimisation(results)
     rows = wrong[(wrong["variant"] == variant) & (wrong["budget"] == budget)]
     rows = rows.sort_values("n_ops", kind="stable").groupby("n_ops").head(1).head(limit)
-    return rows.reset_index(drop=True)
+    rows = rows.reset_index(drop=True)
+    if "rejected_step" in rows:
+        rows["marked"] = [mark_rejected(c, int(s))
+                          for c, s in zip(rows["chosen"], rows["rejected_step"], strict=True)]
+    return rows
 
 
 def oracle_variants(config: SearchChapterConfig) -> list[str]:

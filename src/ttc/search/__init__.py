@@ -60,7 +60,10 @@ def method_config(method: str, **params) -> SearchConfig:
 
 
 def _flops(n_params: int | None, tokens: int) -> float:
-    return float("nan") if n_params is None else inference_flops(n_params, tokens)
+    """2·N per token; nothing charged at N = 0 (work already paid for); NaN for no N."""
+    if n_params is None:
+        return float("nan")
+    return 0.0 if n_params == 0 else inference_flops(n_params, tokens)
 
 
 def run_search(method: str, config: SearchConfig, problems: Sequence[Problem],
@@ -74,7 +77,12 @@ def run_search(method: str, config: SearchConfig, problems: Sequence[Problem],
 
     FLOPs are 2·N per token for the policy's generated tokens and the verifier's read tokens
     (``policy_params`` / ``verifier_params`` are the non-embedding parameter counts; FLOPs
-    are NaN where a count is not given).
+    are NaN where a count is not given). ``verifier_params`` is what the verifier is charged
+    at: 0 for the policy's own likelihood, whose scores are sums of the log-probabilities the
+    sampler kept of the steps it drew (:class:`LMStepPolicy`), so they cost nothing more
+    (:class:`ttc.verifiers.LikelihoodVerifier` computes the same numbers by re-reading
+    each chain, which a search need not do). Prompt tokens, and the prefixes the policy and
+    the verifier read again at every round, are not charged (a prefix cache keeps them).
     """
     if not isinstance(config, METHODS[method].config_cls):
         raise TypeError(f"method {method!r} needs a {METHODS[method].config_cls.__name__}")
