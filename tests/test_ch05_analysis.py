@@ -156,11 +156,11 @@ def test_wrong_examples_mark_the_first_step_the_checker_rejects():
     assert examples["n_ops"].tolist() == [1, 3]  # the first wrong chain per length
     assert examples["n_steps"].tolist() == [2, 3]
     assert examples["rejected_step"].tolist() == [1, 2]
-    assert examples["marked"].tolist() == [f"93-93=-2{REJECTED};-2-91=-93",
-                                           f"30-78=-48;-48*4=-184{REJECTED};-184+66=-118"]
+    assert examples["marked"].tolist() == [f"93-93=-2{REJECTED}; -2-91=-93",
+                                           f"30-78=-48; -48*4=-184{REJECTED}; -184+66=-118"]
     assert examples["rejected_why"].tolist() == ["applies -93, not -91; 93-93 is 0, not -2",
                                                  "-48*4 is -192, not -184"]
-    assert mark_rejected("30-78=-48;-48*4=-192", 3) == "30-78=-48;-48*4=-192"  # missing
+    assert mark_rejected("30-78=-48;-48*4=-192", 3) == "30-78=-48; -48*4=-192"  # missing
     assert mark_rejected("93-91=2", 0) == "93-91=2"
     assert list(over_optimisation(results).columns) == [
         "variant", "budget", "n_ops", "problem", "chosen", "n_steps", "rejected_step",

@@ -362,13 +362,14 @@ def over_optimisation(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def mark_rejected(chain: str, step: int) -> str:
-    """``chain`` with :data:`REJECTED` after its ``step``-th step (1-based), the first the
-    exact checker rejects; unchanged for 0, or for a step the chain lacks (a missing one)."""
+    """``chain`` as a table shows it: its steps joined by the separator and a space (so that
+    a long chain wraps), with :data:`REJECTED` after its ``step``-th step (1-based), the
+    first the exact checker rejects; no mark for 0, or for a step the chain lacks (a
+    missing one)."""
     parts = chain.split(STEP_SEP)
-    if not 1 <= step <= len(parts):
-        return chain
-    parts[step - 1] += REJECTED
-    return STEP_SEP.join(parts)
+    if 1 <= step <= len(parts):
+        parts[step - 1] += REJECTED
+    return (STEP_SEP + " ").join(parts)
 
 
 def wrong_examples(results: pd.DataFrame, variant: str, budget: int,
