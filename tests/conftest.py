@@ -13,6 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def benchmark_module(name: str):
+    """The script ``benchmarks/<name>.py`` imported as module ``name``, for a module-scoped
+    fixture to yield (registered in ``sys.modules`` while in use: a dataclass in it looks
+    its module up); the caller's ``finally`` removes it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def copy_project(dest: Path) -> Path:
     """Copy what a book build reads (book sources, notebooks, profiles) into ``dest``."""
     for name in ("book", "notebooks", "data"):

@@ -3,27 +3,21 @@ hand-computed cases; the runner lines it parses, against the runner's own format
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def cold_book():
-    spec = importlib.util.spec_from_file_location("cold_book", ROOT / "benchmarks" /
-                                                  "cold_book.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cold_book"] = module  # its dataclass looks its module up
     try:
-        spec.loader.exec_module(module)
-        yield module
+        yield benchmark_module("cold_book")
     finally:
-        del sys.modules["cold_book"]
+        sys.modules.pop("cold_book", None)
 
 
 def test_phases_average_the_samples_inside_each_phase(cold_book):

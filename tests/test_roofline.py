@@ -3,24 +3,21 @@ Llama, and one small run of the whole script (its tables, with interleaved repea
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from transformers import LlamaConfig, LlamaForCausalLM
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def roofline():
-    spec = importlib.util.spec_from_file_location("roofline", ROOT / "benchmarks" /
-                                                  "roofline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    try:
+        yield benchmark_module("roofline")
+    finally:
+        sys.modules.pop("roofline", None)
 
 
 def _tiny():
