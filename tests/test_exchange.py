@@ -329,8 +329,21 @@ def test_choose_by_bin_takes_the_best_mean_per_bin_and_breaks_ties_by_order():
     bins = np.array([1, 1, 2, 2])
     assert ex.choose_by_bin(pool, np.arange(4), bins) == {1: "a", 2: "b"}
     tied = pool.assign(correct=0.5)
-    assert ex.choose_by_bin(tied, np.arange(4), bins) == {1: "a", 2: "a"}
+    assert ex.choose_by_bin(tied, np.arange(4), bins) == {1: "a", 2: "a"}  # listing order
     assert ex.choose_by_bin(pool.iloc[:0], np.arange(4), bins) == {}
+
+
+def test_choose_by_bin_breaks_a_tie_in_a_bin_by_accuracy_over_all_problems():
+    # bin 1: greedy and the ceiling both solve both problems; bin 2: the ceiling 1.0, greedy
+    # 0.0. Greedy is listed first, but over all problems the ceiling is better (1.0 vs 0.5),
+    # so it takes the tied bin too
+    pool = pd.DataFrame({
+        "strategy": ["greedy (own answer)"] * 4 + ["perfect verifier @ k=42.0"] * 4,
+        "problem": [0, 1, 2, 3] * 2,
+        "correct": [1, 1, 0, 0, 1, 1, 1, 1.0]})
+    bins = np.array([1, 1, 2, 2])
+    assert ex.choose_by_bin(pool, np.arange(4), bins) == {1: "perfect verifier",
+                                                          2: "perfect verifier"}
 
 
 def test_exchange_reports_on_test_what_validation_chose():

@@ -256,14 +256,21 @@ def is_ceiling(label: str) -> bool:
 def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
                   ) -> dict[int, str]:
     """Per bin, the candidate (:func:`rule_of` its strategy) with the highest mean accuracy
-    over the bin's problems in ``pool`` (rows: strategy, problem, correct); ties go to the
-    candidate listed first. Bins without rows get the best candidate over all problems."""
+    over the bin's problems in ``pool`` (rows: strategy, problem, correct). Ties go to the
+    candidate with the higher accuracy over all of the pool's problems, then to the one
+    listed first: on a bin where greedy and a perfect verifier both solve every validation
+    problem, the choice follows the evidence of the other bins rather than the listing, so a
+    tie at the ceiling does not hand a perfect verifier's allowance to greedy. Bins without
+    rows get the best candidate over all problems."""
     if pool.empty:
         return {}
     pool = pool.assign(rule=pool["strategy"].map(rule_of),
                        bin=pd.Series(bins, index=problems).reindex(pool["problem"]).to_numpy())
-    order = list(dict.fromkeys(pool["rule"]))
-    overall = pool.groupby("rule")["correct"].mean().reindex(order).idxmax()
+    listed = list(dict.fromkeys(pool["rule"]))
+    means = pool.groupby("rule")["correct"].mean().reindex(listed)
+    # listing order, stably re-sorted by accuracy over all problems (best first)
+    order = sorted(listed, key=lambda rule: -means[rule])
+    overall = order[0]
     chosen = {int(b): overall for b in np.unique(bins)}
     for b, group in pool.groupby("bin", sort=True):
         chosen[int(b)] = group.groupby("rule")["correct"].mean().reindex(
