@@ -509,8 +509,9 @@ def test_facts_quote_the_tables():
     assert out["n_wins"] == "2" and out["n_ties"] == "1" and out["n_cells"] == "8"
     assert out["n_losses"] == "5" and out["n_ties_alone"] == "0"
     assert out["easy_ceiling_chosen"] == "n/a"  # the table has no ceiling_chosen column
-    chose = {**tables, "exchange": tables["exchange"].assign(ceiling_chosen="majority vote")}
-    assert facts(chose, config)["easy_ceiling_chosen"] == "majority vote"
+    chose = {**tables, "exchange": tables["exchange"].assign(
+        ceiling_chosen="best-of-k, perfect verifier, T = 0.8 @ k=42.2")}
+    assert facts(chose, config)["easy_ceiling_chosen"] == "best-of-k, perfect verifier, T = 0.8"
     assert out["easy_small"] == "0.90" and out["easy_large"] == "0.60"
     assert out["easy_diff"] == "+0.30" and out["easy_low"] == "+0.25"
     assert out["easy_high"] == "+0.35" and out["easy_ceiling"] == "1.00"

@@ -29,6 +29,7 @@ from ttc.exchange import (
     first_samples,
     held_out_halves,
     needed_ks,
+    rule_of,
     temperature_candidates,
     temperature_curves_of,
 )
@@ -828,6 +829,12 @@ def saving_verdict(tables, kind: str = "oracle") -> str:
     return "a detectable saving" if low > 1.0 + SAVING_ATOL else "no detectable saving"
 
 
+def _rule_text(chosen: str | None) -> str:
+    """A chosen candidate as the prose names it: the rule without its ``@ k=...`` (the
+    affordable k depends on the temperature's tokens per sample)."""
+    return fmt(None) if chosen is None else " / ".join(rule_of(c) for c in chosen.split(" / "))
+
+
 def _count(table: pd.DataFrame, column: str, value: str) -> int:
     return int((table[column] == value).sum()) if column in table else 0
 
@@ -916,7 +923,7 @@ def facts(tables, config: ComputeOptimalChapterConfig) -> dict[str, str]:
         "easy_low": fmt(cell(first, "low"), "+.2f"),
         "easy_high": fmt(cell(first, "high"), "+.2f"),
         "easy_ceiling": fmt(cell(first, "ceiling_accuracy")),
-        "easy_ceiling_chosen": fmt(cell(first, "ceiling_chosen")),
+        "easy_ceiling_chosen": _rule_text(cell(first, "ceiling_chosen")),
         "easy_k": fmt(cell(first, "k_affordable"), ".1f"),
         "gap_mean": fmt(float((exchange["ceiling_accuracy"] - exchange["small_accuracy"])
                               .mean()) if len(exchange) else None),
