@@ -277,9 +277,11 @@ def test_facts_on_hand_built_tables():
         "hard_samples_text": "sampled 8 times each",
         "hard_cov_small": "0.50",  # at k = hard_n_samples
         "hard_cov_large": "1.00",
-        "hard_right_small": "3", "hard_chain_small": "33%",  # 1 of 3
-        "hard_right_large": "10", "hard_chain_large": "90%",  # 9 of 10
-        "hard_chain_solved_small": "1",
+        "hard_chain_text": (  # s: 1 of 3 right chains, on problem 0; l: 9 of 10
+            "The smallest member with any right answer here is s: of its 3 samples with the "
+            "right answer, 33% have every step right (the step oracle of chapter 2 checks "
+            "them), and it produced a fully correct chain for 1 of the 2 problems; for l, 90% "
+            "of its 10 right answers come with a correct chain."),
         "mid_rare": "0.00",  # with n = 4 no success rate is below 5%
         "mid_zero": "0.50",
         # pass@1 over all problems: 0.2, 0.4, 0.7 against greedy 0.25, 0.5, 0.75
@@ -293,8 +295,46 @@ def test_facts_without_right_answers_on_the_hard_subset():
     tables = _tables()
     tables["hard_per_problem"] = tables["hard_per_problem"].assign(c=0, c_chain=0)
     facts = ch03.facts(tables, CONFIG)
-    assert facts["hard_right_small"] == "0" and facts["hard_chain_small"] == "n/a"
-    assert facts["hard_chain_solved_small"] == "0"
+    assert facts["hard_chain_text"] == ("No member gives the right answer to any of the 2 "
+                                        "problems in any sample, so there is no chain to check "
+                                        "here.")
+    assert "n/a" not in facts["hard_chain_text"]
+
+
+def test_hard_chain_text_skips_members_without_right_answers():
+    """The smallest member has no right answer on the hard subset: the sentence quotes the
+    next one, m (5 + 5 right answers, all with right chains, on both problems)."""
+    hard_pp = _tables()["hard_per_problem"]
+    small = hard_pp["model"] == "s"
+    hard_pp = hard_pp.assign(c=hard_pp["c"].where(~small, 0),
+                             c_chain=hard_pp["c_chain"].where(~small, 0))
+    assert ch03.hard_chain_text(hard_pp) == (
+        "The smallest member with any right answer here is m: of its 10 samples with the "
+        "right answer, 100% have every step right (the step oracle of chapter 2 checks them), "
+        "and it produced a fully correct chain for 2 of the 2 problems; for l, 90% of its 10 "
+        "right answers come with a correct chain.")
+
+
+def test_hard_chain_text_when_only_the_largest_answers():
+    """Only l answers (6 + 4, right chains 6 + 3): it is quoted once, without a comparison."""
+    hard_pp = _tables()["hard_per_problem"]
+    large = hard_pp["model"] == "l"
+    hard_pp = hard_pp.assign(c=hard_pp["c"].where(large, 0),
+                             c_chain=hard_pp["c_chain"].where(large, 0))
+    assert ch03.hard_chain_text(hard_pp) == (
+        "The smallest member with any right answer here is l: of its 10 samples with the "
+        "right answer, 90% have every step right (the step oracle of chapter 2 checks them), "
+        "and it produced a fully correct chain for 2 of the 2 problems.")
+
+
+def test_hard_chain_text_when_the_largest_has_no_right_answer():
+    hard_pp = _tables()["hard_per_problem"]
+    hard_pp = hard_pp[hard_pp["model"] != "m"]
+    large = hard_pp["model"] == "l"
+    hard_pp = hard_pp.assign(c=hard_pp["c"].where(~large, 0),
+                             c_chain=hard_pp["c_chain"].where(~large, 0))
+    assert ch03.hard_chain_text(hard_pp).endswith("for 1 of the 2 problems; l gives no right "
+                                                  "answer here.")
 
 
 def test_facts_read_each_members_own_sample_count():

@@ -586,6 +586,39 @@ def b_range(power_law: pd.DataFrame) -> str:
     return f"{fmt(fitted['b'].min())} to {fmt(fitted['b'].max())}"
 
 
+def hard_chain_text(hard_pp: pd.DataFrame) -> str:
+    """The sentence on lucky numbers on the hard subset, as the prose quotes it after
+    "through a wrong chain." (``hard_pp``: one row per member and problem, members in family
+    order, with right answers ``c`` and right answers whose every step is right ``c_chain``).
+
+    The choice rule: it quotes the smallest member with at least one right answer there (so
+    that its share of right chains is a number), then the largest member unless that is the
+    same one. When no member has a right answer there, it says so.
+    """
+    if hard_pp.empty:
+        return fmt(None)
+    right = hard_pp.groupby("model", sort=False)[["c", "c_chain"]].sum(min_count=1)
+    n_problems = hard_pp["problem"].nunique()
+    answered = [model for model in model_order(hard_pp) if right["c"].get(model, 0) > 0]
+    if not answered:
+        return (f"No member gives the right answer to any of the {n_problems:,} problems in "
+                f"any sample, so there is no chain to check here.")
+    lucky, largest = answered[0], model_order(hard_pp)[-1]
+    rows = hard_pp[hard_pp["model"] == lucky]
+    c, valid = int(right.at[lucky, "c"]), right.at[lucky, "c_chain"]
+    text = (f"The smallest member with any right answer here is {lucky}: of its {c:,} samples "
+            f"with the right answer, {fmt(valid / c, '.0%')} have every step right (the step "
+            f"oracle of chapter 2 checks them), and it produced a fully correct chain for "
+            f"{int((rows['c_chain'] > 0).sum()):,} of the {n_problems:,} problems")
+    if largest == lucky:
+        return text + "."
+    c_large = right["c"].get(largest, 0)
+    if not c_large > 0:
+        return text + f"; {largest} gives no right answer here."
+    return (text + f"; for {largest}, {fmt(right.at[largest, 'c_chain'] / c_large, '.0%')} of "
+            f"its {int(c_large):,} right answers come with a correct chain.")
+
+
 def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     """What chapter 3's prose quotes, as display text.
 
@@ -597,9 +630,9 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     coverage at k = 1 (``mid_medium_k1``) and majority vote at its k (``mid_medium_vote``);
     the matched-FLOPs comparison
     (``large_greedy``, ``reach_text``); the floor (``small_unsolved``, ``large_unsolved``,
-    ``only_large``, ``hard_cov_small``, ``hard_cov_large``, ``hard_right_*``: right answers
-    on the hard subset, ``hard_chain_*``: the share of them whose every step is right,
-    ``hard_chain_solved_small``); the tail
+    ``only_large``, ``hard_cov_small``, ``hard_cov_large``, ``hard_chain_text``: right
+    answers on the hard subset and how many of them have every step right, see
+    :func:`hard_chain_text`); the tail
     (``mid_rare``, ``mid_zero``) and the departures from the papers (``n_below_greedy``,
     ``large_pass1``, ``b_range``).
     """
@@ -645,15 +678,7 @@ def facts(tables, config: SamplingChapterConfig) -> dict[str, str]:
     out["hard_samples_text"] = hard_samples_text(hard_drawn, config)
     out["hard_cov_small"] = fmt(value_at(hard, smallest, "coverage", k=hard_drawn.get(smallest)))
     out["hard_cov_large"] = fmt(value_at(hard, largest, "coverage", k=hard_drawn.get(largest)))
-    right = hard_pp.groupby("model", sort=False)[["c", "c_chain"]].sum(min_count=1)
-    for name, model in (("small", smallest), ("large", largest)):
-        c = right["c"].get(model)
-        valid = right["c_chain"].get(model)
-        out[f"hard_right_{name}"] = fmt(None if c is None else int(c), ",")
-        out[f"hard_chain_{name}"] = fmt(None if not c else valid / c, ".0%")
-    solved_small = hard_pp[hard_pp["model"] == smallest]
-    out["hard_chain_solved_small"] = fmt(int((solved_small["c_chain"] > 0).sum())
-                                         if len(solved_small) else None, ",")
+    out["hard_chain_text"] = hard_chain_text(hard_pp)
 
     # the tail of rare successes
     out["mid_rare"] = fmt(rare_share(per_problem).get(middle))
