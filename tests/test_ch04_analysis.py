@@ -52,6 +52,9 @@ def test_shown_verdict_names_the_correction_only_where_it_decides():
     assert shown_verdict(neutral, -0.28, -0.03, p=0.068) == (
         "not detectable (sign-flip p = 0.07)")
     assert shown_verdict(neutral, -0.28, 0.03, p=0.5) == neutral
+    # a p just above 0.05 gets a third decimal, so that it does not read as 0.05
+    assert shown_verdict(neutral, -0.28, -0.03, p=0.0509) == (
+        "not detectable (sign-flip p = 0.051)")
     assert shown_verdict(neutral, -0.28, -0.03, p=float("nan")) == NOT_AFTER_HOLM
 
 
@@ -388,7 +391,9 @@ def test_selector_tests_by_hand():
     few = selector_tests(_per_problem_best_of_n(2), n_boot=500)
     assert set(few["verdict"]) == {"no detectable difference"}
     words = selector_facts(few)
-    assert words["best_trend"] == "does not detectably change"
+    # both problems fall by 1: the interval [-1, -1] excludes zero, the test (p = 0.5) decides
+    assert words["best_trend"] == ("does not detectably change (sign-flip p = 0.50, though "
+                                   "its 95% interval excludes zero)")
     assert words["trend_sentence"].startswith("This run does not detectably show")
 
 
@@ -491,3 +496,46 @@ def test_split_display_joins_the_interval_and_shortens_the_group():
     tables["split_verdicts"].loc[0, "p"] = 0.01  # the test alone rejects: Holm decides
     assert split_display(tables["split_verdicts"])["split against vote"].iloc[0] == (
         "not detectable after Holm")
+    # the ceiling column is coverage (a perfect outcome verifier), named as such
+    assert shown["perfect outcome verifier (coverage)"].tolist() == ["0.70", "0.80", "1.00"]
+    assert "perfect verifier" not in shown
+
+
+def _lik_tests(low: float, high: float, p: float, verdict: str = "no detectable difference"
+               ) -> pd.DataFrame:
+    """One likelihood-against-vote row of :func:`selector_tests`, written by hand."""
+    return pd.DataFrame([{"test": "likelihood_vs_vote", "variant": "likelihood, weighted",
+                          "n_variant": 64, "reference": "majority vote", "n_reference": 64,
+                          "variant_acc": 0.4835, "reference_acc": 0.4568,
+                          "mean": 0.0267, "low": low, "high": high, "p": p, "problems": 120,
+                          "verdict": verdict}])
+
+
+def test_selector_words_follow_the_tables_label_logic():
+    """The prose's verdict words never contradict the interval quoted next to them: the same
+    cases as :func:`ttc.report.shown_verdict` (the split table's labels)."""
+    from ttc.chapters.ch04_verifiers import verdict_words
+
+    neutral = "not detectably different from"
+    # the stored cpu case: the interval just excludes zero, the sign-flip test does not reject
+    out = selector_facts(_lik_tests(0.0014, 0.0543, 0.057))
+    assert out["lik_ci"] == "+0.001 to +0.054"
+    assert out["lik_vs_vote"] == ("not detectably different (sign-flip p = 0.06, though its "
+                                  "95% interval excludes zero) from")
+    # the test alone rejects, Holm's correction over the four does not keep it
+    assert selector_facts(_lik_tests(0.0015, 0.0543, 0.03))["lik_vs_vote"] == (
+        "not detectably different (after Holm's correction over the four tests, though its "
+        "95% interval alone excludes zero) from")
+    # the interval holds zero (or touches it): the plain words
+    assert selector_facts(_lik_tests(-0.01, 0.05, 0.4))["lik_vs_vote"] == neutral
+    assert selector_facts(_lik_tests(0.0, 0.05, 0.04))["lik_vs_vote"] == neutral
+    # a kept verdict reads its own words, whatever the interval
+    assert selector_facts(_lik_tests(0.01, 0.05, 0.001, "above"))["lik_vs_vote"] == (
+        "detectably above")
+    # a phrase without a closing "from" takes the reason at its end; NaN p: Holm decides
+    words = {"above": "detectably rises", "below": "detectably falls"}
+    assert verdict_words("no detectable difference", -0.2, -0.1, float("nan"), words,
+                         "does not detectably change") == (
+        "does not detectably change (after Holm's correction over the four tests, though "
+        "its 95% interval alone excludes zero)")
+    assert verdict_words("below", -0.2, -0.1, 0.001, words, "x") == "detectably falls"

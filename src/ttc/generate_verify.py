@@ -9,7 +9,8 @@ largest K, keeping each rationale trajectory's score (trajectory j of a chain dr
 own random stream, so the mean of the first k trajectories *is* the K = k verifier's score).
 Weighted best-of-N with the K-rationale scores is then estimated at every N <= M from random
 subsets (:func:`ttc.selection.selection_curve`); majority vote, likelihood-weighted best-of-N
-and the perfect verifier (best of N by the exact checker) are estimated the same way from all
+and the perfect outcome verifier (a right final answer whenever one is among the N: coverage,
+pass@N) are estimated the same way from all
 of the problem's samples, so that they can reach the larger N that the same FLOPs buy.
 
 FLOPs per problem follow the book's accounting (2·N_params per token): a candidate costs

@@ -75,7 +75,9 @@ def shown_verdict(verdict: str, low: float, high: float,
     decides. Everything else is unchanged."""
     if verdict == neutral and (low > 0 or high < 0):
         if p is not None and p == p and p >= 0.05:
-            return f"not detectable (sign-flip p = {p:.2f})"
+            # 0.0509 would read "p = 0.05", which looks like a rejection: one more decimal
+            shown = f"{p:.3f}" if p < 0.055 else f"{p:.2f}"
+            return f"not detectable (sign-flip p = {shown})"
         return NOT_AFTER_HOLM
     return verdict
 

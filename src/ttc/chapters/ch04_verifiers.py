@@ -1032,15 +1032,18 @@ def selector_tests(best_of_n: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
 
 def split_display(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The split's verdicts as the chapter shows them: the difficulty group's short name,
-    the budget, the chosen split, the three accuracies, the difference with its 95%
-    interval in one column, and the verdict."""
+    the budget, the chosen split, the three accuracies (the split, majority vote and a
+    perfect *outcome* verifier: ``ceiling``, coverage or pass@N at the largest N the budget
+    buys, which picks a right final answer whenever one is among the N; not best-of-N by
+    the exact step checker, which also needs every step right), the difference with its
+    95% interval in one column, and the verdict (:func:`ttc.report.shown_verdict`)."""
     out = pd.DataFrame({
         "difficulty": verdicts["difficulty"].str.split(" ").str[0],
         "budget (vote's N)": verdicts["budget_N"],
         "split chosen (N, K)": verdicts["chosen"].str.replace(", ", ",", regex=False),
         "split": verdicts["split"].map("{:.2f}".format),
         "majority vote": verdicts["vote"].map("{:.2f}".format),
-        "perfect verifier": verdicts["ceiling"].map("{:.2f}".format),
+        "perfect outcome verifier (coverage)": verdicts["ceiling"].map("{:.2f}".format),
         "split − vote [95%]": [report.difference_text(m, lo, hi) for m, lo, hi in
                                zip(verdicts["difference"], verdicts["low"],
                                    verdicts["high"], strict=True)],
@@ -1076,7 +1079,8 @@ def split_facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     """The split's quoted numbers: ``split_n`` (candidates verified per problem),
     ``split_ks`` (the K values), ``split_sentence`` (:func:`split_sentence`), and on medium
     problems at the largest budget compared: ``split_budget_n`` (majority vote's N there),
-    ``split_chosen``, ``split_acc``, ``split_vote``, ``split_ceiling``, ``split_diff``,
+    ``split_chosen``, ``split_acc``, ``split_vote``, ``split_ceiling`` (coverage at the
+    largest affordable N: a perfect outcome verifier), ``split_diff``,
     ``split_ci`` and ``split_verdict``; ``split_fill``, the costliest measured split's FLOPs
     over that budget (a split may spend less than its budget), and ``split_k_max``; and
     ``split_frontier_share``, the median share of
@@ -1202,10 +1206,35 @@ TREND_SENTENCES = {
 }
 
 
+def verdict_words(verdict: str, low, high, p, words: dict[str, str], neutral: str) -> str:
+    """A verdict of :func:`selector_tests` as the prose reads it, with the same label logic as
+    the tables (:func:`ttc.report.shown_verdict` on the row's interval and sign-flip p): a
+    kept verdict reads ``words[verdict]``; a neutral one reads ``neutral`` ("not detectably
+    different from", "does not detectably change"), and where its 95% interval excludes zero
+    the words say why it is not detectable: "(after Holm's correction over the four tests)"
+    where the test alone rejects, "(sign-flip p = ...)" where even the test alone does not,
+    placed before a closing "from" so that "... from majority vote" still reads."""
+    if verdict in words:
+        return words[verdict]
+    lo = np.nan if low is None else float(low)
+    hi = np.nan if high is None else float(high)
+    shown = report.shown_verdict(verdict, lo, hi,
+                                 p=None if p is None else float(p), neutral=verdict)
+    if shown == verdict:
+        return neutral
+    why = ("after Holm's correction over the four tests, though its 95% interval alone "
+           "excludes zero" if shown == report.NOT_AFTER_HOLM else
+           shown.removeprefix("not detectable (").removesuffix(")")
+           + ", though its 95% interval excludes zero")
+    head, sep, tail = neutral.rpartition(" from")
+    return f"{head} ({why}){sep}{tail}" if sep and not tail else f"{neutral} ({why})"
+
+
 def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
     """The prose's words for :func:`selector_tests`: ``weighted_vs_vote`` and
     ``best_trend`` (verdict words, "not detectably different from"/"does not detectably
-    change" without a detectable difference), ``trend_sentence`` (:data:`TREND_SENTENCES`),
+    change" without a detectable difference, qualified as the tables do by
+    :func:`verdict_words`), ``trend_sentence`` (:data:`TREND_SENTENCES`),
     and for the likelihood against majority vote ``lik_n``, ``lik_acc``, ``lik_vote``,
     ``lik_diff``, ``lik_ci`` and ``lik_vs_vote``, and at N = 4 ``lik_small_diff``,
     ``lik_small_ci`` and ``lik_small_vs_vote``; ``weighted_diff`` and ``trend_diff`` (the
@@ -1218,7 +1247,10 @@ def selector_facts(tests: pd.DataFrame | None) -> dict[str, str]:
 
     def words(test: str, neutral: str) -> str:
         found = get(test, "verdict")
-        return report.MISSING if found is None else SELECTOR_WORDS[test].get(found, neutral)
+        if found is None:
+            return report.MISSING
+        return verdict_words(str(found), get(test, "low"), get(test, "high"), get(test, "p"),
+                             SELECTOR_WORDS[test], neutral)
 
     def interval(test: str) -> str:
         return report.interval_text(get(test, "low"), get(test, "high"))
