@@ -321,29 +321,23 @@ def test_temperature_curves_of_on_workers_equal_one_call_per_set(monkeypatch):
                 assert np.array_equal(got[label][k], want[label][k]), (label, k)
 
 
-def test_choose_by_bin_takes_the_best_mean_per_bin_and_breaks_ties_by_order():
-    pool = pd.DataFrame({
-        "strategy": ["a @ k=2.0"] * 4 + ["b @ k=3.0"] * 4,
-        "problem": [0, 1, 2, 3] * 2,
-        "correct": [1, 1, 0, 0, 0, 1, 1, 1.0]})
+def test_choose_by_bin_takes_the_best_mean_per_bin_and_breaks_ties():
+    def pool(first: str, second: str, correct: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"strategy": [first] * 4 + [second] * 4,
+                             "problem": [0, 1, 2, 3] * 2, "correct": correct})
+
     bins = np.array([1, 1, 2, 2])
-    assert ex.choose_by_bin(pool, np.arange(4), bins) == {1: "a", 2: "b"}
-    tied = pool.assign(correct=0.5)
+    mixed = pool("a @ k=2.0", "b @ k=3.0", [1, 1, 0, 0, 0, 1, 1, 1.0])
+    assert ex.choose_by_bin(mixed, np.arange(4), bins) == {1: "a", 2: "b"}
+    tied = mixed.assign(correct=0.5)
     assert ex.choose_by_bin(tied, np.arange(4), bins) == {1: "a", 2: "a"}  # listing order
-    assert ex.choose_by_bin(pool.iloc[:0], np.arange(4), bins) == {}
-
-
-def test_choose_by_bin_breaks_a_tie_in_a_bin_by_accuracy_over_all_problems():
+    assert ex.choose_by_bin(mixed.iloc[:0], np.arange(4), bins) == {}
     # bin 1: greedy and the ceiling both solve both problems; bin 2: the ceiling 1.0, greedy
     # 0.0. Greedy is listed first, but over all problems the ceiling is better (1.0 vs 0.5),
     # so it takes the tied bin too
-    pool = pd.DataFrame({
-        "strategy": ["greedy (own answer)"] * 4 + ["perfect verifier @ k=42.0"] * 4,
-        "problem": [0, 1, 2, 3] * 2,
-        "correct": [1, 1, 0, 0, 1, 1, 1, 1.0]})
-    bins = np.array([1, 1, 2, 2])
-    assert ex.choose_by_bin(pool, np.arange(4), bins) == {1: "perfect verifier",
-                                                          2: "perfect verifier"}
+    ceiling = pool("greedy (own answer)", "perfect verifier @ k=42.0", [1, 1, 0, 0, 1, 1, 1, 1.0])
+    assert ex.choose_by_bin(ceiling, np.arange(4), bins) == {1: "perfect verifier",
+                                                             2: "perfect verifier"}
 
 
 def test_exchange_reports_on_test_what_validation_chose():
