@@ -37,6 +37,15 @@ CONFIG = VerifiersChapterConfig(policy="f32x2", verifier_base="f32x2", train_sam
 
 # -- small helpers ----------------------------------------------------------------------------
 
+def test_joined_lists_words_as_a_sentence_does():
+    from ttc.report import joined
+
+    assert joined([]) == ""
+    assert joined(["a"]) == "a"
+    assert joined(["a", "b"]) == "a and b"
+    assert joined(["a", "b", "c"]) == "a, b and c"
+
+
 def test_shown_verdict_names_the_correction_only_where_it_decides():
     from ttc.report import NOT_AFTER_HOLM, shown_verdict
 

@@ -47,6 +47,11 @@ def direction(change: float, up: str, down: str, level: str, tolerance: float = 
     return up if change > tolerance else down if change < -tolerance else level
 
 
+def joined(parts: list[str]) -> str:
+    """Words as a sentence lists them: ``a``, ``a and b``, ``a, b and c`` (empty: "")."""
+    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def interval_text(low: Any, high: Any, spec: str = "+.3f") -> str:
     """An interval as the prose quotes it, "-0.130 to -0.020"; :data:`MISSING` without one."""
     if low is None or high is None:

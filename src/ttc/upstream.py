@@ -128,6 +128,16 @@ def main_problems(inputs: Inputs) -> list[Problem]:
     return first_per_ops(test_problems(fconfig), config.n_problems_per_ops)
 
 
+def matched_rule_text(whose: str, count: int, floor: bool = False) -> str:
+    """:func:`matched_samples`'s rule for the members that draw fewer, as the prose states it:
+    "the smallest power of two whose inference FLOPs are at least those of ``whose``
+    ``count`` samples" (``floor``: some member draws the floor of 2, said as "(at least 2)").
+    The rule counts parameters and rounds up, so those samples cost at least as much, not as
+    much."""
+    return (f"the smallest power of two{' (at least 2)' if floor else ''} whose inference FLOPs "
+            f"are at least those of {whose} {count:,} samples")
+
+
 def matched_samples(config, sizes: Mapping[str, int], n_samples: int = 0) -> dict[str, int]:
     """Samples per main problem chapter 3 draws from each member (``config``: chapter 3's;
     ``sizes``: member -> non-embedding N).

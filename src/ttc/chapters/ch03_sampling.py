@@ -35,6 +35,7 @@ from ttc.upstream import (
     first_per_ops,
     hard_subset,
     main_sample_spec,
+    matched_rule_text,
     matched_samples,
     member_sizes,
     powers_of_two,
@@ -554,14 +555,11 @@ def matched_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
     if fewer.empty:
         return "every member draws as many"
     listed = ", ".join(f"{model} {count:,}" for model, count in fewer.items())
-    # the rule of ttc.upstream.matched_samples: it counts parameters and rounds up, so the
-    # fewer samples cost at least the reference's, not as much
-    floor = " (at least 2)" if (fewer == 2).any() else ""
     reference = config.flops_matched_to
-    return (f"the members larger than {reference} draw fewer, the smallest power of two{floor} "
-            f"whose inference FLOPs are at least those of {reference}'s "
-            f"{config.n_samples:,} samples (2·N per token, counted at equal tokens per sample; "
-            f"{listed}), so that every member spans at least the same compute")
+    rule = matched_rule_text(f"{reference}'s", config.n_samples, (fewer == 2).any())
+    return (f"the members larger than {reference} draw fewer, {rule} (2·N per token, counted "
+            f"at equal tokens per sample; {listed}), so that every member spans at least the "
+            "same compute")
 
 
 def hard_samples_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:

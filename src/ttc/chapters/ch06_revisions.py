@@ -28,7 +28,7 @@ from ttc.devices import resolve_device
 from ttc.flops import inference_flops
 from ttc.metrics import mean_by
 from ttc.parallel import run_jobs
-from ttc.report import cell, fmt
+from ttc.report import cell, fmt, joined
 from ttc.tasks import Problem, generate_problems
 from ttc.upstream import (
     DIFFICULTY_GROUPS,
@@ -441,11 +441,6 @@ def best_lengths(summary: pd.DataFrame, best_split: pd.DataFrame, budget: int
     return pd.DataFrame(rows, columns=columns).set_index("difficulty")
 
 
-def _joined(parts: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def best_split_text(best: pd.DataFrame) -> str:
     """Which chain lengths are at the top by majority vote, per difficulty group, as the
     Summary quotes it (``best``: :func:`best_lengths`): the groups where several lengths tie
@@ -465,9 +460,9 @@ def best_split_text(best: pd.DataFrame) -> str:
     clauses = []
     if ties:
         there = " there" if len(ties) > 1 or alone else ""
-        clauses.append(f"{_joined(ties)}: no length is better than the others{there}")
+        clauses.append(f"{joined(ties)}: no length is better than the others{there}")
     if alone:
-        clauses.append(_joined(alone))
+        clauses.append(joined(alone))
     return "; ".join(clauses) if clauses else fmt(None)
 
 

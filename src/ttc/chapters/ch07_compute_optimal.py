@@ -35,7 +35,7 @@ from ttc.exchange import (
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by, paired_bootstrap
-from ttc.report import NOT_AFTER_HOLM, cell, difference_text, fmt, shown_verdict
+from ttc.report import NOT_AFTER_HOLM, cell, difference_text, fmt, joined, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
 from ttc.upstream import policy, powers_of_two, search_problems, verifier_base
@@ -664,8 +664,7 @@ def _word_list(text: str | None) -> str:
     """``"0.5, 0.8, 1"`` as ``"0.5, 0.8 and 1"``; n/a for None."""
     if not text:
         return fmt(None)
-    words = [w.strip() for w in str(text).split(",")]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return joined([w.strip() for w in str(text).split(",")])
 
 
 def chose_other_temperature(chosen: str, setup: pd.DataFrame) -> bool:

@@ -19,9 +19,9 @@ from ttc.claims import FLOOR_CLAIMS, MARGIN, claim_facts
 from ttc.config import ConfigError, require_range
 from ttc.flops import exchange_factor, inference_flops
 from ttc.metrics import mean_by
-from ttc.report import cell, fmt
+from ttc.report import cell, fmt, joined
 from ttc.strategies import budget_to_match
-from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, policy
+from ttc.upstream import DIFFICULTY_GROUPS, difficulty_group, matched_rule_text, policy
 
 
 @dataclass(frozen=True)
@@ -258,17 +258,13 @@ def drawn_text(per_problem: pd.DataFrame, reference: str = "", policy_name: str 
     text = f"{most:,} per problem"
     if fewer.empty:
         return text
-    listed = [f"{model} {count:,}" for model, count in fewer.items()]
-    text += f", but {', '.join(listed[:-1])} and {listed[-1]}" if len(listed) > 1 \
-        else f", but {listed[0]}"
+    text += ", but " + joined([f"{model} {count:,}" for model, count in fewer.items()])
     if not reference:
         return text
     whose = "the policy's" if reference == policy_name else f"{reference}'s"
     each = "each " if len(fewer) > 1 else ""
-    floor = " (at least 2)" if (fewer == 2).any() else ""
-    return (f"{text}, {each}the smallest power of two{floor} whose inference FLOPs are at least "
-            f"those of {whose} {most:,} samples (2·N per token, counted at equal tokens per "
-            "sample)")
+    rule = matched_rule_text(whose, most, (fewer == 2).any())
+    return f"{text}, {each}{rule} (2·N per token, counted at equal tokens per sample)"
 
 
 # -- what the prose, the figures and the tables read ------------------------------------------
