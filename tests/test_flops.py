@@ -52,3 +52,12 @@ def test_exchange_table_is_tidy():
     table = flops.exchange_table([2, 14])
     assert list(table.columns) == ["M", "R", "exchange_factor"]
     assert len(table) == 2 * len(flops.SNELL_R_VALUES)
+
+
+def test_charged_flops_is_nothing_for_work_already_paid_for():
+    from ttc.flops import charged_flops
+
+    assert charged_flops(0, 500) == 0.0  # the kept likelihood
+    assert charged_flops(100, 5) == 1000.0  # 2·N per token otherwise
+    with pytest.raises(ValueError):
+        charged_flops(-1, 5)

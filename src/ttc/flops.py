@@ -55,6 +55,13 @@ def inference_flops(n_params: float, n_tokens: float) -> float:
     return 2.0 * n_params * n_tokens
 
 
+def charged_flops(n_params: float, n_tokens: float) -> float:
+    """:func:`inference_flops`, with N = 0 meaning work already paid for (0 FLOPs): a search
+    or a selection charges the policy's own likelihood at 0, since the sampler kept the
+    log-probability of every token it drew."""
+    return 0.0 if n_params == 0 else inference_flops(n_params, n_tokens)
+
+
 def total_flops(n_params: float, pretrain_tokens: float, inference_tokens: float) -> float:
     """Lifetime compute of a model: pretraining plus all the inference it serves."""
     return pretraining_flops(n_params, pretrain_tokens) + inference_flops(

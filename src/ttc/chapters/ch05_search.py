@@ -34,7 +34,7 @@ from ttc.claims import (
 )
 from ttc.config import ConfigError, config_hash, require_range
 from ttc.devices import resolve_device
-from ttc.flops import inference_flops
+from ttc.flops import charged_flops
 from ttc.metrics import mean_by
 from ttc.parallel import run_jobs
 from ttc.search import METHODS, LMStepPolicy, method_config, run_search
@@ -161,12 +161,6 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     table["difficulty"] = table["n_ops"].map(difficulty_group)
     save_tables(folder, {"results.parquet": table})
     return annotate(table, problems, n_policy, n_verifier)
-
-
-def charged_flops(n_params: int, tokens: float) -> float:
-    """2·N FLOPs per token (:func:`ttc.flops.inference_flops`); 0 for N = 0, what
-    :func:`verifier_charge` gives for work the sampler already did."""
-    return 0.0 if n_params == 0 else inference_flops(n_params, tokens)
 
 
 def verifier_charge(config: SearchChapterConfig, inputs, kept: bool = True) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import pandas as pd
 
 from ttc.config import ConfigError, build_config
-from ttc.flops import inference_flops
+from ttc.flops import charged_flops
 from ttc.search.base import (
     BeamConfig,
     BestOfNConfig,
@@ -61,9 +61,7 @@ def method_config(method: str, **params) -> SearchConfig:
 
 def _flops(n_params: int | None, tokens: int) -> float:
     """2·N per token; nothing charged at N = 0 (work already paid for); NaN for no N."""
-    if n_params is None:
-        return float("nan")
-    return 0.0 if n_params == 0 else inference_flops(n_params, tokens)
+    return float("nan") if n_params is None else charged_flops(n_params, tokens)
 
 
 def run_search(method: str, config: SearchConfig, problems: Sequence[Problem],
