@@ -412,3 +412,24 @@ def test_matched_text_names_the_members_that_draw_fewer():
     # a count of 2 may be the rule's floor (matched_samples never draws fewer): it says so
     tiny = ch03.matched_text(pd.Series({"f64x3": 128, "huge": 2}), config)
     assert "smallest power of two (at least 2) whose" in tiny and "; huge 2)" in tiny
+
+
+def test_run_comparison_pairs_two_runs_problem_by_problem():
+    from ttc.chapters.ch03_sampling import run_comparison
+
+    def per_k(values):  # one member, two problems, k = 1 and 2: (pass@k, majority) per row
+        return pd.DataFrame({"model": "m", "problem": [0, 1, 0, 1], "k": [1, 1, 2, 2],
+                             "pass_at_k": [v[0] for v in values],
+                             "majority": [v[1] for v in values]})
+
+    a = per_k([(0.5, 0.0), (0.0, 0.0), (1.0, 1.0), (0.0, 0.0)])
+    b = per_k([(0.5, 0.0), (0.5, 0.0), (1.0, 1.0), (1.0, 0.0)])
+    table = run_comparison(a, b, n_boot=200).set_index("measure")
+    assert list(table.index) == ["pass@1", "coverage", "majority vote"]
+    assert table.loc["pass@1", "k"] == 1 and table.loc["coverage", "k"] == 2
+    assert table.loc["pass@1", "run"] == 0.25 and table.loc["pass@1", "other"] == 0.5
+    assert table.loc["pass@1", "difference"] == pytest.approx(0.25)
+    assert table.loc["coverage", "difference"] == pytest.approx(0.5)
+    assert table.loc["majority vote", "difference"] == 0.0
+    assert table.loc["coverage", "low"] <= 0.5 <= table.loc["coverage", "high"]
+    assert run_comparison(a, b.assign(model="other")).empty  # no member in common

@@ -46,6 +46,23 @@ def test_joined_lists_words_as_a_sentence_does():
     assert joined(["a", "b", "c"]) == "a, b and c"
 
 
+def test_signed_numbers_never_read_as_a_signed_zero():
+    import pandas as pd
+
+    from ttc.report import difference_text, fmt, signed, table
+
+    assert signed(0.123) == "+0.12" and signed(-0.05) == "-0.05"
+    assert signed(-0.0017) == "-0.002"  # not "-0.00": the end lies below zero
+    assert signed(0.00049, 2) == "+0.0005"
+    assert signed(0.0) == signed(-0.0) == signed(1e-12) == "+0.00"
+    assert signed(float("nan")) == "n/a"
+    assert fmt(-0.0017, "+.3f") == "-0.002" and fmt(-0.0017, "+.4f") == "-0.0017"
+    assert fmt(0.5, "+.1f") == "+0.5" and fmt(-0.0017, ".2f") == "-0.00"  # unsigned: as is
+    assert difference_text(-0.03, -0.061, -0.0017) == "-0.03 [-0.06, -0.002]"
+    html = table(pd.DataFrame({"low": [-0.0017, 0.25]}), formats={"low": "{:+.2f}"}).data
+    assert "-0.002" in html and "+0.25" in html and "-0.00<" not in html
+
+
 def test_shown_verdict_names_the_correction_only_where_it_decides():
     from ttc.report import NOT_AFTER_HOLM, shown_verdict
 
@@ -548,3 +565,32 @@ def test_selector_words_follow_the_tables_label_logic():
         "does not detectably change (after Holm's correction over the four tests, though "
         "its 95% interval alone excludes zero)")
     assert verdict_words("below", -0.2, -0.1, 0.001, words, "x") == "detectably falls"
+
+
+def test_training_chain_facts_count_the_chains_without_an_answer():
+    from ttc.chapters.ch04_verifiers import training_chain_facts
+
+    info = pd.DataFrame({"verifier": ["ORM", "PRM"], "n_examples": [2042, 2048]})
+    assert training_chain_facts(info) == {"orm_chains": "2,042", "prm_chains": "2,048",
+                                          "unfinished_chains": "6"}
+    assert training_chain_facts(info.iloc[:1])["unfinished_chains"] == "n/a"
+
+
+def test_rationale_order_changes_compare_the_fewest_rationales_with_the_most():
+    from ttc.chapters.ch04_verifiers import (
+        COMPARED,
+        rationale_order_changes,
+        rationale_order_facts,
+    )
+
+    config = VerifiersChapterConfig(policy="f32x2", verifier_base="f32x2", train_samples=4,
+                                    mc_rollouts=8, rationale_samples=(1, 4))
+    one, four = COMPARED["cot"].format(k=1), COMPARED["cot"].format(k=4)
+    scores = pd.DataFrame({"problem": [0, 0, 0, 1, 1], "correct": [True, True, False, True, False],
+                           one: [0.9, 0.2, 0.5, 0.7, 0.1], four: [0.4, 0.6, 0.5, 0.8, 0.2]})
+    orders = rationale_order_changes(scores, config)
+    assert orders.to_dict("records") == [{"k_small": 1, "k": 4, "pairs": 3, "reordered": 2,
+                                          "better": 1, "worse": 1}]
+    assert rationale_order_facts(orders) == {"cot_pairs": "3", "cot_reordered": "2 (67%)",
+                                             "cot_better": "1", "cot_worse": "1"}
+    assert rationale_order_facts(None)["cot_pairs"] == "n/a"

@@ -179,6 +179,27 @@ def test_pipeline_computes_once_then_loads(scratch_cache, monkeypatch):
     assert len(calls) == 2 and other.key != first.key and len(other["curve"]) == 7 * 4
 
 
+def test_stored_only_never_computes_the_chapter(scratch_cache, monkeypatch):
+    calls = []
+    original = CHAPTERS["01_accounting"]
+
+    def counting_run(config, inputs, progress=False):
+        calls.append(config)
+        return original.run(config, inputs, progress)
+
+    monkeypatch.setitem(CHAPTERS, "01_accounting",
+                        dataclasses.replace(original, run=counting_run))
+    assert pipeline.chapter_result("01_accounting", "smoke", {"n_points": 5},
+                                   stored_only=True) is None
+    assert not calls
+    stored = pipeline.chapter_result("01_accounting", "smoke", {"n_points": 5})
+    again = pipeline.chapter_result("01_accounting", "smoke", {"n_points": 5},
+                                    stored_only=True)
+    assert len(calls) == 1 and again.key == stored.key
+    with pytest.raises(ConfigError, match="'recompute' or 'stored_only'"):
+        pipeline.chapter_result("01_accounting", "smoke", recompute=True, stored_only=True)
+
+
 def test_damaged_result_is_recomputed(scratch_cache, capsys):
     first = pipeline.chapter_result("01_accounting", "smoke")
     folder = results.result_dir("01_accounting", first.key)

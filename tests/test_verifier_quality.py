@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from ttc.metrics import roc_auc, within_group_auc
-from ttc.verifiers.quality import auc_summary, per_problem_auc, weighted_auc
+from ttc.verifiers.quality import (
+    auc_summary,
+    pair_order_changes,
+    per_problem_auc,
+    weighted_auc,
+)
 
 
 def test_weighted_auc_equals_the_auc_of_repeated_rows():
@@ -53,3 +58,37 @@ def test_auc_summary_points_and_intervals():
     assert noise["chains"] == 240 and noise["mixed_problems"] == 30
     again = auc_summary(frame, {"noise": "noise"}, n_boot=300)
     assert again.iloc[0]["auc_low"] == noise["auc_low"]  # deterministic by seed
+
+
+def test_pair_order_changes_by_hand_and_against_brute_force():
+    # problem 0: right chains r1, r2 and wrong w; problem 1: no wrong chain (no pairs)
+    problems = np.array([0, 0, 0, 1, 1])
+    labels = np.array([True, True, False, True, True])
+    first = np.array([0.9, 0.2, 0.5, 0.1, 0.3])  # r1 > w, r2 < w
+    second = np.array([0.4, 0.6, 0.5, 0.9, 0.0])  # r1 < w, r2 > w: both pairs swap
+    assert pair_order_changes(problems, labels, first, second) == {
+        "pairs": 2, "reordered": 2, "better": 1, "worse": 1}
+    # both swaps cancel: the within-problem AUC is the same, 0.5
+    assert per_problem_auc(problems, labels, first).equals(
+        per_problem_auc(problems, labels, second))
+    # a tie is an order of its own; a shifted score reorders nothing
+    tied = np.array([0.5, 0.2, 0.5, 0.1, 0.3])  # r1 level with w: worse than above it
+    assert pair_order_changes(problems, labels, first, tied) == {
+        "pairs": 2, "reordered": 1, "better": 0, "worse": 1}
+    assert pair_order_changes(problems, labels, first, first + 1.0)["reordered"] == 0
+
+    rng = np.random.default_rng(3)
+    problems = rng.integers(0, 6, 60)
+    labels = rng.random(60) < 0.4
+    first, second = rng.integers(0, 4, 60) / 4, rng.integers(0, 4, 60) / 4
+    pairs = better = worse = 0
+    for i in range(60):
+        for j in range(60):
+            if problems[i] == problems[j] and labels[i] and not labels[j]:
+                pairs += 1
+                before, after = np.sign(first[i] - first[j]), np.sign(second[i] - second[j])
+                better += after > before
+                worse += after < before
+    assert pair_order_changes(problems, labels, first, second) == {
+        "pairs": pairs, "reordered": int(better + worse), "better": int(better),
+        "worse": int(worse)}

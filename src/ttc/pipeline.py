@@ -66,7 +66,8 @@ def _needed(key: str, configs: dict[str, Any], profile: str | Path) -> list[str]
 
 
 def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
-                     progress: bool, quiet: bool, recompute: bool = False) -> ChapterResult:
+                     progress: bool, quiet: bool, recompute: bool = False,
+                     compute: bool = True) -> ChapterResult | None:
     chapter = CHAPTERS[key]
     store_key = result_key(key, config, {r: inputs[r].key for r in chapter.needs(config)})
     if recompute:
@@ -81,6 +82,8 @@ def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
         if not quiet:
             _log(f"{key}: loaded stored result {store_key}")
         return stored
+    if not compute:
+        return None
     _log(f"{key}: computing (no stored result for this config) ...")
     start = time.perf_counter()
     visible = {name: inputs[name] for name in inputs}
@@ -97,13 +100,16 @@ def _load_or_compute(key: str, config: Any, inputs: Mapping[str, ChapterResult],
 def chapter_result(chapter: str, profile: str | Path = DEFAULT_PROFILE,
                    overrides: Mapping[str, Any] | None = None, *, config: Any = None,
                    progress: bool = False, quiet: bool = False,
-                   recompute: bool = False) -> ChapterResult:
+                   recompute: bool = False, stored_only: bool = False) -> ChapterResult | None:
     """A chapter's published result under ``profile``: loaded, or computed and stored.
 
     The chapters it reads are resolved first, each from the profile (never from a
     parameter). ``overrides`` (or a whole ``config``) change this chapter's own parameters
     only; its result is then stored under its own key, next to the profile's.
     ``recompute`` discards this chapter's stored result first (not its inputs').
+    ``stored_only`` returns None instead of computing this chapter's result when none is
+    stored (its inputs are still loaded or computed): for an exercise that reads a rerun
+    the reader may not have made yet.
     """
     key = get_chapter(chapter).key
     configs = profile_configs(profile)
@@ -111,8 +117,11 @@ def chapter_result(chapter: str, profile: str | Path = DEFAULT_PROFILE,
         config = chapter_config(profile, key, overrides)
     elif overrides:
         raise ConfigError("pass either 'config' or 'overrides', not both")
+    if recompute and stored_only:
+        raise ConfigError("pass either 'recompute' or 'stored_only', not both")
     inputs = _inputs(key, config, configs, profile, progress, quiet)
-    return _load_or_compute(key, config, inputs, progress, quiet, recompute)
+    return _load_or_compute(key, config, inputs, progress, quiet, recompute,
+                            compute=not stored_only)
 
 
 def _inputs(key: str, config: Any, configs: dict[str, Any], profile: str | Path,

@@ -9,11 +9,18 @@ prose quotes as *display text*, formatted by :func:`fmt` (so a missing value rea
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 MISSING = "n/a"
+#: a signed fixed-point format spec, "+.2f", and the same as a table's column format,
+#: "{:+.2f}": both print through :func:`signed`
+_SIGNED = re.compile(r"\+\.(\d+)f")
+_SIGNED_COLUMN = re.compile(r"\{:\+\.(\d+)f\}")
+#: the most decimals :func:`signed` adds to show a small nonzero value's sign
+MAX_EXTRA_DECIMALS = 3
 
 
 def fmt(value: Any, spec: str = ".2f") -> str:
@@ -26,7 +33,27 @@ def fmt(value: Any, spec: str = ".2f") -> str:
         return value
     if isinstance(value, (bool, int)) and spec.endswith("f"):
         return f"{value:,}" if spec.startswith(",") else str(value)
+    if match := _SIGNED.fullmatch(spec):
+        return signed(value, int(match.group(1)))
     return format(value, spec)
+
+
+def signed(value: float, decimals: int = 2) -> str:
+    """``value`` with its sign and ``decimals`` decimals ("+0.12", "-0.05"), but a nonzero
+    value that would round to a signed zero gets up to :data:`MAX_EXTRA_DECIMALS` more, until
+    a digit shows: -0.0017 reads "-0.002", not "-0.00" (an interval's end just below zero
+    says it excludes zero; "-0.00" looks like a typo). Zero, and a value too small to show
+    even then, read "+0.00"; NaN reads :data:`MISSING`."""
+    value = float(value)
+    if value != value:
+        return MISSING
+    if value == 0:
+        value = 0.0  # -0.0 too
+    for places in range(decimals, decimals + MAX_EXTRA_DECIMALS + 1):
+        text = f"{value:+.{places}f}"
+        if text.strip("+-0."):
+            return text
+    return f"{0.0:+.{decimals}f}"  # zero, or too small to show at any of those places
 
 
 def cell(table, column: str, row: int = 0) -> Any:
@@ -60,8 +87,9 @@ def interval_text(low: Any, high: Any, spec: str = "+.3f") -> str:
 
 
 def difference_text(mean: float, low: float, high: float) -> str:
-    """A paired difference with its interval as the tables show it: ``+0.10 [+0.02, +0.18]``."""
-    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+    """A paired difference with its interval as the tables show it: ``+0.10 [+0.02, +0.18]``
+    (:func:`signed`: an end just below zero reads ``-0.002``, not ``-0.00``)."""
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}]"
 
 
 #: what a Holm-corrected verdict reads where the uncorrected 95% interval printed beside it
@@ -112,13 +140,17 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
 def table(frame, formats: dict[str, str] | None = None, rename: dict[str, str] | None = None):
     """A results table as HTML for the book: numbers formatted per column, no index.
 
-    ``formats`` maps column -> format spec (``"{:,.0f}"``); ``rename`` gives readable headers.
+    ``formats`` maps column -> format spec (``"{:,.0f}"``; a signed one, ``"{:+.2f}"``,
+    prints through :func:`signed`); ``rename`` gives readable headers.
     Rendered with pandas' own table markup so the book theme styles it.
     """
     from IPython.display import HTML
 
     shown = frame.copy()
     for column, fmt in (formats or {}).items():
-        shown[column] = shown[column].map(fmt.format)
+        match = _SIGNED_COLUMN.fullmatch(fmt)
+        decimals = int(match.group(1)) if match else None
+        shown[column] = shown[column].map(
+            fmt.format if decimals is None else lambda v, d=decimals: signed(v, d))
     shown = shown.rename(columns=rename or {})
     return HTML(shown.to_html(index=False, classes="dataframe", border=0, escape=True))

@@ -514,6 +514,39 @@ def flops_figure(tables) -> dict:
     return {"coverage": coverage, "reference": reference, "reference_label": label}
 
 
+#: :func:`run_comparison`'s measures: name -> (per_k column, at k = 1 or at the member's most)
+RUN_MEASURES = {"pass@1": ("pass_at_k", "one"), "coverage": ("pass_at_k", "most"),
+                "majority vote": ("majority", "most")}
+
+
+def run_comparison(per_k: pd.DataFrame, other: pd.DataFrame, n_boot: int = 2000,
+                   seed: int = 0) -> pd.DataFrame:
+    """Two runs of the chapter on the same problems (its ``per_k`` tables, e.g. two sampling
+    temperatures), member by member: pass@1, coverage and majority vote at the member's most
+    samples (:data:`RUN_MEASURES`), each run's mean over problems and the paired difference
+    ``other - per_k`` with a 95% bootstrap interval over problems
+    (:func:`ttc.metrics.paired_bootstrap`). Members follow ``per_k``'s order; a member or
+    problem missing from ``other`` is left out."""
+    from ttc.metrics import paired_bootstrap
+
+    rows = []
+    for model in dict.fromkeys(per_k["model"]):
+        mine, theirs = per_k[per_k["model"] == model], other[other["model"] == model]
+        for measure, (column, at) in RUN_MEASURES.items():
+            k = 1 if at == "one" else int(mine["k"].max())
+            a = mine[mine["k"] == k].set_index("problem")[column]
+            b = theirs[theirs["k"] == k].set_index("problem")[column]
+            both = a.index.intersection(b.index)
+            if not len(both):
+                continue
+            test = paired_bootstrap((b[both] - a[both]).to_numpy(), n_boot=n_boot, seed=seed)
+            rows.append({"model": model, "measure": measure, "k": k, "run": a[both].mean(),
+                         "other": b[both].mean(), "difference": test["mean"],
+                         "low": test["low"], "high": test["high"]})
+    return pd.DataFrame(rows, columns=["model", "measure", "k", "run", "other", "difference",
+                                       "low", "high"])
+
+
 def unsolved_share(per_problem: pd.DataFrame) -> pd.Series:
     """Per model: the share of problems with no correct sample at all."""
     return (per_problem["c"] == 0).groupby(per_problem["model"], sort=False).mean()

@@ -701,6 +701,27 @@ def compare_verifiers(config: VerifiersChapterConfig, inputs, problems: list[Pro
     return scored, costs
 
 
+def rationale_order_changes(scores: pd.DataFrame, config: VerifiersChapterConfig
+                            ) -> pd.DataFrame:
+    """How differently GenRM-CoT with more rationales orders a problem's right and wrong
+    chains than with the fewest (:func:`ttc.verifiers.quality.pair_order_changes` on the
+    comparison's ``scores``): one row per larger K, ``k_small``, ``k``, ``pairs``,
+    ``reordered``, ``better`` and ``worse``. Explains why the within-problem AUC can move
+    little while the scores change."""
+    from ttc.verifiers.quality import pair_order_changes
+
+    ks = sorted(config.rationale_samples)
+    small = COMPARED["cot"].format(k=ks[0])
+    rows = []
+    for k in ks[1:]:
+        name = COMPARED["cot"].format(k=k)
+        if small in scores and name in scores:
+            rows.append({"k_small": ks[0], "k": k, **pair_order_changes(
+                scores["problem"], scores["correct"], scores[small], scores[name])})
+    return pd.DataFrame(rows, columns=["k_small", "k", "pairs", "reordered", "better",
+                                       "worse"])
+
+
 def _compare(config: VerifiersChapterConfig, inputs, problems: list[Problem],
              subset: pd.DataFrame, distinct: pd.DataFrame, scalar: dict[str, Path],
              generative: dict[str, Path], progress: bool) -> dict[str, pd.DataFrame]:
@@ -906,6 +927,7 @@ def run(config: VerifiersChapterConfig, inputs, progress: bool = True
         "distinct_picks": distinct_chain_picks(scored),
         "selector_tests": selector_tests(curves_bon, config.n_boot, config.seed),
         "comparison": comparison_table(compared, costs, config.n_boot, config.seed),
+        "rationale_orders": rationale_order_changes(compared, config),
         **generate_verify_split(config, inputs, problems, scored, rationales),
         "config": pd.DataFrame([asdict(config) | {"policy_checkpoint":
                                                   relative_to_cache(policy_path)}]),
@@ -1120,7 +1142,10 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     """What chapter 4's prose quotes, as display text.
 
     Setup: ``policy``, ``verifier_base``, ``verifier_N``, ``n_train_problems``,
-    ``train_samples``, ``mc_rollouts``, ``n_prefixes``. Monte-Carlo labels: ``mc_right_mean``,
+    ``train_samples``, ``mc_rollouts``, ``n_prefixes``, ``orm_chains``, ``prm_chains`` and
+    ``unfinished_chains`` (the training chains that reached the token limit: the ORM has no
+    answer to label in them, the PRM still labels their steps). Monte-Carlo labels:
+    ``mc_right_mean``,
     ``mc_wrong_mean``, ``mc_right_zero``, ``mc_auc``. Verification: ``orm_auc``,
     ``orm_within``, ``prm_within``, ``oracle_within``, ``prm_step_auc``. Best-of-N on medium
     problems at ``n_max`` (all samples) and ``n_small`` (4, or fewer) samples:
@@ -1142,6 +1167,7 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
         "train_samples": report.fmt(config.train_samples, ","),
         "mc_rollouts": report.fmt(config.mc_rollouts, ","),
         "n_prefixes": report.fmt(len(mc_labels), ","),
+        **training_chain_facts(info),
         "n_max": report.fmt(n_max, ","),
         "n_small": report.fmt(n_small, ","),
         "mc_right_mean": report.fmt(stats["right_mean"]),
@@ -1156,6 +1182,7 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     }
 
     out |= comparison_facts(tables["comparison"], config)
+    out |= rationale_order_facts(tables.get("rationale_orders"))
     out |= split_facts(tables, config)
 
     def at(selector: str, n: int | None) -> float:
@@ -1167,6 +1194,39 @@ def facts(tables, config: VerifiersChapterConfig) -> dict[str, str]:
     out |= selector_facts(tables.get("selector_tests"))
     out |= distinct_pick_facts(tables["distinct_picks"])
     return out
+
+
+def rationale_order_facts(orders: pd.DataFrame | None) -> dict[str, str]:
+    """``cot_pairs`` (right-wrong pairs of chains within the comparison's problems),
+    ``cot_reordered`` (how many of them GenRM-CoT with the most rationales orders otherwise
+    than with the fewest, with its share), ``cot_better`` and ``cot_worse`` (of those, how
+    many move in the right chain's favour and against it), from
+    :func:`rationale_order_changes`."""
+    row = orders.iloc[-1] if orders is not None and len(orders) else None
+    if row is None:
+        return {name: report.MISSING for name in ("cot_pairs", "cot_reordered", "cot_better",
+                                                  "cot_worse")}
+    pairs, reordered = int(row["pairs"]), int(row["reordered"])
+    share = report.fmt(reordered / pairs if pairs else None, ".0%")
+    return {"cot_pairs": report.fmt(pairs, ","),
+            "cot_reordered": f"{report.fmt(reordered, ',')} ({share})",
+            "cot_better": report.fmt(int(row["better"]), ","),
+            "cot_worse": report.fmt(int(row["worse"]), ",")}
+
+
+def training_chain_facts(info: pd.DataFrame) -> dict[str, str]:
+    """How many training chains each of the ORM and the PRM learned from (the verifiers
+    table's ``n_examples``), and the difference: the PRM labels every chain's steps, the ORM
+    only chains with a final answer (:func:`ttc.verifiers.labels.outcome_examples`), so the
+    difference is the chains that stopped at the token limit."""
+    def count(kind: str) -> int | None:
+        rows = info[info["verifier"] == kind] if "verifier" in info else info.iloc[:0]
+        return int(rows["n_examples"].iloc[0]) if len(rows) else None
+
+    orm, prm = count("ORM"), count("PRM")
+    unfinished = None if orm is None or prm is None else prm - orm
+    return {"orm_chains": report.fmt(orm, ","), "prm_chains": report.fmt(prm, ","),
+            "unfinished_chains": report.fmt(unfinished, ",")}
 
 
 def distinct_pick_facts(picks: pd.DataFrame, difficulty: str = MEDIUM) -> dict[str, str]:

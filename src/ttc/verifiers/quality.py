@@ -53,6 +53,32 @@ def per_problem_auc(problems: np.ndarray, labels: np.ndarray, scores: np.ndarray
     return pd.Series({k: v for k, v in values.items() if not np.isnan(v)}, dtype=float)
 
 
+def pair_order_changes(problems: np.ndarray, labels: np.ndarray, first: np.ndarray,
+                       second: np.ndarray) -> dict[str, int]:
+    """How many (right, wrong) pairs of chains of the same problem two scores order
+    differently: ``pairs`` (every such pair, the within-problem AUC's unit), ``reordered``
+    (pairs where one score puts the right chain above, level with or below the wrong one and
+    the other does not), and of those ``better`` (``second`` orders the pair more in the
+    right chain's favour: below to level or above, level to above) and ``worse``. Two
+    scores with the same within-problem AUC can still reorder pairs (as many each way); two
+    with different pooled AUCs can reorder none."""
+    frame = pd.DataFrame({"problem": np.asarray(problems), "y": np.asarray(labels, dtype=bool),
+                          "a": np.asarray(first, dtype=float),
+                          "b": np.asarray(second, dtype=float)})
+    pairs = better = worse = 0
+    for _, group in frame.groupby("problem", sort=False):
+        right, wrong = group[group["y"]], group[~group["y"]]
+        if not len(right) or not len(wrong):
+            continue
+        # (right, wrong): the sign of right minus wrong under each score
+        order_a = np.sign(right["a"].to_numpy()[:, None] - wrong["a"].to_numpy()[None, :])
+        order_b = np.sign(right["b"].to_numpy()[:, None] - wrong["b"].to_numpy()[None, :])
+        pairs += order_a.size
+        better += int((order_b > order_a).sum())
+        worse += int((order_b < order_a).sum())
+    return {"pairs": pairs, "reordered": better + worse, "better": better, "worse": worse}
+
+
 def auc_summary(frame: pd.DataFrame, scores: Mapping[str, str], label: str = "correct",
                 group: str = "problem", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per score (``scores`` maps a display name to a column of ``frame``): pooled
