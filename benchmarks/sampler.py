@@ -1,6 +1,8 @@
 """Sampler throughput: ttc.sampling.generate (lean and generic loops; the lean one with the
-eager and with the compiled shared-prompt step, :mod:`ttc.fused_decode`) against a naive
-per-problem ``model.generate(num_return_sequences=n)`` loop, on the same model and problems.
+eager and with the compiled shared-prompt step, :mod:`ttc.fused_decode`, the compiled one
+with every row stepped and with rows of equal histories merged, as the book samples) against
+a naive per-problem ``model.generate(num_return_sequences=n)`` loop, on the same model and
+problems.
 
 Reports generated tokens per second and the share of the machine's matmul peak that the
 2·N-per-token count implies. A benchmark to run by hand and record in docs/benchmarks.md,
@@ -160,15 +162,21 @@ def main() -> None:
     tokens = naive(model, tokenizer, prompts, args.samples, config.max_new_tokens)
     rows.append(("naive model.generate per problem", tokens, time.perf_counter() - start))
     batch = [p for p in prompts for _ in range(args.samples)]
-    for backend, fused in (("hf", True), ("lean", False), ("lean", True)):
-        # the lean loop with the eager shared step, and with the compiled one (the book's)
+    merging = fused_decode.FusedSharedDecoder.forks_rows
+    for backend, fused, merge in (("hf", True, False), ("lean", False, False),
+                                  ("lean", True, False), ("lean", True, True)):
+        # the lean loop with the eager shared step, and with the compiled one, every row
+        # stepped or each distinct history once (the book's)
         os.environ[fused_decode.ENV_VAR] = "1" if fused else "0"
+        fused_decode.FusedSharedDecoder.forks_rows = merge
         start = time.perf_counter()
         out = generate(model, tokenizer, batch, config.max_new_tokens, temperature=1.0,
                        seed=0, batch_size=512, backend=backend)
         label = {"hf": "", "lean": ", compiled step" if fused else ", eager step"}[backend]
+        label += ", equal histories merged" if merge else ""
         rows.append((f"ttc generate, backend={backend}{label}, batch 512",
                      sum(c.n_tokens for c in out), time.perf_counter() - start))
+    fused_decode.FusedSharedDecoder.forks_rows = merging
     base = rows[0][1] / rows[0][2]
     print("| sampler | tokens | seconds | tokens/s | vs naive | share of matmul peak |")
     print("|---|---|---|---|---|---|")

@@ -22,6 +22,17 @@ def kernel_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TTC_CACHE", str(tmp_path_factory.getbasetemp() / "fused-cache"))
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the book's sampling workers run (ttc.parallel): with more, MKL
+    and torch split a batch's rows between threads, and a row's rounding depends on the
+    split."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _rotate(x, cos, sin):
     """The model's rotary embedding of x (..., Dh): pairs i and i + Dh/2."""
     half = x.shape[-1] // 2
@@ -85,6 +96,20 @@ def test_rms_norm_matches_the_models():
     torch.testing.assert_close(torch.from_numpy(out), norm(x).detach(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("rows", [1, 3, 4, 9])
+def test_rms_norm_rows_at_once_round_as_one_row_at_a_time(rows):
+    """The norm sums four rows' squares at once; each row's result is bit-identical to the
+    row normalised alone (the one-row path), whatever the number of rows."""
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 48), dtype=np.float32) * 3
+    weight = rng.uniform(0.5, 1.5, 48).astype(np.float32)
+    together, alone = np.empty_like(x), np.empty_like(x)
+    fused_decode.rms_norm(x, weight, 1e-6, together)
+    for i in range(rows):
+        fused_decode.rms_norm(x[i:i + 1], weight, 1e-6, alone[i:i + 1])
+    assert np.array_equal(together, alone)
+
+
 @torch.no_grad()
 def test_fused_rows_kept_out_of_order_keep_their_caches():
     """keep_rows with rows not in increasing order (copied, not moved in place)."""
@@ -99,6 +124,92 @@ def test_fused_rows_kept_out_of_order_keep_their_caches():
     decoder.keep_rows(keep)
     steps_match_transformers(decoder, model, ids[keep], mask[keep], appended[keep], 2,
                              generator)
+
+
+def test_in_place_plan_reads_copies_from_their_parents_new_rows():
+    plan = fused_decode.in_place_plan
+    assert plan(np.array([0, 2, 5])).tolist() == [0, 2, 5]  # increasing: as given
+    assert plan(np.array([1, 4, 6, 4, 6, 6])).tolist() == [1, 4, 6, 1, 2, 2]
+    assert plan(np.array([3])).tolist() == [3]
+    assert plan(np.array([2, 0])) is None  # not increasing: copied out of place
+    assert plan(np.array([1, 4, 3])) is None  # a "copy" of a row not kept
+    # brute force: gathering by the plan in place equals gathering the rows out of place
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        kept = np.sort(rng.choice(10, size=rng.integers(1, 8), replace=False))
+        rows = np.concatenate([kept, rng.choice(kept, size=rng.integers(0, 3))])
+        source = rng.standard_normal((10, 5, 2, 2), dtype=np.float32)
+        expected = np.empty_like(source)
+        fused_decode.gather_rows(source, rows, 3, expected, False)
+        fused_decode.gather_rows(source, plan(rows), 3, source, True)
+        assert np.array_equal(source[:len(rows), :3], expected[:len(rows), :3])
+
+
+@torch.no_grad()
+def test_fused_rows_fork_with_their_caches():
+    """keep_rows with repeated rows (a sampled state continued by several tokens): every
+    copy carries its parent's caches, in place or not, and steps on as transformers does."""
+    model, tok = tiny_llama(), build_tokenizer()
+    prompts = ["5*6="] * 3 + ["99-98+7*3="] * 3
+    ids, mask = left_padded(tok, prompts)
+    generator = torch.Generator().manual_seed(2)
+    for keep in (torch.tensor([0, 2, 4, 2, 4, 4]), torch.tensor([5, 1, 1])):
+        decoder = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=6)
+        decoder.prefill(ids)
+        appended = steps_match_transformers(decoder, model, ids, mask, ids[:, :0], 2,
+                                            generator)
+        decoder.keep_rows(keep)
+        steps_match_transformers(decoder, model, ids[keep], mask[keep], appended[keep], 2,
+                                 generator)
+    with pytest.raises(ValueError, match="7 rows, but the caches hold 6"):
+        decoder.keep_rows(torch.zeros(7, dtype=torch.long))
+
+
+def test_fused_step_of_a_row_does_not_depend_on_the_other_rows(one_thread):
+    """With at least MIN_STEP_ROWS rows (on one thread), a row's logits are bit-identical
+    whatever rows share its batch, which lets the sampler step each distinct history
+    once."""
+    from ttc.sampling import MIN_STEP_ROWS
+
+    model, tok = tiny_llama(), build_tokenizer()
+    ids, mask = left_padded(tok, ["5*6="] * 4 + ["12+34-5="] * 5)
+    full = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=4)
+    full.prefill(ids)
+    tokens = torch.tensor([3, 4, 5, 6, 7, 8, 9, 10, 11])
+    reference = full.step(tokens)
+    for rows in ([0, 1, 2, 3], [1, 5, 6, 8], [2, 3, 4, 5, 6, 7, 8]):
+        assert len(rows) >= MIN_STEP_ROWS
+        part = fused_decode.FusedSharedDecoder(model, ids, mask, max_new_tokens=4)
+        part.prefill(ids)
+        part.keep_rows(torch.tensor(rows))
+        assert torch.equal(part.step(tokens[rows]), reference[rows])
+
+
+def test_sampling_steps_each_distinct_history_once(monkeypatch, one_thread):
+    """Merging rows with equal histories changes no sample and no log-probability (the
+    same random stream, each row its own draw), and steps fewer rows."""
+
+    model, tok = tiny_llama(), build_tokenizer()
+    monkeypatch.setattr(lean_llama, "SHARE_MIN_ROWS_PER_PROMPT", 1)
+    prompts = ["12+34=", "5*6="] * 12
+    stepped = []
+    step = fused_decode.FusedSharedDecoder.step
+
+    def counting_step(self, tokens):
+        stepped.append(len(tokens))
+        return step(self, tokens)
+
+    monkeypatch.setattr(fused_decode.FusedSharedDecoder, "step", counting_step)
+    # temperature 0.3: samples of a prompt often agree on their first tokens; max_new_tokens
+    # short enough that no row finishes early (a batch of under 4 rows rounds otherwise)
+    merged = generate(model, tok, prompts, 6, temperature=0.3, seed=4, backend="lean")
+    merged_rows = sum(stepped)
+    monkeypatch.setattr(fused_decode.FusedSharedDecoder, "forks_rows", False)
+    stepped.clear()
+    every = generate(model, tok, prompts, 6, temperature=0.3, seed=4, backend="lean")
+    assert [(c.text, c.n_tokens, c.logprob) for c in merged] == \
+        [(c.text, c.n_tokens, c.logprob) for c in every]
+    assert merged_rows < sum(stepped)
 
 
 def test_fused_greedy_tokens_match_transformers(monkeypatch):

@@ -53,7 +53,7 @@ ENV_VAR = "TTC_FUSED_DECODE"
 KERNEL_VERSION = 2
 #: the samples' cache-key name of this step (:mod:`ttc.sampling`): change it whenever the
 #: step's rounding changes, so that a warm cache never mixes samples of two versions
-SAMPLE_KEY = "lean-fused-2"
+SAMPLE_KEY = "lean-fused-3"
 #: numba's fast-math flags for the attention loops: no reassociation (``reassoc``), so sums
 #: keep their written order; ``contract`` allows fused multiply-adds
 FASTMATH = {"nsz", "arcp", "contract", "afn"}
@@ -243,7 +243,24 @@ def _row_loops() -> tuple:
     @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
     def norm(x, weight, eps, out):  # pragma: no cover - compiled
         rows, width = x.shape
-        for b in range(rows):
+        # four rows' sums of squares at once: each is still one chain in column order (the
+        # same rounding as one row at a time), but four independent chains hide the adds'
+        # latency, which bounds a single chain (three times faster at the family's width)
+        whole = rows - rows % 4
+        for b in range(0, whole, 4):
+            t0, t1 = np.float32(0.0), np.float32(0.0)
+            t2, t3 = np.float32(0.0), np.float32(0.0)
+            for c in range(width):
+                v0, v1, v2, v3 = x[b, c], x[b + 1, c], x[b + 2, c], x[b + 3, c]
+                t0 += v0 * v0
+                t1 += v1 * v1
+                t2 += v2 * v2
+                t3 += v3 * v3
+            for r, total in ((0, t0), (1, t1), (2, t2), (3, t3)):
+                scale = np.float32(1.0) / np.sqrt(total / np.float32(width) + eps)
+                for c in range(width):
+                    out[b + r, c] = weight[c] * (x[b + r, c] * scale)
+        for b in range(whole, rows):
             total = np.float32(0.0)
             for c in range(width):
                 total += x[b, c] * x[b, c]
@@ -275,6 +292,28 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarr
     _row_loops()[1](source, rows, filled, out, in_place)
 
 
+def in_place_plan(rows: np.ndarray) -> np.ndarray | None:
+    """How to keep ``rows`` of a cache in place with :func:`gather_rows`, or None.
+
+    ``rows`` must be a strictly increasing run of old rows followed by copies of some of
+    them (what :func:`ttc.sampling` asks for when a state forks: every surviving state once,
+    in order, then the extra children). The returned source index reads each of the run's
+    rows from its old position (never one already overwritten, since ``rows[i] >= i`` there)
+    and each copy from its parent's *new* position, written earlier in the same pass."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) < 2:
+        return rows
+    rising = np.diff(rows) > 0
+    head = len(rows) if rising.all() else int(np.argmin(rising)) + 1
+    run, copies = rows[:head], rows[head:]
+    if not len(copies):
+        return rows
+    where = np.searchsorted(run, copies)
+    if (where >= head).any() or (run[np.minimum(where, head - 1)] != copies).any():
+        return None
+    return np.concatenate([run, where])
+
+
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                 max_new_tokens: int):
     """:func:`ttc.lean_llama.decoder_for` with :class:`FusedSharedDecoder` for batches that
@@ -289,7 +328,14 @@ class FusedSharedDecoder(SharedPromptDecoder):
     docstring). Prefill is the parent's; the prompts' keys and values are then copied once
     into dim-major arrays. The q/k/v projection's output columns and the output projection's
     input rows are permuted once, so that the matmuls produce and read the dim-major order.
-    Needs :func:`supports`."""
+    Needs :func:`supports`.
+
+    A row's step depends on its own inputs only (with at least
+    :data:`ttc.sampling.MIN_STEP_ROWS` rows), and :meth:`keep_rows` may repeat rows, so the
+    sampler steps each distinct history once (``forks_rows``)."""
+
+    #: :func:`ttc.sampling._decode_states` may merge rows with equal histories
+    forks_rows = True
 
     def __init__(self, model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                  max_new_tokens: int):
@@ -325,30 +371,68 @@ class FusedSharedDecoder(SharedPromptDecoder):
         self._buffers_for = -1
 
     def _allocate_own(self, batch: int, max_new_tokens: int, device) -> None:
-        """The generated tokens' keys and values, (B, T_new, Dh, H) per layer (dim-major)."""
+        """The generated tokens' keys and values, (B, T_new, Dh, H) per layer (dim-major),
+        in buffers of the first batch's rows that later batches are views of."""
         shape = (batch, max_new_tokens, self.head_dim, self.n_heads)
-        self.own_keys = [np.zeros(shape, np.float32) for _ in self.inner.layers]
-        self.own_values = [np.zeros(shape, np.float32) for _ in self.inner.layers]
+        self.own_base = [(np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+                         for _ in self.inner.layers]
+        self.own_keys = [k for k, _ in self.own_base]
+        self.own_values = [v for _, v in self.own_base]
 
     def _keep_own(self, rows: torch.Tensor) -> None:
-        """Keep the rows' filled positions only, in place when the rows keep their order (a
-        copy of the whole buffers into fresh memory took an eighth of a sampling run); the
-        positions after them are never read before being written."""
+        """Keep the rows' filled positions only, rows repeated where a state forks
+        (:meth:`keep_rows`). In place when :func:`in_place_plan` allows it (a copy of the
+        whole buffers into fresh memory took an eighth of a sampling run), else into fresh
+        buffers; the positions after the filled ones are never read before being written."""
         index, filled = np.ascontiguousarray(rows.numpy()), self.generated
-        in_order = bool(np.all(np.diff(index) > 0)) if len(index) else True
+        capacity = self.own_base[0][0].shape[0]
+        if len(index) > capacity:
+            raise ValueError(f"keep_rows: {len(index)} rows, but the caches hold {capacity}")
+        plan = in_place_plan(index)
 
-        def keep(buffer: np.ndarray) -> np.ndarray:
-            kept = buffer if in_order else np.empty_like(buffer)
-            gather_rows(buffer, index, filled, kept, in_order)
-            return kept[: len(index)]
+        def keep(base: np.ndarray, current: np.ndarray) -> np.ndarray:
+            if plan is not None:
+                gather_rows(base, plan, filled, base, True)
+                return base
+            fresh = np.empty_like(base)
+            gather_rows(current, index, filled, fresh, False)
+            return fresh
 
-        self.own_keys = [keep(k) for k in self.own_keys]
-        self.own_values = [keep(v) for v in self.own_values]
+        self.own_base = [(keep(k, ck), keep(v, cv)) for (k, v), ck, cv in
+                         zip(self.own_base, self.own_keys, self.own_values, strict=True)]
+        self.own_keys = [k[: len(index)] for k, _ in self.own_base]
+        self.own_values = [v[: len(index)] for _, v in self.own_base]
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Keep ``rows`` of the batch, in that order: rows not in it are dropped (finished
+        sequences) and a row given more than once is copied (a sampled state that forks into
+        several, :func:`ttc.sampling`), caches included; prompts left without rows are
+        dropped."""
+        self._keep_own(rows)
+        self.positions = self.positions.index_select(0, rows)
+        group = self.group.index_select(0, rows)
+        alive = torch.unique(group)  # sorted: prompts keep their order
+        if len(alive) < self.prompt_ids.shape[0]:
+            renumber = torch.full((self.prompt_ids.shape[0],), -1, dtype=torch.long)
+            renumber[alive] = torch.arange(len(alive))
+            group = renumber[group]
+            self.prompt_ids = self.prompt_ids.index_select(0, alive)
+            self.prompt_valid = self.prompt_valid.index_select(0, alive)
+            self.prompt_positions = self.prompt_positions.index_select(0, alive)
+            self.prompt_keys = [k.index_select(0, alive) for k in self.prompt_keys]
+            self.prompt_values = [v.index_select(0, alive) for v in self.prompt_values]
+            kept = alive.numpy()
+            self.dm_prompt_keys = [np.ascontiguousarray(k[kept]) for k in self.dm_prompt_keys]
+            self.dm_prompt_values = [np.ascontiguousarray(v[kept])
+                                     for v in self.dm_prompt_values]
+            self.bias = np.ascontiguousarray(self.bias[kept])
+        self.group = group
+        self.group_np = np.ascontiguousarray(group.numpy())
 
     def _regroup(self) -> None:
-        """The parent's grouping, plus the prompts' caches as dim-major (G, P, Dh, H) arrays
-        and their padding as a (G, P) bias."""
-        super()._regroup()
+        """The prompts' caches as dim-major (G, P, Dh, H) arrays, their padding as a (G, P)
+        bias and the rows' prompts as an array (the parent's blocks for its batched
+        attention are not needed here)."""
         if self.prompt_keys:
             self.dm_prompt_keys = [k.permute(0, 2, 3, 1).contiguous().numpy()
                                    for k in self.prompt_keys]
@@ -365,21 +449,32 @@ class FusedSharedDecoder(SharedPromptDecoder):
         return logits
 
     def _buffers(self, batch: int) -> None:
-        """Per-step work buffers for ``batch`` rows, reused from step to step."""
-        if self._buffers_for == batch:
+        """Per-step work buffers for the first batch's rows (allocated once; a step of
+        ``batch`` rows uses their first ``batch`` rows), and the rotary table."""
+        if self._buffers_for >= 0:
             return
+        capacity = self.own_base[0][0].shape[0]
         width, inner = self.n_heads * self.head_dim, self.weights[0][6].shape[1]
         hidden = self.inner.embed_tokens.weight.shape[1]
-        self.h = torch.empty(batch, hidden)
-        self.qkv = torch.empty(batch, 3 * width)
-        self.attn_out = torch.empty(batch, width)
-        self.gate = torch.empty(batch, inner)
-        self.up = torch.empty(batch, inner)
+        self.h_all = torch.empty(capacity, hidden)
+        self.qkv_all = torch.empty(capacity, 3 * width)
+        self.attn_out_all = torch.empty(capacity, width)
+        self.gate_all = torch.empty(capacity, inner)
+        self.up_all = torch.empty(capacity, inner)
         # scores and probabilities of every position a row can attend to, (B, H, P + T_new)
         positions = self.bias.shape[1] + self.own_keys[0].shape[1]
-        self.score_buffer = torch.empty(batch * self.n_heads * positions)
-        self.prob_buffer = torch.empty(batch * self.n_heads * positions)
-        self._buffers_for = batch
+        self.score_buffer = torch.empty(capacity * self.n_heads * positions)
+        self.prob_buffer = torch.empty(capacity * self.n_heads * positions)
+        # cos and sin of every position a row can reach, computed once in one call whose
+        # length is a multiple of 16 rows: torch computes a tensor's last few elements with
+        # scalar code (another rounding than its vector code), so angles computed per step
+        # would round by where a row sits in the batch; a table makes a row's step depend
+        # on its own inputs only, which the sampler's merging of equal rows needs
+        reach = int(self.prompt_positions.max()) + 2 + self.own_keys[0].shape[1]
+        angles = torch.arange(-(-reach // 16) * 16).float()[:, None] * self.inv_freq
+        self.cos_table = torch.cos(angles).numpy()  # (positions, Dh/2)
+        self.sin_table = torch.sin(angles).numpy()
+        self._buffers_for = capacity
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -387,10 +482,11 @@ class FusedSharedDecoder(SharedPromptDecoder):
         self.positions = self.positions + 1
         batch, heads, dim = tokens.shape[0], self.n_heads, self.head_dim
         self._buffers(batch)
-        angles = self.positions.float() * self.inv_freq  # (B, Dh/2)
-        cos, sin = torch.cos(angles).numpy(), torch.sin(angles).numpy()
+        where = self.positions[:, 0].numpy()
+        cos, sin = self.cos_table[where], self.sin_table[where]  # (B, Dh/2)
         x = self.inner.embed_tokens(tokens)  # (B, C)
-        h, qkv, out = self.h, self.qkv, self.attn_out
+        h, qkv, out = self.h_all[:batch], self.qkv_all[:batch], self.attn_out_all[:batch]
+        gate, up = self.gate_all[:batch], self.up_all[:batch]
         h_np, x_np = h.numpy(), x.numpy()
         shape = (batch, heads, self.bias.shape[1] + self.generated + 1)
         scores = self.score_buffer[:math.prod(shape)].view(shape)
@@ -410,10 +506,10 @@ class FusedSharedDecoder(SharedPromptDecoder):
                             out.numpy().reshape(batch, dim, heads))
             x.addmm_(out, o_w)
             rms_norm(x_np, w_post, eps_post, h_np)
-            torch.mm(h, g_w, out=self.gate)
-            torch.mm(h, u_w, out=self.up)
-            torch.nn.functional.silu(self.gate, inplace=True).mul_(self.up)
-            x.addmm_(self.gate, d_w)
+            torch.mm(h, g_w, out=gate)
+            torch.mm(h, u_w, out=up)
+            torch.nn.functional.silu(gate, inplace=True).mul_(up)
+            x.addmm_(gate, d_w)
         rms_norm(x_np, self.final[0], self.final[1], h_np)
         self.generated += 1
         return h @ self.head  # (B, V)

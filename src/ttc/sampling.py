@@ -175,6 +175,9 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
     out = torch.full((batch, max_new_tokens), pad_id, dtype=torch.long, device=ids.device)
     logprob = torch.zeros(batch, dtype=torch.float64, device=ids.device)  # per original row
     decoder = fused_decode.decoder_for(model, ids, mask, max_new_tokens)
+    if getattr(decoder, "forks_rows", False) and batch >= MIN_STEP_ROWS:
+        return _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_p,
+                              generator, ends)
     rows = torch.arange(batch, device=ids.device)  # original row of each decoder row
     finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
     logits = decoder.prefill(ids)  # (B, V)
@@ -192,6 +195,76 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
             rows, token, finished = rows[keep], token[keep], finished[keep]
         logits = decoder.step(token)
     return out, logprob  # (B, max_new_tokens): an unfinished row has run to the limit; (B,)
+
+
+#: the fewest rows :func:`_decode_states` steps at once (padding with copies): MKL multiplies
+#: 1, 2 or 3 rows with other kernels than 4 or more, which round differently, so a state's
+#: logits would depend on how many states there are; from 4 rows on, a row's result depends
+#: on its own inputs only (tests/test_fused_decode.py checks the whole step)
+MIN_STEP_ROWS = 4
+
+
+def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_p, generator,
+                   ends):
+    """:func:`_decode_batch_lean`'s loop with rows that have generated the same tokens so far
+    computed once.
+
+    Samples of one prompt agree on their first tokens more often than not: in the book's
+    samples, 15% (f128x4) to 78% (f32x2) of the row-steps have a distinct history. Rows with
+    equal histories have equal keys, values and logits, so the decoder holds one row per
+    distinct history (a *state*) and steps only those; each row reads its state's logits, so
+    every row still samples its own token from the same random stream, in the same order,
+    as when every row is computed. After sampling, each distinct (state, token) becomes a
+    state of the next step: a state kept by one token moves on, one that several tokens
+    continue forks (its caches copied, :meth:`ttc.fused_decode.FusedSharedDecoder.keep_rows`).
+    The rows sampled are those of :func:`_decode_batch_lean`'s loop, compacted at the same
+    steps (the random stream draws for every row sampled, finished or not).
+
+    Needs a decoder whose rows do not affect each other's results, so that a state's logits
+    are bit for bit those its rows would get each on their own: the compiled step on one
+    thread (as the book's sampling workers run, :mod:`ttc.parallel`) with at least
+    :data:`MIN_STEP_ROWS` rows. On several threads a row's rounding depends on how the
+    batch is split between them, merged or not."""
+    device = ids.device
+    rows = torch.arange(ids.shape[0], device=device)  # original row of each sampled row
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=device)
+    logits = decoder.prefill(ids)  # (B, V): the rows of one prompt share their logits
+    state = decoder.group.clone()  # (B,) each row's state: at first, its prompt
+    first = torch.full((int(state.max()) + 1,), ids.shape[0], dtype=torch.long)
+    first.scatter_reduce_(0, state, torch.arange(ids.shape[0]), "amin")
+    decoder.keep_rows(first)  # one decoder row per prompt (nothing generated yet to copy)
+    vocab = logits.shape[-1]
+    for step in range(max_new_tokens):
+        token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
+        live = ~finished
+        out[rows[live], step] = token[live]
+        logprob[rows[live]] += _token_logprob(logits, token)[live].double()
+        finished |= torch.isin(token, ends)
+        if bool(finished.all()) or step + 1 == max_new_tokens:
+            break
+        if finished.float().mean() >= 0.25:  # compact as _decode_batch_lean does
+            keep = (~finished).nonzero().squeeze(1)
+            rows, token, finished, state = rows[keep], token[keep], finished[keep], state[keep]
+        live = ~finished
+        # the next states: the distinct (state, token) pairs of the live rows, sorted
+        pair, child = torch.unique(state[live] * vocab + token[live], return_inverse=True)
+        parent, next_token = pair // vocab, pair % vocab
+        # each surviving state's first child keeps its row, in order; the other children
+        # are appended (the order the decoder keeps in place, ttc.fused_decode.in_place_plan)
+        opens = torch.ones_like(parent, dtype=torch.bool)
+        opens[1:] = parent[1:] != parent[:-1]
+        order = torch.cat([opens.nonzero().squeeze(1), (~opens).nonzero().squeeze(1)])
+        position = torch.empty_like(order)
+        position[order] = torch.arange(len(order))
+        pad = max(0, MIN_STEP_ROWS - len(order))  # copies of the first state, never read
+        kept = torch.cat([parent[order], parent[order[:1]].repeat(pad)])
+        decoder.keep_rows(kept)
+        state_logits = decoder.step(torch.cat([next_token[order],
+                                               next_token[order[:1]].repeat(pad)]))
+        state = torch.zeros_like(state)  # a finished row reads any state: its draw is unused
+        state[live] = position[child]
+        logits = state_logits.index_select(0, state)  # (B_active, V)
+    return out, logprob
 
 
 @dataclass(frozen=True)
@@ -265,6 +338,16 @@ class Shard:
         return number % self.count == self.index
 
 
+def decoder_name(model=None) -> str:
+    """The name of the decoding step the lean backend uses for ``model`` (a family member
+    when None), whose rounding its outputs carry: :data:`ttc.fused_decode.SAMPLE_KEY` where
+    the step is compiled, else "lean-shared". Part of the key of every cached artifact made
+    by sampling through :func:`generate` (samples, Monte-Carlo labels, searches, revision
+    chains), so that a warm cache never mixes the outputs of two versions."""
+    compiled = fused_decode.supports(model) if model is not None else fused_decode.enabled()
+    return fused_decode.SAMPLE_KEY if compiled else "lean-shared"
+
+
 def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, backend: str,
                 task) -> str:
     """The samples' cache key. The arithmetic task in float32 keeps the key it had before
@@ -279,9 +362,7 @@ def _sample_key(model, model_key: str, problems: Sequence, spec: SampleSpec, bac
     from ttc.config import config_hash
     from ttc.devices import dtype_name
 
-    decoder = backend
-    if backend == "lean":
-        decoder = fused_decode.SAMPLE_KEY if fused_decode.supports(model) else "lean-shared"
+    decoder = decoder_name(model) if backend == "lean" else backend
     # "logprob": the table has the samples' log-probabilities (the samples are unchanged)
     parts: tuple = (model_key, [p.prompt for p in problems], spec, decoder, "logprob")
     if task.name != "arithmetic":

@@ -243,8 +243,10 @@ _LABEL_TABLES = ["prm.parquet", "mc_labels.parquet"]
 def _labels_folder(config: VerifiersChapterConfig, inputs, problems: list[Problem]) -> Path:
     """Where :func:`training_data` caches the PRM's Monte-Carlo labels."""
     path = checkpoint(inputs, config.policy)
+    from ttc.sampling import decoder_name
+
     key = config_hash((path.name, [p.prompt for p in problems], _training_spec(config, inputs),
-                       config.mc_rollouts, config.seed, "v1"))
+                       config.mc_rollouts, config.seed, "v1", decoder_name()))
     return artifact_path("labels", f"{path.name}-{key}")
 
 

@@ -136,10 +136,12 @@ def run_variants(config: SearchChapterConfig, inputs, progress: bool = True) -> 
     verifier_path = (policy_path if config.verifier == "likelihood"
                      else verifier_checkpoints(inputs)["prm"])
     problems, _ = search_problems(inputs, config.n_problems_per_ops)
+    from ttc.sampling import decoder_name
+
     key = config_hash((policy_path.name, config.verifier, verifier_path.name,
                        [p.prompt for p in problems], config.budgets, config.methods,
                        config.oracle_methods, config.max_steps, config.temperature,
-                       config.seed, "v1"))
+                       config.seed, "v1", decoder_name()))
     folder = artifact_path("search", key)
     n_policy, n_verifier = member_sizes(inputs)[policy(inputs)], verifier_charge(config, inputs)
     if (cached := load_tables(folder, ["results.parquet"])) is not None:

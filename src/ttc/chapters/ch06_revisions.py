@@ -223,9 +223,11 @@ def chains(config: RevisionsChapterConfig, inputs, reviser, progress: bool = Tru
     scorer, kind = scorer_checkpoint(config, inputs)
     lengths = chain_lengths(max(config.budgets))
     # v2: written in CHAIN_SHARDS shards with a seed each (v1: one stream for every problem)
+    from ttc.sampling import decoder_name
+
     key = config_hash((reviser.name, scorer.name, kind, [p.prompt for p in problems],
                        lengths, config.temperature, config.seed, config.history,
-                       ("shards", CHAIN_SHARDS), "v3"))
+                       ("shards", CHAIN_SHARDS), "v3", decoder_name()))
     folder = artifact_path("revisions", key)
     if (cached := load_tables(folder, ["chains.parquet"])) is not None:
         return cached["chains.parquet"]
