@@ -160,7 +160,9 @@ def test_result_key_depends_on_config_upstream_and_code(monkeypatch):
 
 # -- the pipeline -----------------------------------------------------------------------------
 
-def test_pipeline_computes_once_then_loads(scratch_cache, monkeypatch):
+@pytest.fixture
+def accounting_runs(monkeypatch):
+    """The configs chapter 1 is computed with, from now on (its ``run``, counted)."""
     calls = []
     original = CHAPTERS["01_accounting"]
 
@@ -170,6 +172,11 @@ def test_pipeline_computes_once_then_loads(scratch_cache, monkeypatch):
 
     monkeypatch.setitem(CHAPTERS, "01_accounting",
                         dataclasses.replace(original, run=counting_run))
+    return calls
+
+
+def test_pipeline_computes_once_then_loads(scratch_cache, accounting_runs):
+    calls = accounting_runs
     first = pipeline.chapter_result("01_accounting", "smoke")
     second = pipeline.chapter_result("01_accounting", "smoke")
     assert len(calls) == 1 and first.key == second.key
@@ -179,16 +186,8 @@ def test_pipeline_computes_once_then_loads(scratch_cache, monkeypatch):
     assert len(calls) == 2 and other.key != first.key and len(other["curve"]) == 7 * 4
 
 
-def test_stored_only_never_computes_the_chapter(scratch_cache, monkeypatch):
-    calls = []
-    original = CHAPTERS["01_accounting"]
-
-    def counting_run(config, inputs, progress=False):
-        calls.append(config)
-        return original.run(config, inputs, progress)
-
-    monkeypatch.setitem(CHAPTERS, "01_accounting",
-                        dataclasses.replace(original, run=counting_run))
+def test_stored_only_never_computes_the_chapter(scratch_cache, accounting_runs):
+    calls = accounting_runs
     assert pipeline.chapter_result("01_accounting", "smoke", {"n_points": 5},
                                    stored_only=True) is None
     assert not calls

@@ -166,6 +166,31 @@ def _decode_batch(model, ids, mask, max_new_tokens, temperature, top_p, generato
     return torch.stack(generated, dim=1), logprob  # (B, T_new), (B,)
 
 
+#: the lean loops stop computing finished rows once this share of the sampled rows has finished
+COMPACT_AT = 0.25
+
+
+def _draw(logits, rows, finished, out, logprob, step, temperature, top_p, generator, ends):
+    """One step's tokens for the sampled rows (B_active,) from their ``logits``: each live
+    row's token and log-probability recorded under its original row (``rows``) in ``out``
+    and ``logprob``, and ``finished`` updated in place. A finished row still draws (its
+    token unused), so that the random stream does not depend on when rows finish."""
+    token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
+    live = ~finished
+    out[rows[live], step] = token[live]
+    logprob[rows[live]] += _token_logprob(logits, token)[live].double()
+    finished |= torch.isin(token, ends)
+    return token
+
+
+def _compaction(finished: torch.Tensor) -> torch.Tensor | None:
+    """The sampled rows to keep (the unfinished ones) once :data:`COMPACT_AT` of them have
+    finished; None before."""
+    if finished.float().mean() < COMPACT_AT:
+        return None
+    return (~finished).nonzero().squeeze(1)
+
+
 def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, generator, ends,
                        pad_id):
     """The same loop on :mod:`ttc.lean_llama`'s decoders, dropping finished rows (a batch that
@@ -182,15 +207,11 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
     finished = torch.zeros(batch, dtype=torch.bool, device=ids.device)  # per decoder row
     logits = decoder.prefill(ids)  # (B, V)
     for step in range(max_new_tokens):
-        token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
-        live = ~finished
-        out[rows[live], step] = token[live]
-        logprob[rows[live]] += _token_logprob(logits, token)[live].double()
-        finished |= torch.isin(token, ends)
+        token = _draw(logits, rows, finished, out, logprob, step, temperature, top_p,
+                      generator, ends)  # (B_active,)
         if bool(finished.all()) or step + 1 == max_new_tokens:
             break
-        if finished.float().mean() >= 0.25:  # compact: stop computing finished rows
-            keep = (~finished).nonzero().squeeze(1)
+        if (keep := _compaction(finished)) is not None:  # stop computing finished rows
             decoder.keep_rows(keep)
             rows, token, finished = rows[keep], token[keep], finished[keep]
         logits = decoder.step(token)
@@ -235,15 +256,11 @@ def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_
     decoder.keep_rows(first)  # one decoder row per prompt (nothing generated yet to copy)
     vocab = logits.shape[-1]
     for step in range(max_new_tokens):
-        token = _sample_next(logits, temperature, top_p, generator)  # (B_active,)
-        live = ~finished
-        out[rows[live], step] = token[live]
-        logprob[rows[live]] += _token_logprob(logits, token)[live].double()
-        finished |= torch.isin(token, ends)
+        token = _draw(logits, rows, finished, out, logprob, step, temperature, top_p,
+                      generator, ends)  # (B_active,)
         if bool(finished.all()) or step + 1 == max_new_tokens:
             break
-        if finished.float().mean() >= 0.25:  # compact as _decode_batch_lean does
-            keep = (~finished).nonzero().squeeze(1)
+        if (keep := _compaction(finished)) is not None:  # as _decode_batch_lean compacts
             rows, token, finished, state = rows[keep], token[keep], finished[keep], state[keep]
         live = ~finished
         # the next states: the distinct (state, token) pairs of the live rows, sorted
