@@ -126,23 +126,51 @@ def test_fused_rows_kept_out_of_order_keep_their_caches():
                              generator)
 
 
-def test_in_place_plan_reads_copies_from_their_parents_new_rows():
-    plan = fused_decode.in_place_plan
-    assert plan(np.array([0, 2, 5])).tolist() == [0, 2, 5]  # increasing: as given
-    assert plan(np.array([1, 4, 6, 4, 6, 6])).tolist() == [1, 4, 6, 1, 2, 2]
-    assert plan(np.array([3])).tolist() == [3]
-    assert plan(np.array([2, 0])) is None  # not increasing: copied out of place
-    assert plan(np.array([1, 4, 3])) is None  # a "copy" of a row not kept
-    # brute force: gathering by the plan in place equals gathering the rows out of place
+def test_keeps_in_place_only_where_no_source_is_overwritten():
+    keeps = fused_decode.keeps_in_place
+    assert keeps(np.array([0, 2, 5]))  # increasing
+    assert keeps(np.array([0, 0, 2, 0]))  # copies of a row that stays
+    assert keeps(np.array([5, 1, 1, 5]))  # copies of a row past the new end (4 rows)
+    assert not keeps(np.array([1, 0]))  # row 0 is overwritten before row 1 reads it
+    assert not keeps(np.array([2, 0, 1]))
+    # brute force: wherever it says yes, one pass in place equals a copy out of place
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        kept = np.sort(rng.choice(10, size=rng.integers(1, 8), replace=False))
-        rows = np.concatenate([kept, rng.choice(kept, size=rng.integers(0, 3))])
-        source = rng.standard_normal((10, 5, 2, 2), dtype=np.float32)
+    for _ in range(300):
+        rows = rng.integers(0, 8, size=rng.integers(1, 8))
+        if not keeps(rows):
+            continue
+        source = rng.standard_normal((8, 5, 2, 2), dtype=np.float32)
         expected = np.empty_like(source)
         fused_decode.gather_rows(source, rows, 3, expected, False)
-        fused_decode.gather_rows(source, plan(rows), 3, source, True)
+        fused_decode.gather_rows(source, rows, 3, source, True)
         assert np.array_equal(source[:len(rows), :3], expected[:len(rows), :3])
+
+
+def test_state_slots_copy_only_forks_and_rows_moved_into_holes():
+    from ttc.sampling import _state_slots
+
+    # old rows 0-5; states 1 and 4 ended, 2 forks into three, 5 sits past the new end (5)
+    parent = torch.tensor([0, 2, 2, 2, 3, 5])[:5]  # five states: 0, 2, 2, 2, 3
+    rows, slot = _state_slots(parent)
+    assert rows[slot].tolist() == parent.tolist()  # every state reads its parent's row
+    assert slot[[0, 1, 4]].tolist() == [0, 2, 3]  # first children keep their parent's row
+    assert sorted(slot.tolist()) == list(range(5))
+    assert fused_decode.keeps_in_place(rows.numpy())
+    parent = torch.tensor([0, 7, 7])  # row 7 lies past the new end: it moves, its fork too
+    rows, slot = _state_slots(parent)
+    assert rows[slot].tolist() == [0, 7, 7] and sorted(slot.tolist()) == [0, 1, 2]
+    assert fused_decode.keeps_in_place(rows.numpy())
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        parent = torch.from_numpy(np.sort(rng.integers(0, 12, size=rng.integers(1, 12))))
+        rows, slot = _state_slots(parent)
+        assert torch.equal(rows[slot], parent)
+        assert sorted(slot.tolist()) == list(range(len(parent)))
+        assert fused_decode.keeps_in_place(rows.numpy())
+        # copies: a row is written only for a fork or a parent moved from past the end
+        moved = int((rows != torch.arange(len(rows))).sum())
+        forks = len(parent) - len(torch.unique(parent))
+        assert moved <= forks + int((torch.unique(parent) >= len(parent)).sum())
 
 
 @torch.no_grad()

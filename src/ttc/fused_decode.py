@@ -292,26 +292,20 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, filled: int, out: np.ndarr
     _row_loops()[1](source, rows, filled, out, in_place)
 
 
-def in_place_plan(rows: np.ndarray) -> np.ndarray | None:
-    """How to keep ``rows`` of a cache in place with :func:`gather_rows`, or None.
-
-    ``rows`` must be a strictly increasing run of old rows followed by copies of some of
-    them (what :func:`ttc.sampling` asks for when a state forks: every surviving state once,
-    in order, then the extra children). The returned source index reads each of the run's
-    rows from its old position (never one already overwritten, since ``rows[i] >= i`` there)
-    and each copy from its parent's *new* position, written earlier in the same pass."""
+def keeps_in_place(rows: np.ndarray) -> bool:
+    """Whether :func:`gather_rows` may keep ``rows`` of a cache in place, in one pass in
+    order: every row that moves (``rows[i] != i``) reads a source that is not overwritten,
+    either a row that stays where it is (``rows[j] == j``) or one past the new end. The
+    sampler asks for such rows when its states fork and die (:func:`ttc.sampling`), so that
+    a step copies only the rows that fork or move into a hole, not everything after a hole.
+    An increasing selection (``rows[i] >= i``) is kept in place by :func:`gather_rows`'s
+    order anyway."""
     rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) < 2:
-        return rows
-    rising = np.diff(rows) > 0
-    head = len(rows) if rising.all() else int(np.argmin(rising)) + 1
-    run, copies = rows[:head], rows[head:]
-    if not len(copies):
-        return rows
-    where = np.searchsorted(run, copies)
-    if (where >= head).any() or (run[np.minimum(where, head - 1)] != copies).any():
-        return None
-    return np.concatenate([run, where])
+    if len(rows) < 2 or bool(np.all(np.diff(rows) > 0)):
+        return True
+    moved = rows[rows != np.arange(len(rows))]
+    inside = moved[moved < len(rows)]
+    return bool(np.all(rows[inside] == inside))
 
 
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
@@ -381,18 +375,18 @@ class FusedSharedDecoder(SharedPromptDecoder):
 
     def _keep_own(self, rows: torch.Tensor) -> None:
         """Keep the rows' filled positions only, rows repeated where a state forks
-        (:meth:`keep_rows`). In place when :func:`in_place_plan` allows it (a copy of the
+        (:meth:`keep_rows`). In place when :func:`keeps_in_place` allows it (a copy of the
         whole buffers into fresh memory took an eighth of a sampling run), else into fresh
         buffers; the positions after the filled ones are never read before being written."""
         index, filled = np.ascontiguousarray(rows.numpy()), self.generated
         capacity = self.own_base[0][0].shape[0]
         if len(index) > capacity:
             raise ValueError(f"keep_rows: {len(index)} rows, but the caches hold {capacity}")
-        plan = in_place_plan(index)
+        in_place = keeps_in_place(index)
 
         def keep(base: np.ndarray, current: np.ndarray) -> np.ndarray:
-            if plan is not None:
-                gather_rows(base, plan, filled, base, True)
+            if in_place:
+                gather_rows(base, index, filled, base, True)
                 return base
             fresh = np.empty_like(base)
             gather_rows(current, index, filled, fresh, False)

@@ -225,6 +225,32 @@ def _decode_batch_lean(model, ids, mask, max_new_tokens, temperature, top_p, gen
 MIN_STEP_ROWS = 4
 
 
+def _state_slots(parent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the next step's states go in the decoder, copying few rows.
+
+    ``parent`` (S,) is the decoder row each next state continues, non-decreasing (the sorted
+    distinct (state, token) pairs). The first child of a parent keeps its parent's row; the
+    other children (forks) fill the rows of states that ended, then rows past the end;
+    parents sitting past the new end (S rows) move into the holes left. Returns ``rows``
+    (S,), the decoder row each new row reads (what :meth:`keep_rows` takes, and
+    :func:`ttc.fused_decode.keeps_in_place` accepts), and ``slot`` (S,), each state's new
+    row."""
+    count = len(parent)
+    first = torch.ones(count, dtype=torch.bool)
+    first[1:] = parent[1:] != parent[:-1]
+    firsts = first.nonzero().squeeze(1)
+    stays = parent[firsts] < count  # first children whose parent's row is within the new end
+    slot = torch.empty(count, dtype=torch.long)
+    slot[firsts[stays]] = parent[firsts[stays]]
+    taken = torch.zeros(count, dtype=torch.bool)
+    taken[parent[firsts[stays]]] = True
+    movers = torch.cat([(~first).nonzero().squeeze(1), firsts[~stays]])
+    slot[movers] = (~taken).nonzero().squeeze(1)
+    rows = torch.empty(count, dtype=torch.long)
+    rows[slot] = parent
+    return rows, slot
+
+
 def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_p, generator,
                    ends):
     """:func:`_decode_batch_lean`'s loop with rows that have generated the same tokens so far
@@ -266,20 +292,14 @@ def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_
         # the next states: the distinct (state, token) pairs of the live rows, sorted
         pair, child = torch.unique(state[live] * vocab + token[live], return_inverse=True)
         parent, next_token = pair // vocab, pair % vocab
-        # each surviving state's first child keeps its row, in order; the other children
-        # are appended (the order the decoder keeps in place, ttc.fused_decode.in_place_plan)
-        opens = torch.ones_like(parent, dtype=torch.bool)
-        opens[1:] = parent[1:] != parent[:-1]
-        order = torch.cat([opens.nonzero().squeeze(1), (~opens).nonzero().squeeze(1)])
-        position = torch.empty_like(order)
-        position[order] = torch.arange(len(order))
-        pad = max(0, MIN_STEP_ROWS - len(order))  # copies of the first state, never read
-        kept = torch.cat([parent[order], parent[order[:1]].repeat(pad)])
-        decoder.keep_rows(kept)
-        state_logits = decoder.step(torch.cat([next_token[order],
-                                               next_token[order[:1]].repeat(pad)]))
+        rows_kept, slot = _state_slots(parent)
+        pad = max(0, MIN_STEP_ROWS - len(slot))  # copies of the first row, never read
+        by_slot = torch.empty_like(next_token)
+        by_slot[slot] = next_token
+        decoder.keep_rows(torch.cat([rows_kept, rows_kept[:1].repeat(pad)]))
+        state_logits = decoder.step(torch.cat([by_slot, by_slot[:1].repeat(pad)]))
         state = torch.zeros_like(state)  # a finished row reads any state: its draw is unused
-        state[live] = position[child]
+        state[live] = slot[child]
         logits = state_logits.index_select(0, state)  # (B_active, V)
     return out, logprob
 
