@@ -295,6 +295,9 @@ def test_samples_name_the_fused_step_in_their_key(monkeypatch):
     problems = [SimpleNamespace(prompt=p) for p in ("5*6=", "12+3=")]
     spec = sampling.SampleSpec(n_samples=2, max_new_tokens=8)
     fused = sampling._sample_key(model, "m", problems, spec, "lean", ARITHMETIC)
+    # what the other sampled artifacts (labels, searches, revision chains) put in their keys
+    assert sampling.decoder_name() == sampling.decoder_name(model) == fused_decode.SAMPLE_KEY
     monkeypatch.setenv(fused_decode.ENV_VAR, "0")
     eager = sampling._sample_key(model, "m", problems, spec, "lean", ARITHMETIC)
     assert fused != eager
+    assert sampling.decoder_name() == sampling.decoder_name(model) == "lean-shared"

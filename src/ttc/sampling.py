@@ -230,8 +230,9 @@ def _state_slots(parent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     ``parent`` (S,) is the decoder row each next state continues, non-decreasing (the sorted
     distinct (state, token) pairs). The first child of a parent keeps its parent's row; the
-    other children (forks) fill the rows of states that ended, then rows past the end;
-    parents sitting past the new end (S rows) move into the holes left. Returns ``rows``
+    other children (forks), and the first children of parents whose row lies past the new
+    end (S rows), take the rows left free within it (those of states that ended). Returns
+    ``rows``
     (S,), the decoder row each new row reads (what :meth:`keep_rows` takes, and
     :func:`ttc.fused_decode.keeps_in_place` accepts), and ``slot`` (S,), each state's new
     row."""
