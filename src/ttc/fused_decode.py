@@ -363,6 +363,9 @@ class FusedSharedDecoder(SharedPromptDecoder):
             self.head = self.model.lm_head.weight.detach().t()  # (C, V)
         self.inv_freq = self.inner.rotary_emb.inv_freq.detach().float()  # (Dh/2,)
         self._buffers_for = -1
+        self.dm_prompt_keys, self.dm_prompt_values = [], []  # from prefill
+        self.bias = torch.zeros(self.prompt_valid.shape).masked_fill(
+            ~self.prompt_valid, float("-inf")).numpy()  # (G, P): the prompts' padding
 
     def _allocate_own(self, batch: int, max_new_tokens: int, device) -> None:
         """The generated tokens' keys and values, (B, T_new, Dh, H) per layer (dim-major),
@@ -397,49 +400,28 @@ class FusedSharedDecoder(SharedPromptDecoder):
         self.own_keys = [k[: len(index)] for k, _ in self.own_base]
         self.own_values = [v[: len(index)] for _, v in self.own_base]
 
-    def keep_rows(self, rows: torch.Tensor) -> None:
-        """Keep ``rows`` of the batch, in that order: rows not in it are dropped (finished
-        sequences) and a row given more than once is copied (a sampled state that forks into
-        several, :func:`ttc.sampling`), caches included; prompts left without rows are
-        dropped."""
-        self._keep_own(rows)
-        self.positions = self.positions.index_select(0, rows)
-        group = self.group.index_select(0, rows)
-        alive = torch.unique(group)  # sorted: prompts keep their order
-        if len(alive) < self.prompt_ids.shape[0]:
-            renumber = torch.full((self.prompt_ids.shape[0],), -1, dtype=torch.long)
-            renumber[alive] = torch.arange(len(alive))
-            group = renumber[group]
-            self.prompt_ids = self.prompt_ids.index_select(0, alive)
-            self.prompt_valid = self.prompt_valid.index_select(0, alive)
-            self.prompt_positions = self.prompt_positions.index_select(0, alive)
-            self.prompt_keys = [k.index_select(0, alive) for k in self.prompt_keys]
-            self.prompt_values = [v.index_select(0, alive) for v in self.prompt_values]
-            kept = alive.numpy()
-            self.dm_prompt_keys = [np.ascontiguousarray(k[kept]) for k in self.dm_prompt_keys]
-            self.dm_prompt_values = [np.ascontiguousarray(v[kept])
-                                     for v in self.dm_prompt_values]
-            self.bias = np.ascontiguousarray(self.bias[kept])
-        self.group = group
-        self.group_np = np.ascontiguousarray(group.numpy())
+    def _keep_prompts(self, alive: torch.Tensor) -> None:
+        """The parent's, and the same prompts of the dim-major caches and the bias."""
+        super()._keep_prompts(alive)
+        kept = alive.numpy()
+        self.dm_prompt_keys = [np.ascontiguousarray(k[kept]) for k in self.dm_prompt_keys]
+        self.dm_prompt_values = [np.ascontiguousarray(v[kept]) for v in self.dm_prompt_values]
+        self.bias = np.ascontiguousarray(self.bias[kept])
 
     def _regroup(self) -> None:
-        """The prompts' caches as dim-major (G, P, Dh, H) arrays, their padding as a (G, P)
-        bias and the rows' prompts as an array (the parent's blocks for its batched
-        attention are not needed here)."""
-        if self.prompt_keys:
-            self.dm_prompt_keys = [k.permute(0, 2, 3, 1).contiguous().numpy()
-                                   for k in self.prompt_keys]
-            self.dm_prompt_values = [v.permute(0, 2, 3, 1).contiguous().numpy()
-                                     for v in self.prompt_values]
-        self.bias = torch.zeros(self.prompt_valid.shape).masked_fill(
-            ~self.prompt_valid, float("-inf")).numpy()  # (G, P)
+        """The rows' prompts as an array (the parent's blocks for its batched attention are
+        not needed here; :meth:`keep_rows` calls this every sampling step)."""
         self.group_np = np.ascontiguousarray(self.group.numpy())
 
     @torch.no_grad()
     def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        """The parent's prefill, then the prompts' caches as dim-major (G, P, Dh, H)
+        arrays."""
         logits = super().prefill(ids)
-        self._regroup()
+        self.dm_prompt_keys = [k.permute(0, 2, 3, 1).contiguous().numpy()
+                               for k in self.prompt_keys]
+        self.dm_prompt_values = [v.permute(0, 2, 3, 1).contiguous().numpy()
+                                 for v in self.prompt_values]
         return logits
 
     def _buffers(self, batch: int) -> None:

@@ -64,10 +64,15 @@ def prompt_groups(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     (tokens and padding both equal), ``group`` (B,) the index into ``first`` of every row.
     """
     _, group = torch.unique(torch.cat([ids, mask.long()], dim=1), dim=0, return_inverse=True)
-    first = torch.full((int(group.max()) + 1,), ids.shape[0], dtype=torch.long,
-                       device=ids.device)
-    first.scatter_reduce_(0, group, torch.arange(ids.shape[0], device=ids.device), "amin")
-    return first, group
+    return first_rows(group), group
+
+
+def first_rows(group: torch.Tensor) -> torch.Tensor:
+    """The first row of each group, (G,), given each row's group (B,) numbered 0..G-1."""
+    first = torch.full((int(group.max()) + 1,), group.shape[0], dtype=torch.long,
+                       device=group.device)
+    first.scatter_reduce_(0, group, torch.arange(group.shape[0], device=group.device), "amin")
+    return first
 
 
 def decoder_for(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor,
@@ -328,22 +333,30 @@ class SharedPromptDecoder(_LlamaRunner):
         return logits
 
     def keep_rows(self, rows: torch.Tensor) -> None:
-        """Drop every batch row not in ``rows`` (finished sequences), and prompts left
-        without rows, from all buffers; regroup the rest."""
+        """Keep ``rows`` of the batch, in that order: rows not in it are dropped (finished
+        sequences) and a row given more than once is copied, caches included (a sampled
+        state that forks, :func:`ttc.sampling._decode_states`); prompts left without rows
+        are dropped; regroup the rest."""
         self._keep_own(rows)
         self.positions = self.positions.index_select(0, rows)
         group = self.group.index_select(0, rows)
         alive = torch.unique(group)  # sorted: prompts keep their order
-        renumber = torch.full((self.prompt_ids.shape[0],), -1, dtype=torch.long,
-                              device=group.device)
-        renumber[alive] = torch.arange(len(alive), device=group.device)
-        self.group = renumber[group]
+        if len(alive) < self.prompt_ids.shape[0]:
+            renumber = torch.full((self.prompt_ids.shape[0],), -1, dtype=torch.long,
+                                  device=group.device)
+            renumber[alive] = torch.arange(len(alive), device=group.device)
+            group = renumber[group]
+            self._keep_prompts(alive)
+        self.group = group
+        self._regroup()
+
+    def _keep_prompts(self, alive: torch.Tensor) -> None:
+        """Keep the prompts ``alive`` (sorted) only, with their caches."""
         self.prompt_ids = self.prompt_ids.index_select(0, alive)
         self.prompt_valid = self.prompt_valid.index_select(0, alive)
         self.prompt_positions = self.prompt_positions.index_select(0, alive)
         self.prompt_keys = [k.index_select(0, alive) for k in self.prompt_keys]
         self.prompt_values = [v.index_select(0, alive) for v in self.prompt_values]
-        self._regroup()
 
 
 class RaggedDecoder(_LlamaRunner):

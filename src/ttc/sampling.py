@@ -232,8 +232,7 @@ def _state_slots(parent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     distinct (state, token) pairs). The first child of a parent keeps its parent's row; the
     other children (forks), and the first children of parents whose row lies past the new
     end (S rows), take the rows left free within it (those of states that ended). Returns
-    ``rows``
-    (S,), the decoder row each new row reads (what :meth:`keep_rows` takes, and
+    ``rows`` (S,), the decoder row each new row reads (what :meth:`keep_rows` takes, and
     :func:`ttc.fused_decode.keeps_in_place` accepts), and ``slot`` (S,), each state's new
     row."""
     count = len(parent)
@@ -257,10 +256,10 @@ def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_
     """:func:`_decode_batch_lean`'s loop with rows that have generated the same tokens so far
     computed once.
 
-    Samples of one prompt often agree on their first tokens: in the book's
-    samples, summed over the steps, the rows still generating hold 15 (f128x4) to 78
-    (f32x2) distinct histories per 100 rows. Rows with
-    equal histories have equal keys, values and logits, so the decoder holds one row per
+    Samples of one prompt often agree on their first tokens: in the book's samples, summed
+    over the steps, the rows still generating hold 15 (f128x4) to 78 (f32x2) distinct
+    histories per 100 rows. Rows with equal histories have equal keys, values and logits,
+    so the decoder holds one row per
     distinct history (a *state*) and steps only those; each row reads its state's logits, so
     every row still samples its own token from the same random stream, in the same order,
     as when every row is computed. After sampling, each distinct (state, token) becomes a
@@ -279,9 +278,8 @@ def _decode_states(decoder, ids, out, logprob, max_new_tokens, temperature, top_
     finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=device)
     logits = decoder.prefill(ids)  # (B, V): the rows of one prompt share their logits
     state = decoder.group.clone()  # (B,) each row's state: at first, its prompt
-    first = torch.full((int(state.max()) + 1,), ids.shape[0], dtype=torch.long)
-    first.scatter_reduce_(0, state, torch.arange(ids.shape[0]), "amin")
-    decoder.keep_rows(first)  # one decoder row per prompt (nothing generated yet to copy)
+    # one decoder row per prompt (nothing generated yet to copy)
+    decoder.keep_rows(lean_llama.first_rows(state))
     vocab = logits.shape[-1]
     for step in range(max_new_tokens):
         token = _draw(logits, rows, finished, out, logprob, step, temperature, top_p,
