@@ -42,6 +42,7 @@ from transformers import LlamaForCausalLM
 
 from ttc import fused_decode, lean_llama
 from ttc.family.specs import get_spec
+from ttc.fused_train import training_loss
 from ttc.tokenizer import build_tokenizer
 
 BYTES = 4  # fp32
@@ -161,8 +162,10 @@ def time_naive(model, problems: int, samples: int, prompt: int, steps: int) -> f
     return total / steps
 
 
-def time_training(model, batch: int, block: int, steps: int = 5) -> tuple[float, float]:
-    """(seconds per step, FLOPs per step) of AdamW training on (batch, block) tokens."""
+def time_training(model, batch: int, block: int, steps: int = 5,
+                  kernels: str = "eager") -> tuple[float, float]:
+    """(seconds per step, FLOPs per step) of AdamW training on (batch, block) tokens, with
+    torch's kernels (``eager``) or :func:`ttc.fused_train.training_loss` (``fused``)."""
     non_embedding = sum(p.numel() for n, p in model.named_parameters()
                         if "embed_tokens" not in n and "lm_head" not in n)
     config = model.config
@@ -176,7 +179,10 @@ def time_training(model, batch: int, block: int, steps: int = 5) -> tuple[float,
     for index in range(steps + 2):
         if index == 2:
             start = time.perf_counter()
-        loss = model(input_ids=ids, labels=ids).loss
+        if kernels == "fused":
+            loss = training_loss(model, ids, ids)
+        else:
+            loss = model(input_ids=ids, labels=ids).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -256,9 +262,13 @@ def main() -> None:
             breakdowns.append((spec.name, step_breakdown(model, args.rows, args.samples,
                                                          args.prompt, args.steps)))
         model = LlamaForCausalLM(spec.llama_config(len(tokenizer), 128))
-        timings = [time_training(model, 16, 128) for _ in range(args.repeats)]
-        seconds = statistics.median(t for t, _ in timings)
-        train_rows.append((spec.name, timings[0][1], seconds, peak_here))
+        time_training(model, 2, 16, steps=1, kernels="fused")  # compile, untimed
+        eager, fused = [], []
+        for _ in range(args.repeats):  # interleaved
+            eager.append(time_training(model, 16, 128))
+            fused.append(time_training(model, 16, 128, kernels="fused"))
+        train_rows.append((spec.name, eager[0][1], statistics.median(t for t, _ in eager),
+                           statistics.median(t for t, _ in fused), peak_here))
     if breakdowns:
         kinds = ["linear layers", "attention products", "softmax", "element-wise",
                  "copies and indexing", "other"]
@@ -269,13 +279,16 @@ def main() -> None:
         for name, shares in breakdowns:
             print(f"| {name} | " + " | ".join(f"{shares.get(k, 0.0):.0%}" for k in kinds) + " |")
     print("\ntraining: batch 16 x 128 tokens, AdamW, one thread (median step of "
-          f"{args.repeats} runs; the member's median one-thread peak)\n")
-    print("| member | FLOPs/step | ms/step | GFLOP/s | one-thread peak | share of matmul peak |")
-    print("|---|---|---|---|---|---|")
-    for name, train_flops, seconds, peak_here in train_rows:
-        rate = train_flops / seconds / 1e9
-        print(f"| {name} | {train_flops / 1e9:.1f} G | {seconds * 1e3:.0f} | {rate:.0f} | "
-              f"{peak_here:.0f} GFLOP/s | {rate / peak_here:.0%} |")
+          f"{args.repeats} interleaved runs each; the member's median one-thread peak); eager "
+          "is torch's kernels, fused ttc.fused_train's (the book's)\n")
+    print("| member | FLOPs/step | one-thread peak | eager ms/step | share of matmul peak | "
+          "fused ms/step | share of matmul peak | fused vs eager |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, train_flops, eager_s, fused_s, peak_here in train_rows:
+        share = [train_flops / s / 1e9 / peak_here for s in (eager_s, fused_s)]
+        print(f"| {name} | {train_flops / 1e9:.1f} G | {peak_here:.0f} GFLOP/s | "
+              f"{eager_s * 1e3:.0f} | {share[0]:.0%} | {fused_s * 1e3:.0f} | {share[1]:.0%} | "
+              f"{eager_s / fused_s:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -132,3 +132,14 @@ def test_workers_are_kept_between_calls_and_survive_a_failed_job(monkeypatch):
     monkeypatch.setenv(ENV_VAR, "3")
     assert not set(run_jobs(parallel_job_pid, range(6), progress=False)) & first
     shutdown_workers()
+
+
+def test_tune_allocator_sets_glibc_thresholds_where_there_is_glibc():
+    import platform
+
+    from ttc.parallel import tune_allocator
+
+    tuned = tune_allocator()
+    assert isinstance(tuned, bool)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert tuned

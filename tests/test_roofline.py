@@ -62,7 +62,8 @@ def test_a_small_run_prints_both_tables(roofline, monkeypatch, capsys):
     low, high = (float(x) for x in re.fullmatch(r"([\d.]+)-([\d.]+)x", cells[13]).groups())
     assert low <= ratio <= high  # of two repeats, the medians' ratio is their mediant
     training = [c.strip() for c in decode[1].strip("|").split("|")]
-    assert training[4].endswith("GFLOP/s") and training[5].endswith("%")
+    assert training[2].endswith("GFLOP/s") and training[4].endswith("%")
+    assert training[6].endswith("%") and training[7].endswith("x")
 
 
 def test_repeats_must_be_positive(roofline, monkeypatch):

@@ -100,7 +100,8 @@ def checkpoint(inputs: Inputs, member: str) -> Path:
 
     fconfig = family.config
     return train_member(get_spec(member), fconfig.train_config, progress=False,
-                        device=fconfig.device, dtype=fconfig.dtype)
+                        device=fconfig.device, dtype=fconfig.dtype,
+                        kernels=fconfig.train_kernels)
 
 
 def device(inputs: Inputs) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 from ttc.cache import artifact_path, load_tables, relative_to_cache, save_tables
 from ttc.config import ConfigError, config_hash, require_choice, require_range
 from ttc.devices import DEVICES, DTYPES, dtype_name, resolve_device, resolve_dtype
-from ttc.family.recipe import TrainConfig
+from ttc.family.recipe import KERNELS, TrainConfig
 from ttc.family.specs import check_members, get_spec
 from ttc.parallel import run_jobs
 from ttc.report import fmt
@@ -43,6 +43,10 @@ class FamilyChapterConfig:
     #: precision of training and decoding: "auto" (bfloat16 on CUDA, float32 on the CPU),
     #: "float32", "bfloat16"; part of the cache keys unless float32
     dtype: str = "auto"
+    #: training kernels: "eager" (torch's) or "fused" (ttc.fused_train: the element-wise
+    #: work compiled, on the CPU in float32; elsewhere eager); part of the checkpoints' keys
+    #: unless eager, since the weights round differently
+    train_kernels: str = "eager"
 
     def __post_init__(self) -> None:
         check_members("members", self.members)
@@ -53,6 +57,7 @@ class FamilyChapterConfig:
         require_range("n_test_per_ops", self.n_test_per_ops, low=1)
         require_choice("device", self.device, DEVICES)
         require_choice("dtype", self.dtype, DTYPES)
+        require_choice("train_kernels", self.train_kernels, KERNELS)
         try:  # the task and the recipe check their own fields
             _ = (self.task, self.train_config)
         except ValueError as err:
@@ -92,10 +97,14 @@ def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str
 
 def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
     """True when the member's checkpoint and its greedy answers are both in the cache."""
-    from ttc.family.train import checkpoint_key
+    from ttc.family.train import checkpoint_key, resolve_kernels
     from ttc.finetune import cached_checkpoint
 
-    path = artifact_path("checkpoints", checkpoint_key(get_spec(name), config.train_config))
+    device = resolve_device(config.device)
+    precision = resolve_dtype(config.dtype, device)
+    path = artifact_path("checkpoints", checkpoint_key(
+        get_spec(name), config.train_config, precision,
+        resolve_kernels(config.train_kernels, device, precision)))
     return (cached_checkpoint(path)
             and _greedy_folder(path, test_problems(config), config.max_new_tokens,
                                config.device, config.dtype).is_dir())
@@ -107,7 +116,8 @@ def _prepare_member(job: tuple[FamilyChapterConfig, str, bool]) -> Path:
 
     config, name, progress = job
     path = train_member(get_spec(name), config.train_config, progress=progress,
-                        device=config.device, dtype=config.dtype)
+                        device=config.device, dtype=config.dtype,
+                        kernels=config.train_kernels)
     greedy_results(name, path, test_problems(config), config.max_new_tokens,
                    device=config.device, dtype=config.dtype)
     return path

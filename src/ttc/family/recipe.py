@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from ttc.config import ConfigError, require_range
 from ttc.tasks import TaskConfig
 
+#: the training kernels a member may be trained with: torch's own (``eager``) or
+#: :mod:`ttc.fused_train`'s (``fused``, on the CPU in float32)
+KERNELS = ("eager", "fused")
+
 
 @dataclass(frozen=True)
 class TrainConfig:

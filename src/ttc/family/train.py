@@ -51,10 +51,12 @@ from ttc.cache import (
 )
 from ttc.config import config_hash
 from ttc.devices import dtype_name, resolve_device, resolve_dtype
-from ttc.family.recipe import TrainConfig
+from ttc.family.recipe import KERNELS, TrainConfig
 from ttc.family.specs import ModelSpec, count_parameters
 from ttc.finetune import cached_checkpoint, save_checkpoint
 from ttc.flops import pretraining_flops
+from ttc.fused_train import supports as supports_fused
+from ttc.fused_train import training_loss
 from ttc.parallel import bar_row
 from ttc.tasks import generate_problems, train_stream
 from ttc.tokenizer import build_tokenizer
@@ -107,15 +109,33 @@ def packed_blocks(
 
 
 def checkpoint_key(spec: ModelSpec, config: TrainConfig,
-                   precision: torch.dtype = torch.float32) -> str:
+                   precision: torch.dtype = torch.float32, kernels: str = "eager") -> str:
     """Cache key of a trained member: its shape, the recipe and the tokenizer's vocabulary,
-    and the training precision when it is not float32 (mixed-precision training gives other
-    weights; float32 keys are those from before precision was an option)."""
+    the training precision when it is not float32 (mixed-precision training gives other
+    weights; float32 keys are those from before precision was an option), and the training
+    kernels when they are not torch's own (:mod:`ttc.fused_train` rounds differently, so its
+    members are another draw)."""
     vocab = sorted(build_tokenizer().get_vocab().items())
     parts = (spec, config, vocab, "v1")
     if precision != torch.float32:
         parts = (*parts, dtype_name(precision))
+    if kernels != "eager":
+        parts = (*parts, f"kernels={kernels}")
     return f"{spec.name}-{config_hash(parts)}"
+
+
+def resolve_kernels(kernels: str, device: str, precision: torch.dtype) -> str:
+    """The training kernels a run uses: ``fused`` (:mod:`ttc.fused_train`) where asked for
+    and possible (CPU, float32, numba importable), torch's own (``eager``) otherwise, so a
+    profile that asks for them still trains on a GPU."""
+    import importlib.util
+
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {', '.join(KERNELS)}, got {kernels!r}")
+    if (kernels == "fused" and device == "cpu" and precision == torch.float32
+            and importlib.util.find_spec("numba") is not None):
+        return "fused"
+    return "eager"
 
 
 def _lr_at(step: int, config: TrainConfig, peak: float) -> float:
@@ -205,6 +225,7 @@ def _load_resume(folder: Path) -> dict | None:
 def train_member(
     spec: ModelSpec, config: TrainConfig, progress: bool = True, force: bool = False,
     device: str = "auto", resume_every: int | None = None, dtype: str = "auto",
+    kernels: str = "eager",
 ) -> Path:
     """Train one member (or find it in the cache); return its checkpoint folder.
 
@@ -213,10 +234,13 @@ def train_member(
     the CPU; weights and optimiser state stay float32); part of the key unless float32.
     ``resume_every``: steps between resume checkpoints (default: a tenth of the steps; 0
     writes none). It is not part of the cache key either: it changes no weight.
+    ``kernels``: ``eager`` (torch's) or ``fused`` (:mod:`ttc.fused_train`, on the CPU in
+    float32; :func:`resolve_kernels`); part of the key unless eager.
     """
     device = resolve_device(device)
     precision = resolve_dtype(dtype, device)
-    path = artifact_path("checkpoints", checkpoint_key(spec, config, precision))
+    kernels = resolve_kernels(kernels, device, precision)
+    path = artifact_path("checkpoints", checkpoint_key(spec, config, precision, kernels))
     resume = resume_dir(path)
     if force:
         shutil.rmtree(resume, ignore_errors=True)
@@ -230,6 +254,9 @@ def train_member(
     model = LlamaForCausalLM(spec.llama_config(len(tokenizer), config.block_size))
     counts = count_parameters(model)
     model.to(device)
+    if kernels == "fused" and not supports_fused(model):
+        raise ValueError(f"kernels='fused' cannot train {spec.name} (not a plain Llama "
+                         "in float32 on the CPU)")
     train_ids, train_labels = packed_blocks(
         config, "train", config.steps * config.batch_size, config.seed
     )
@@ -268,9 +295,12 @@ def train_member(
             group["lr"] = _lr_at(step, config, peak)
         rows = slice(step * config.batch_size, (step + 1) * config.batch_size)
         batch_ids, batch_labels = train_ids[rows].to(device), train_labels[rows].to(device)
-        with torch.autocast(device.split(":")[0], dtype=precision,
-                            enabled=precision != torch.float32):
-            loss = model(input_ids=batch_ids, labels=batch_labels).loss  # inputs (B, T)
+        if kernels == "fused":
+            loss = training_loss(model, batch_ids, batch_labels)  # inputs (B, T)
+        else:
+            with torch.autocast(device.split(":")[0], dtype=precision,
+                                enabled=precision != torch.float32):
+                loss = model(input_ids=batch_ids, labels=batch_labels).loss  # inputs (B, T)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -299,7 +329,7 @@ def train_member(
         "N": counts["non_embedding"], "D": config.tokens,
         "train_flops": pretraining_flops(counts["non_embedding"], config.tokens),
         "peak_lr": peak, "train_seconds": seconds, "device": device,
-        "precision": dtype_name(precision), "curve": curve,
+        "precision": dtype_name(precision), "kernels": kernels, "curve": curve,
         "resumed_from_step": resumed_from, "train_config": asdict(config),
     }
     save_checkpoint(path, model, tokenizer, info)
