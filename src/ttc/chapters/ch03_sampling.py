@@ -606,7 +606,7 @@ def hard_samples_text(drawn: pd.Series, config: SamplingChapterConfig) -> str:
         return text
     listed = ", ".join(f"{model} {count:,}" for model, count in fewer.items())
     return f"{text} by the members up to {config.flops_matched_to} and fewer times by the " \
-           f"larger ones ({listed}), as the main problems"
+           f"larger ones ({listed}), as for the main problems"
 
 
 def b_range(power_law: pd.DataFrame) -> str:
