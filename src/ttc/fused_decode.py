@@ -44,9 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ttc.lean_llama import SharedPromptDecoder
+from ttc.lean_llama import SharedPromptDecoder, compiled_loops_fit
 from ttc.lean_llama import decoder_for as lean_decoder_for
-from ttc.lean_llama import supports as lean_supports
 
 ENV_VAR = "TTC_FUSED_DECODE"
 #: bump when the generated source changes in a way its text does not show (it is hashed)
@@ -72,19 +71,14 @@ def enabled() -> bool:
 
 
 def supports(model: torch.nn.Module) -> bool:
-    """True when :class:`FusedSharedDecoder` can run ``model``: a plain Llama
-    (:func:`ttc.lean_llama.supports`) in float32 on CPU, with as many key heads as query
-    heads, an even head size and at most :data:`MAX_WIDTH` attention channels (every family
-    member), and :func:`enabled`."""
-    if not lean_supports(model) or not enabled():
+    """True when :class:`FusedSharedDecoder` can run ``model``: what the compiled loops fit
+    (:func:`ttc.lean_llama.compiled_loops_fit`) with at most :data:`MAX_WIDTH` attention
+    channels (every family member), and :func:`enabled`."""
+    if not enabled() or not compiled_loops_fit(model):
         return False
     config = model.config
-    weight = model.get_input_embeddings().weight
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    return (weight.device.type == "cpu" and weight.dtype == torch.float32
-            and config.num_key_value_heads == config.num_attention_heads
-            and head_dim % 2 == 0
-            and config.num_attention_heads * head_dim <= MAX_WIDTH)
+    return config.num_attention_heads * head_dim <= MAX_WIDTH
 
 
 def kernel_source(n_heads: int, head_dim: int) -> str:

@@ -32,24 +32,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ttc.lean_llama import supports as lean_supports
+from ttc.lean_llama import compiled_loops_fit
 
 #: label id the loss skips (as ``transformers``)
 IGNORE = -100
 
 
 def supports(model: torch.nn.Module) -> bool:
-    """True when :func:`training_loss` can train ``model``: a plain Llama
-    (:func:`ttc.lean_llama.supports`) in float32 on CPU, with as many key heads as query
-    heads and an even head size, and numba importable."""
-    if not lean_supports(model) or importlib.util.find_spec("numba") is None:
-        return False
-    config = model.config
-    weight = model.get_input_embeddings().weight
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    return (weight.device.type == "cpu" and weight.dtype == torch.float32
-            and config.num_key_value_heads == config.num_attention_heads
-            and head_dim % 2 == 0 and not getattr(config, "tie_word_embeddings", False))
+    """True when :func:`training_loss` can train ``model``: what the compiled loops fit
+    (:func:`ttc.lean_llama.compiled_loops_fit`), with its own output layer (the family's;
+    a tied one would need the embedding's gradient from two places), and numba
+    importable."""
+    return (importlib.util.find_spec("numba") is not None and compiled_loops_fit(model)
+            and not getattr(model.config, "tie_word_embeddings", False))
 
 
 @functools.cache

@@ -52,6 +52,20 @@ def supports(model: torch.nn.Module) -> bool:
     )
 
 
+def compiled_loops_fit(model: torch.nn.Module) -> bool:
+    """True for what the compiled loops of :mod:`ttc.fused_decode` and :mod:`ttc.fused_train`
+    are written for: a plain Llama (:func:`supports`) in float32 on the CPU, with as many key
+    heads as query heads and an even head size (every family member)."""
+    if not supports(model):
+        return False
+    config = model.config
+    weight = model.get_input_embeddings().weight
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return (weight.device.type == "cpu" and weight.dtype == torch.float32
+            and config.num_key_value_heads == config.num_attention_heads
+            and head_dim % 2 == 0)
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
