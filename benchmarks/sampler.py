@@ -130,7 +130,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     config = (FamilyChapterConfig() if args.profile == "defaults"
               else chapter_config(args.profile, "02_family"))
-    path = args.checkpoint or train_member(get_spec(args.member), config.train_config)
+    path = args.checkpoint or train_member(get_spec(args.member), config.train_config,
+                                           kernels=config.train_kernels)  # the book's
     model, tokenizer = load_member(path, device="cpu")
     name = args.member if args.checkpoint is None else str(args.checkpoint).rstrip("/")
     name = name.rsplit("/", 1)[-1]
