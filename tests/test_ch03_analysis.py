@@ -358,7 +358,7 @@ def test_facts_read_each_members_own_hard_count():
         n_samples=4, hard_n_samples=8, flops_matched_to="m"))
     assert facts["hard_cov_large"] == "0.40"  # k = 1
     assert facts["hard_samples_text"] == ("sampled 8 times each by the members up to m and "
-                                          "fewer times by the larger ones (l 1), as the main "
+                                          "fewer times by the larger ones (l 1), as for the main "
                                           "problems")
 
 
