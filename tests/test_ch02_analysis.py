@@ -63,8 +63,46 @@ def test_facts_on_hand_built_tables():
         "smallest_overall": "0.25",  # 1 of 4
         "largest_overall": "0.75",  # 3 of 4
         "overall_rises": "rises",
+        # problems 1 and 2 flip from wrong to right, 0 and 3 agree: mean +0.5; a resample
+        # of the four differences is all zeros with chance 1/16 > 2.5% (and all ones too),
+        # so the interval is [0, 1]; two flips give a sign-flip p of 0.5
+        "rise_steps": "the step from s to l, +0.500, 95% interval +0.000 to +1.000, is not a "
+                      "detectable rise (paired over the 4 test problems)",
         "smallest_unfinished": "0.50",  # 2 of 4 without <eos>
     }
+
+
+def _three_members(n: int, gains: tuple[int, int]) -> pd.DataFrame:
+    """Greedy answers of members a < b < c on ``n`` problems: a answers none, b the first
+    ``gains[0]``, c the first ``gains[0] + gains[1]`` (every problem b answers, c does)."""
+    rows = []
+    for model, right in (("a", 0), ("b", gains[0]), ("c", gains[0] + gains[1])):
+        rows += [{"model": model, "prompt": f"p{i}", "correct": i < right} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_adjacent_steps_pair_problems_and_correct_for_the_steps_read_together():
+    # 40 of 100 problems flip a -> b (detectable), 2 flip b -> c (sign-flip p = 0.5)
+    steps = ch02.adjacent_steps(_three_members(100, (40, 2)))
+    assert steps[["smaller", "larger"]].values.tolist() == [["a", "b"], ["b", "c"]]
+    assert steps["mean"].tolist() == pytest.approx([0.40, 0.02])
+    assert steps["problems"].tolist() == [100, 100]
+    assert steps["p"].iloc[0] < 0.001 and steps["p"].iloc[1] > 0.2
+    assert steps["low"].iloc[0] > 0.25 and steps["high"].iloc[0] < 0.55
+    assert steps["detectable"].tolist() == [True, False]
+    text = ch02.rise_steps_text(steps)
+    assert text.startswith("1 of the 2 steps from one member to the next are detectable "
+                           "rises (paired over the 100 test problems, Holm-corrected over "
+                           "the 2 steps); not detectable: b to c, +0.020, 95% interval")
+    both = ch02.adjacent_steps(_three_members(100, (40, 40)))
+    assert both["detectable"].all()
+    assert ch02.rise_steps_text(both) == (
+        "every step from one member to the next is a detectable rise (paired over the 100 "
+        "test problems, Holm-corrected over the 2 steps)")
+    # a fall is never a rise, however detectable
+    falling = _three_members(100, (40, 40))
+    falling.loc[falling["model"] == "c", "correct"] = False
+    assert ch02.adjacent_steps(falling)["detectable"].tolist() == [True, False]
 
 
 def test_accuracy_helpers():

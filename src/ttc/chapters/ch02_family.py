@@ -213,6 +213,52 @@ def overall_accuracy(greedy: pd.DataFrame) -> pd.Series:
     return greedy.groupby("model", sort=False)["correct"].mean()
 
 
+def adjacent_steps(greedy: pd.DataFrame) -> pd.DataFrame:
+    """Greedy accuracy from each member to the next larger one (in table order), paired over
+    the test problems: one row per step with the mean difference (larger minus smaller), its
+    95% bootstrap interval, the sign-flip p-value and whether it is detectable after Holm's
+    correction over the steps read together (:func:`ttc.metrics.paired_bootstrap`)."""
+    from ttc.metrics import holm, paired_bootstrap
+
+    models = list(dict.fromkeys(greedy["model"]))
+    # (problem, model) -> correct; problems in the order of the first member
+    table = greedy.pivot_table(index="prompt", columns="model", values="correct",
+                               aggfunc="first", sort=False)
+    rows = []
+    for smaller, larger in zip(models, models[1:], strict=False):
+        both = table[[smaller, larger]].dropna()
+        test = paired_bootstrap(both[larger].to_numpy(float) - both[smaller].to_numpy(float))
+        rows.append({"smaller": smaller, "larger": larger, **test})
+    steps = pd.DataFrame(rows, columns=["smaller", "larger", "mean", "low", "high", "p",
+                                        "problems"])
+    steps["detectable"] = holm(steps["p"].to_numpy(float)) & (steps["mean"] > 0)
+    return steps
+
+
+def rise_steps_text(steps: pd.DataFrame) -> str:
+    """What :func:`adjacent_steps` says in words: whether each step up in size is a
+    detectable rise, naming those that are not with their intervals."""
+    if steps.empty:
+        return "there is no step between members to compare"
+
+    def step(row) -> str:
+        return (f"{row.smaller} to {row.larger}, {fmt(row.mean, '+.3f')}, 95% interval "
+                f"{fmt(row.low, '+.3f')} to {fmt(row.high, '+.3f')}")
+
+    problems = f"paired over the {int(steps['problems'].max()):,} test problems"
+    if len(steps) == 1:
+        row = next(steps.itertuples())
+        verdict = "is" if row.detectable else "is not"
+        return f"the step from {step(row)}, {verdict} a detectable rise ({problems})"
+    flat = steps[~steps["detectable"]]
+    where = f"{problems}, Holm-corrected over the {len(steps)} steps"
+    if flat.empty:
+        return f"every step from one member to the next is a detectable rise ({where})"
+    return (f"{len(steps) - len(flat)} of the {len(steps)} steps from one member to the next "
+            f"are detectable rises ({where}); not detectable: "
+            + "; ".join(step(row) for row in flat.itertuples()))
+
+
 def unfinished_share(greedy: pd.DataFrame) -> pd.Series:
     """Share of greedy answers that never reach ``<eos>`` within the length limit, per model."""
     return 1 - greedy.groupby("model", sort=False)["finished"].mean()
@@ -233,8 +279,9 @@ def facts(tables, config: FamilyChapterConfig) -> dict[str, str]:
     ``largest_easy/medium/hard`` and ``smallest_easy/medium`` at those difficulties;
     ``smallest_overall``, ``largest_overall`` over the test set; ``overall_rises``: "rises"
     when overall accuracy strictly increases from each member to the next, "does not rise"
-    otherwise; ``smallest_unfinished``: the smallest member's share of answers without
-    ``<eos>``).
+    otherwise, point estimates; ``rise_steps``: which steps up in size are detectable rises,
+    :func:`rise_steps_text`; ``smallest_unfinished``: the smallest member's share of answers
+    without ``<eos>``).
     """
     members, greedy, accuracy = tables["members"], tables["greedy"], tables["accuracy"]
     smallest = members.iloc[0] if len(members) else None
@@ -268,5 +315,6 @@ def facts(tables, config: FamilyChapterConfig) -> dict[str, str]:
         "smallest_overall": fmt(overall.get(small_name)),
         "largest_overall": fmt(overall.get(large_name)),
         "overall_rises": "rises" if rising else "does not rise",
+        "rise_steps": rise_steps_text(adjacent_steps(greedy)) if len(greedy) else "n/a",
         "smallest_unfinished": fmt(unfinished.get(small_name)),
     }
