@@ -273,8 +273,9 @@ def choose_by_bin(pool: pd.DataFrame, problems: np.ndarray, bins: np.ndarray
     overall = order[0]
     chosen = {int(b): overall for b in np.unique(bins)}
     for b, group in pool.groupby("bin", sort=True):
+        present = set(group["rule"])
         chosen[int(b)] = group.groupby("rule")["correct"].mean().reindex(
-            [r for r in order if r in set(group["rule"])]).idxmax()
+            [r for r in order if r in present]).idxmax()
     return chosen
 
 
@@ -325,8 +326,11 @@ def _choose(pool: pd.DataFrame, bins: np.ndarray, problems: np.ndarray,
         return cross_validated_choice(pool, ["bin"], seed=seed)[0]
     chosen = (choose_by_bin(pool.drop(columns="bin"), problems, bins) if validation is None
               else choose_by_bin(*validation))
-    return pool[[chosen.get(int(b)) == rule_of(s) for b, s in
-                 zip(pool["bin"], pool["strategy"], strict=True)]]
+    strategies = pool["strategy"].to_numpy(dtype=object)
+    labels = pd.unique(strategies)  # one rule_of per distinct label, not per row
+    rules = pd.Series([rule_of(s) for s in labels], index=labels).reindex(strategies)
+    wanted = pd.Series(pool["bin"].to_numpy()).map(lambda b: chosen.get(int(b)))
+    return pool[rules.to_numpy(dtype=object) == wanted.to_numpy(dtype=object)]
 
 
 def exchange_cells(curves, options: Sequence[Candidate], n: int, problems: np.ndarray,
