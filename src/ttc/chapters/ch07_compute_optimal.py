@@ -35,6 +35,7 @@ from ttc.exchange import (
 )
 from ttc.flops import SNELL_R_VALUES, exchange_factor, inference_flops, pretraining_flops
 from ttc.metrics import mean_by, paired_bootstrap
+from ttc.parallel import run_jobs
 from ttc.report import NOT_AFTER_HOLM, cell, difference_text, fmt, joined, shown_verdict
 from ttc.seeds import empty_study, seed_study, study_sentences
 from ttc.strategies import budget_to_match, cross_validated_choice, difficulty_bins
@@ -434,11 +435,19 @@ def fair_exchange(score_half: pd.DataFrame, bins: pd.Series, greedy: pd.DataFram
                            "v_samples": reference_v, "v_bins": v_bins.reindex(v_problems)}
     common = (curves, options, n, problems, bins.reindex(problems).to_numpy(),
               small["correct"].astype(float).to_numpy(), larger, sizes, policy_name)
-    table = add_verdicts(exchange_cells(*common, config.r_values, seed=config.seed,
-                                        n_boot=config.n_boot, choose_on=choose_on))
-    sweep = exchange_cells(*common, sweep_r, seed=config.seed,
-                           n_boot=min(config.n_boot, 2000), choose_on=choose_on)
-    return table, sweep
+    # the table and the sweep are independent: one worker process each
+    jobs = [(common, list(config.r_values), config.seed, config.n_boot, choose_on),
+            (common, list(sweep_r), config.seed, min(config.n_boot, 2000), choose_on)]
+    table, sweep = run_jobs(_exchange_cells_job, jobs, desc="exchange", progress=False,
+                            costs=[len(job[1]) * job[3] for job in jobs])
+    return add_verdicts(table), sweep
+
+
+def _exchange_cells_job(job: tuple) -> pd.DataFrame:
+    """:func:`ttc.exchange.exchange_cells` of one job ``(common, r_values, seed, n_boot,
+    choose_on)`` (a job of :func:`ttc.parallel.run_jobs`)."""
+    common, r_values, seed, n_boot, choose_on = job
+    return exchange_cells(*common, r_values, seed=seed, n_boot=n_boot, choose_on=choose_on)
 
 
 def seed_exchange_table(config: ComputeOptimalChapterConfig, scored: pd.DataFrame,
