@@ -108,7 +108,10 @@ def _kernels() -> dict:
 
     @jit
     def rotary_backward(grad, cos, sin, out):  # pragma: no cover - compiled
-        # grad (B, H, T, D); out (B, T, H, D): the transposed rotation
+        # grad (B, H, T, D); out (B, T, H, D): the transposed rotation. Not rotary_forward
+        # on transposed views with a rolled, negated sine table: that is the same rotation,
+        # but fastmath contracts it into other fused multiply-adds (up to 1e-6 apart in
+        # float32), and trained members are cached by recipe, not by this code
         batch, heads, length, dim = grad.shape
         half = dim // 2
         for b in range(batch):

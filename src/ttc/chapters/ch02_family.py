@@ -97,14 +97,11 @@ def train_family(config: FamilyChapterConfig, progress: bool = True) -> dict[str
 
 def _member_ready(config: FamilyChapterConfig, name: str) -> bool:
     """True when the member's checkpoint and its greedy answers are both in the cache."""
-    from ttc.family.train import checkpoint_key, resolve_kernels
+    from ttc.family.train import member_path
     from ttc.finetune import cached_checkpoint
 
-    device = resolve_device(config.device)
-    precision = resolve_dtype(config.dtype, device)
-    path = artifact_path("checkpoints", checkpoint_key(
-        get_spec(name), config.train_config, precision,
-        resolve_kernels(config.train_kernels, device, precision)))
+    path = member_path(get_spec(name), config.train_config, config.device, config.dtype,
+                       config.train_kernels)
     return (cached_checkpoint(path)
             and _greedy_folder(path, test_problems(config), config.max_new_tokens,
                                config.device, config.dtype).is_dir())

@@ -124,6 +124,17 @@ def checkpoint_key(spec: ModelSpec, config: TrainConfig,
     return f"{spec.name}-{config_hash(parts)}"
 
 
+def member_path(spec: ModelSpec, config: TrainConfig, device: str = "auto",
+                dtype: str = "auto", kernels: str = "eager") -> Path:
+    """The cache folder of a member trained with ``config`` on ``device`` at ``dtype`` with
+    ``kernels`` (trained or not): what :func:`train_member` writes and looks for, with the
+    precision and kernels resolved as it resolves them."""
+    device = resolve_device(device)
+    precision = resolve_dtype(dtype, device)
+    kernels = resolve_kernels(kernels, device, precision)
+    return artifact_path("checkpoints", checkpoint_key(spec, config, precision, kernels))
+
+
 def resolve_kernels(kernels: str, device: str, precision: torch.dtype) -> str:
     """The training kernels a run uses: ``fused`` (:mod:`ttc.fused_train`) where asked for
     and possible (CPU, float32, numba importable), torch's own (``eager``) otherwise, so a
@@ -237,10 +248,10 @@ def train_member(
     ``kernels``: ``eager`` (torch's) or ``fused`` (:mod:`ttc.fused_train`, on the CPU in
     float32; :func:`resolve_kernels`); part of the key unless eager.
     """
+    path = member_path(spec, config, device, dtype, kernels)
     device = resolve_device(device)
     precision = resolve_dtype(dtype, device)
     kernels = resolve_kernels(kernels, device, precision)
-    path = artifact_path("checkpoints", checkpoint_key(spec, config, precision, kernels))
     resume = resume_dir(path)
     if force:
         shutil.rmtree(resume, ignore_errors=True)
